@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "nmt",
+    products: [
+        .executable(name: "nmt", targets: ["NMTCLI"]),
+        .library(name: "NMT", targets: ["NMT"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS (Debian: libopenblas-dev). Every matrix product goes through it.
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // The toolkit: tensors and kernels, text, model, training, decoding, evaluation, I/O.
+        .target(name: "NMT", dependencies: ["CBLAS"]),
+        // The `nmt` command: a thin layer over the library.
+        .executableTarget(
+            name: "NMTCLI",
+            dependencies: ["NMT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Benchmarks run by scripts/bench-*; kept out of the user-facing CLI.
+        .executableTarget(name: "NMTBench", dependencies: ["NMT", "CBLAS"]),
+        .testTarget(name: "NMTTests", dependencies: ["NMT"], resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,80 @@
+// Arena: bump allocation of Float32 tensors that live for one step (activations, scratch).
+//
+// `reset()` at the start of a step frees everything at once. The first steps may need more
+// than the arena holds; those requests are served from extra chunks, and the next `reset()`
+// replaces all chunks by one block of the high-water size. After warm-up (the largest batch
+// seen) a step allocates nothing.
+
+public final class Arena: @unchecked Sendable {
+    private var block: UnsafeMutablePointer<Float>
+    private var capacity: Int
+    private var used = 0
+    private var overflow: [UnsafeMutablePointer<Float>] = []
+    private var overflowFloats = 0
+    /// Largest number of floats in use at once since creation.
+    public private(set) var highWater = 0
+
+    /// Alignment of every tensor, in floats (64 bytes: one cache line, one AVX-512 register).
+    private static let alignment = 16
+
+    public init(capacity: Int = 0) {
+        self.capacity = max(capacity, Arena.alignment)
+        block = Arena.allocate(self.capacity)
+    }
+
+    deinit {
+        block.deallocate()
+        overflow.forEach { $0.deallocate() }
+    }
+
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: count)
+    }
+
+    /// A new uninitialised tensor of `shape`, valid until the next `reset()`.
+    public func tensor(_ shape: Shape) -> Tensor {
+        Tensor(floats(shape.count), shape)
+    }
+
+    /// A new tensor of `shape` filled with zeros.
+    public func zeros(_ shape: Shape) -> Tensor {
+        let t = tensor(shape)
+        t.zero()
+        return t
+    }
+
+    /// Raw storage for `count` floats, valid until the next `reset()`.
+    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let rounded = (count + Arena.alignment - 1) / Arena.alignment * Arena.alignment
+        defer { highWater = max(highWater, used + overflowFloats) }
+        if used + rounded <= capacity {
+            let p = block + used
+            used += rounded
+            return p
+        }
+        let p = Arena.allocate(max(rounded, Arena.alignment))
+        overflow.append(p)
+        overflowFloats += rounded
+        return p
+    }
+
+    /// Frees every tensor handed out. Grows the block to the high-water mark if the last
+    /// steps overflowed, so that later steps of the same size allocate nothing.
+    public func reset() {
+        if !overflow.isEmpty {
+            overflow.forEach { $0.deallocate() }
+            overflow.removeAll(keepingCapacity: true)
+            overflowFloats = 0
+            block.deallocate()
+            capacity = highWater
+            block = Arena.allocate(capacity)
+        }
+        used = 0
+    }
+
+    /// Floats held (block plus overflow chunks): the arena's memory footprint / 4.
+    public var footprint: Int { capacity + overflowFloats }
+    /// True when the last requests all fit in the block (no allocation happened since reset).
+    public var isWarm: Bool { overflow.isEmpty }
+}

@@ -1,0 +1,93 @@
+// Fused log-softmax + label-smoothed cross-entropy over logits, padding ignored.
+//
+// fairseq's definition (label_smoothed_cross_entropy): with ε the smoothing and V the
+// vocabulary, the target gets probability 1 − ε and every other symbol ε/(V−1):
+//   q_j = 1 − ε if j = target else ε/(V−1)
+//   loss_n = −Σ_j q_j · log p_j    (p = softmax(logits_n)),   nll_n = −log p_target
+// The totals are divided by the number of non-pad targets (per-token normalisation).
+//   gradient: d loss_n / d logits_n = p − q   (Σ_j q_j = 1), times the caller's scale.
+// Fusing avoids storing log-probabilities: one [N, V] buffer holds logits, then gradients.
+
+import Foundation
+
+public struct CrossEntropyResult: Sendable {
+    /// Σ over non-pad targets of the label-smoothed loss and of the plain NLL (natural log).
+    public var lossSum: Double
+    public var nllSum: Double
+    /// Number of non-pad targets.
+    public var tokens: Int
+
+    public var loss: Double { tokens > 0 ? lossSum / Double(tokens) : 0 }
+    public var nll: Double { tokens > 0 ? nllSum / Double(tokens) : 0 }
+    /// Perplexity e^nll (fairseq prints 2^(nll in bits), the same number).
+    public var perplexity: Double { exp(nll) }
+}
+
+/// Computes per-row losses into `rowLoss` / `rowNLL` ([N], 0 for pad rows) and returns the totals.
+/// If `gradient` is given (it may be `logits` itself), writes `gradientScale · (p − q)` into it,
+/// and zero for pad rows. Typical `gradientScale` is 1/tokens for a per-token mean.
+@discardableResult
+public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int32>, paddingIndex: Int32,
+                                      labelSmoothing epsilon: Float,
+                                      rowLoss: UnsafeMutablePointer<Float>, rowNLL: UnsafeMutablePointer<Float>,
+                                      gradient: Tensor? = nil, gradientScale: Float = 1) -> CrossEntropyResult {
+    let n = logits.rows, v = logits.columns
+    if let gradient { checkShape(gradient.shape == logits.shape, "labelSmoothedCrossEntropy: gradient vs logits", gradient.shape, logits.shape) }
+    precondition(epsilon >= 0 && epsilon < 1, "labelSmoothedCrossEntropy: smoothing \(epsilon) outside [0, 1)")
+    let epsilonOther = v > 1 ? epsilon / Float(v - 1) : 0
+    let gradientPointer = gradient?.pointer
+    Threads.parallelChunks(n, minChunk: 8) { range in
+        for r in range {
+            let target = targets[r]
+            let x = logits.pointer + r * v
+            if target == paddingIndex {
+                rowLoss[r] = 0
+                rowNLL[r] = 0
+                if let g = gradientPointer { (g + r * v).update(repeating: 0, count: v) }
+                continue
+            }
+            precondition(target >= 0 && Int(target) < v, "labelSmoothedCrossEntropy: target \(target) outside a vocabulary of \(v)")
+            let m = maximum(x, v)
+            let sumX = sum(x, v)
+            let xTarget = x[Int(target)]
+            // With a gradient buffer, the exponentials are written there (then turned into p − q).
+            let e = gradientPointer.map { $0 + r * v }
+            let total: Float
+            if let e {
+                total = expShifted(e, x, v, shift: m)
+            } else {
+                total = expSumOnly(x, v, shift: m)
+            }
+            let logZ = Double(m) + log(Double(total))
+            let nll = logZ - Double(xTarget)
+            let smooth = Double(v) * logZ - Double(sumX)  // −Σ_j log p_j
+            // Target weight (1 − ε) = (1 − ε − ε') + ε' as fairseq writes it.
+            rowNLL[r] = Float(nll)
+            rowLoss[r] = Float(Double(1 - epsilon - epsilonOther) * nll + Double(epsilonOther) * smooth)
+            if let e {
+                let scale = gradientScale / total
+                for j in 0..<v { e[j] = e[j] * scale - gradientScale * epsilonOther }
+                e[Int(target)] -= gradientScale * (1 - epsilon - epsilonOther)
+            }
+        }
+    }
+    var result = CrossEntropyResult(lossSum: 0, nllSum: 0, tokens: 0)
+    for r in 0..<n where targets[r] != paddingIndex {
+        result.lossSum += Double(rowLoss[r])
+        result.nllSum += Double(rowNLL[r])
+        result.tokens += 1
+    }
+    return result
+}
+
+/// Σ e^(x − shift) without storing the exponentials.
+@inline(__always)
+func expSumOnly(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+    var acc = Float16x()
+    var i = 0
+    let s = Float16x(repeating: shift)
+    while i + 16 <= n { acc += exp16(load16(x + i) - s); i += 16 }
+    var total = acc.sum()
+    while i < n { total += expScalar(x[i] - shift); i += 1 }
+    return total
+}

@@ -1,0 +1,24 @@
+// Token embedding lookup, scaled (the Transformer multiplies embeddings by √dModel).
+//
+//   forward:  out[n, :] = scale · E[ids[n], :]
+//   backward: dE[ids[n], :] += scale · dout[n, :]   (scatter-add; repeated ids add up)
+// Like PyTorch's `Embedding(padding_idx=…)`, lookups of the padding id give no gradient.
+
+public func embeddingForward(_ out: Tensor, ids: UnsafePointer<Int32>, table: Tensor, scale: Float) {
+    checkShape(out.columns == table.columns, "embeddingForward: output vs table [V, C]", out.shape, table.shape)
+    let c = table.columns, vocabulary = Int32(table.rows)
+    for n in 0..<out.rows {
+        let id = ids[n]
+        precondition(id >= 0 && id < vocabulary, "embeddingForward: id \(id) outside a vocabulary of \(vocabulary)")
+        let src = table.pointer + Int(id) * c, dst = out.pointer + n * c
+        for j in 0..<c { dst[j] = scale * src[j] }
+    }
+}
+
+public func embeddingBackward(dTable: Tensor, dOut: Tensor, ids: UnsafePointer<Int32>, scale: Float, paddingIndex: Int32?) {
+    checkShape(dOut.columns == dTable.columns, "embeddingBackward: dOut vs table [V, C]", dOut.shape, dTable.shape)
+    let c = dTable.columns
+    for n in 0..<dOut.rows where ids[n] != paddingIndex {
+        addScaled(dTable.pointer + Int(ids[n]) * c, dOut.pointer + n * c, c, scale)
+    }
+}

@@ -1,0 +1,74 @@
+// Layer normalisation (Ba et al. 2016) over the last dimension, eps = 1e-5 as in PyTorch.
+//
+//   forward:  μ = mean(x), rstd = 1/√(var(x) + eps), x̂ = (x − μ)·rstd, y = x̂·w + b
+//   backward: with g = dy·w,
+//             dx += rstd · (g − mean(g) − x̂·mean(g·x̂))
+//             dw += Σ_rows dy·x̂,   db += Σ_rows dy
+// The forward pass saves μ and rstd per row: exactly what the backward pass needs.
+
+import Foundation
+
+public let layerNormEpsilon: Float = 1e-5
+
+public func layerNormForward(_ y: Tensor, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                             _ x: Tensor, weight: Tensor, bias: Tensor) {
+    checkShape(y.shape.count == x.shape.count && y.columns == x.columns, "layerNormForward: output vs input", y.shape, x.shape)
+    checkShape(weight.count == x.columns && bias.count == x.columns, "layerNormForward: weight vs input", weight.shape, x.shape)
+    let c = x.columns
+    let w = weight.pointer, b = bias.pointer
+    Threads.parallelChunks(x.rows, minChunk: 64) { rows in
+        for r in rows {
+            let xr = x.pointer + r * c, yr = y.pointer + r * c
+            let mu = sum(xr, c) / Float(c)
+            var acc = Float16x()
+            var i = 0
+            let m16 = Float16x(repeating: mu)
+            while i + 16 <= c { let d = load16(xr + i) - m16; acc += d * d; i += 16 }
+            var variance = acc.sum()
+            while i < c { let d = xr[i] - mu; variance += d * d; i += 1 }
+            variance /= Float(c)
+            let s = 1 / (variance + layerNormEpsilon).squareRoot()
+            for j in 0..<c { yr[j] = (xr[j] - mu) * s * w[j] + b[j] }
+            mean[r] = mu
+            rstd[r] = s
+        }
+    }
+}
+
+public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
+                              dy: Tensor, x: Tensor, weight: Tensor,
+                              mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>) {
+    checkShape(dy.shape.count == x.shape.count && dy.columns == x.columns, "layerNormBackward: dy vs x", dy.shape, x.shape)
+    checkShape(dx.shape.count == x.shape.count && dx.columns == x.columns, "layerNormBackward: dx vs x", dx.shape, x.shape)
+    checkShape(dWeight.count == x.columns && dBias.count == x.columns, "layerNormBackward: dWeight vs x", dWeight.shape, x.shape)
+    let c = x.columns
+    let w = weight.pointer
+    Threads.parallelChunks(x.rows, minChunk: 64) { rows in
+        for r in rows {
+            let xr = x.pointer + r * c, dyr = dy.pointer + r * c, dxr = dx.pointer + r * c
+            let mu = mean[r], s = rstd[r]
+            var gMean: Float = 0, gxMean: Float = 0
+            for j in 0..<c {
+                let g = dyr[j] * w[j]
+                gMean += g
+                gxMean += g * (xr[j] - mu) * s
+            }
+            gMean /= Float(c)
+            gxMean /= Float(c)
+            for j in 0..<c {
+                let xhat = (xr[j] - mu) * s
+                dxr[j] += s * (dyr[j] * w[j] - gMean - xhat * gxMean)
+            }
+        }
+    }
+    // Parameter gradients sum over rows: done in row order so the result is the same for any thread count.
+    let dw = dWeight.pointer, db = dBias.pointer
+    for r in 0..<x.rows {
+        let xr = x.pointer + r * c, dyr = dy.pointer + r * c
+        let mu = mean[r], s = rstd[r]
+        for j in 0..<c {
+            dw[j] += dyr[j] * (xr[j] - mu) * s
+            db[j] += dyr[j]
+        }
+    }
+}

@@ -1,0 +1,72 @@
+// Matmul: the one wrapper over OpenBLAS's cblas_sgemm that every matrix product in nmt
+// goes through, and its batched form for attention (B×H independent small products).
+//
+// Row-major throughout: C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C,
+// where op(X) = X or Xᵀ. With beta = 1 the product accumulates into C (gradients).
+
+import CBLAS
+
+/// C = alpha · op(A) · op(B) + beta · C on raw row-major storage with leading dimensions.
+@inline(__always)
+public func sgemm(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+    _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+    m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0
+) {
+    cblas_sgemm(CblasRowMajor,
+                transposeA ? CblasTrans : CblasNoTrans,
+                transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha,
+                a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// out = alpha · op(a) · op(b) + beta · out, for tensors seen as matrices [rows, columns].
+/// Shapes are checked: a mismatch stops with both shapes named.
+public func matmul(_ out: Tensor, _ a: Tensor, _ b: Tensor,
+                   transposeA: Bool = false, transposeB: Bool = false,
+                   alpha: Float = 1, beta: Float = 0) {
+    let (m, kA) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
+    let (kB, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
+    checkShape(kA == kB, "matmul: inner dimensions of a and b", a.shape, b.shape)
+    checkShape(out.rows == m && out.columns == n, "matmul: output of a·b", out.shape, Shape(m, n))
+    sgemm(out.pointer, ldc: n, a.pointer, lda: a.columns, transposeA: transposeA,
+          b.pointer, ldb: b.columns, transposeB: transposeB,
+          m: m, n: n, k: kA, alpha: alpha, beta: beta)
+}
+
+/// Where matrix `i` of a batch lives: `base + (i / inner)·outerStride + (i % inner)·innerStride`,
+/// rows `ld` floats apart. Attention's [B, T, H, d] layout is outer = batch, inner = head.
+public struct MatrixBatch {
+    public var base: UnsafeMutablePointer<Float>
+    public var outerStride: Int
+    public var innerStride: Int
+    public var ld: Int
+
+    public init(_ base: UnsafeMutablePointer<Float>, outerStride: Int, innerStride: Int, ld: Int) {
+        self.base = base
+        self.outerStride = outerStride
+        self.innerStride = innerStride
+        self.ld = ld
+    }
+
+    @inline(__always)
+    func matrix(_ i: Int, inner: Int) -> UnsafeMutablePointer<Float> {
+        base + (i / inner) * outerStride + (i % inner) * innerStride
+    }
+}
+
+/// `outer × inner` independent products C_i = alpha · op(A_i) · op(B_i) + beta · C_i, run in
+/// parallel over i with single-threaded BLAS inside each worker.
+public func batchedMatmul(outer: Int, inner: Int,
+                          _ c: MatrixBatch, _ a: MatrixBatch, _ b: MatrixBatch,
+                          m: Int, n: Int, k: Int,
+                          transposeA: Bool = false, transposeB: Bool = false,
+                          alpha: Float = 1, beta: Float = 0) {
+    Threads.parallelFor(outer * inner) { i in
+        sgemm(c.matrix(i, inner: inner), ldc: c.ld,
+              a.matrix(i, inner: inner), lda: a.ld, transposeA: transposeA,
+              b.matrix(i, inner: inner), ldb: b.ld, transposeB: transposeB,
+              m: m, n: n, k: k, alpha: alpha, beta: beta)
+    }
+}

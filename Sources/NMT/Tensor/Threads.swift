@@ -1,0 +1,61 @@
+// Threads: one setting for how many cores nmt uses, shared by our own parallel loops and
+// by OpenBLAS, so the two never oversubscribe the machine.
+//
+// Outside `parallelFor`, OpenBLAS may use all `Threads.count` cores for one large product.
+// Inside `parallelFor`, our code already runs on every core, so BLAS is set to one thread
+// for the duration of the region (a BLAS call inside a worker runs on that worker only).
+
+import CBLAS
+import Dispatch
+import Foundation
+
+public enum Threads {
+    nonisolated(unsafe) private static var current = 0
+    nonisolated(unsafe) private static var insideParallelRegion = false
+
+    /// Cores nmt uses. Defaults to every core the process may run on.
+    public static var count: Int {
+        if current == 0 { set(ProcessInfo.processInfo.activeProcessorCount) }
+        return current
+    }
+
+    /// Sets the core count for our loops and for OpenBLAS (`openblas_set_num_threads`).
+    public static func set(_ n: Int) {
+        precondition(n >= 1, "Threads.set: thread count must be at least 1, got \(n)")
+        current = n
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Runs `body(i)` for every i in 0..<n, split into at most `Threads.count` contiguous
+    /// chunks run in parallel. Each index is processed exactly once, by one worker, so a body
+    /// whose writes depend only on `i` gives the same result for any thread count.
+    /// Nested calls run serially on the calling worker.
+    public static func parallelFor(_ n: Int, _ body: (Int) -> Void) {
+        let workers = min(n, count)
+        if workers <= 1 || insideParallelRegion {
+            for i in 0..<n { body(i) }
+            return
+        }
+        insideParallelRegion = true
+        openblas_set_num_threads(1)
+        defer {
+            openblas_set_num_threads(Int32(current))
+            insideParallelRegion = false
+        }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let start = n * w / workers, end = n * (w + 1) / workers
+                for i in start..<end { body(i) }
+            }
+        }
+    }
+
+    /// Runs `body(range)` over contiguous chunks of 0..<n of at least `minChunk` indices, in
+    /// parallel. For element-wise work whose per-index cost is too small for `parallelFor`.
+    public static func parallelChunks(_ n: Int, minChunk: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = max(1, min(count, n / max(minChunk, 1)))
+        if chunks == 1 { body(0..<n); return }
+        parallelFor(chunks) { c in body(n * c / chunks ..< n * (c + 1) / chunks) }
+    }
+}

@@ -1,0 +1,114 @@
+// nmt-bench: speed measurements behind scripts/bench-*. Not a user command.
+//
+//   nmt-bench kernels    GFLOP/s of the matmul wrapper vs direct cblas_sgemm; GB/s of softmax,
+//                        layer norm and the fused loss.
+
+import CBLAS
+import Foundation
+import NMT
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Best time of `repeats` runs after one warm-up run (the minimum is the least noisy statistic
+/// on a shared 2-core machine).
+func bestTime(repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let t0 = now()
+        body()
+        best = min(best, now() - t0)
+    }
+    return best
+}
+
+func randomFill(_ t: Tensor, seed: UInt64, scale: Float = 1) {
+    var rng = RandomGenerator(seed: seed)
+    for i in 0..<t.count { t[i] = (rng.nextUnitFloat() * 2 - 1) * scale }
+}
+
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+
+func benchKernels() {
+    let arena = Arena()
+    print("## matmul: nmt wrapper vs direct cblas_sgemm (GFLOP/s, best of 5)")
+    print("| shape (M×K×N) | op | threads | direct | wrapper | wrapper/direct |")
+    print("|---|---|---|---|---|---|")
+    let (m, k, n) = (4096, 512, 2048)
+    // Linear forward x[M,K]·W[N,K]ᵀ, input gradient dy[M,N]·W[N,K], weight gradient dyᵀ[N,M]·x[M,K].
+    let x = arena.tensor(Shape(m, k)), w = arena.tensor(Shape(n, k)), y = arena.tensor(Shape(m, n))
+    let dx = arena.tensor(Shape(m, k)), dw = arena.tensor(Shape(n, k))
+    randomFill(x, seed: 1); randomFill(w, seed: 2); randomFill(y, seed: 3)
+    typealias Case = (name: String, shape: String, flops: Double, direct: () -> Void, wrapper: () -> Void)
+    let cases: [Case] = [
+        ("x·Wᵀ", "4096×512×2048", 2.0 * Double(m * n * k),
+         { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, x.pointer, Int32(k), w.pointer, Int32(k), 0, y.pointer, Int32(n)) },
+         { matmul(y, x, w, transposeB: true) }),
+        ("dy·W", "4096×2048×512", 2.0 * Double(m * n * k),
+         { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(k), Int32(n), 1, y.pointer, Int32(n), w.pointer, Int32(k), 0, dx.pointer, Int32(k)) },
+         { matmul(dx, y, w) }),
+        ("dyᵀ·x", "2048×4096×512", 2.0 * Double(m * n * k),
+         { cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(k), Int32(m), 1, y.pointer, Int32(n), x.pointer, Int32(k), 0, dw.pointer, Int32(k)) },
+         { matmul(dw, y, x, transposeA: true) }),
+    ]
+    for threads in [1, 2] {
+        Threads.set(threads)
+        for c in cases {
+            // Interleave direct and wrapper runs so that load changes hit both alike.
+            var direct = Double.infinity, wrapped = Double.infinity
+            for _ in 0..<3 {
+                direct = min(direct, bestTime(repeats: 2, c.direct))
+                wrapped = min(wrapped, bestTime(repeats: 2, c.wrapper))
+            }
+            let gd = c.flops / direct / 1e9, gw = c.flops / wrapped / 1e9
+            print("| \(c.shape) | \(c.name) | \(threads) | \(fmt(gd)) | \(fmt(gw)) | \(fmt(gw / gd, 3)) |")
+        }
+    }
+
+    print("\n## element-wise kernels (GB/s of memory traffic, best of 10)")
+    print("| kernel | shape | threads | ms | GB/s |")
+    print("|---|---|---|---|---|")
+    // Attention: 128 sentences × 8 heads × 32 queries × 32 keys; LayerNorm: 4096 × 512; loss: 4096 × 8000.
+    let scores = arena.tensor(Shape(128, 8, 32, 32)), probs = arena.tensor(Shape(128, 8, 32, 32))
+    randomFill(scores, seed: 4, scale: 4)
+    let lnIn = arena.tensor(Shape(4096, 512)), lnOut = arena.tensor(Shape(4096, 512)), lnGrad = arena.tensor(Shape(4096, 512))
+    let gamma = arena.tensor(Shape(512)), beta = arena.tensor(Shape(512)), dGamma = arena.tensor(Shape(512)), dBeta = arena.tensor(Shape(512))
+    let mean = arena.floats(4096), rstd = arena.floats(4096)
+    randomFill(lnIn, seed: 5); randomFill(gamma, seed: 6); randomFill(beta, seed: 7)
+    let logits = arena.tensor(Shape(4096, 8000)), lossGrad = arena.tensor(Shape(4096, 8000))
+    randomFill(logits, seed: 8, scale: 5)
+    let targets = UnsafeMutablePointer<Int32>.allocate(capacity: 4096)
+    for i in 0..<4096 { targets[i] = Int32((i * 7919) % 7999 + 1) }
+    let rowLoss = arena.floats(4096), rowNLL = arena.floats(4096)
+    typealias Kernel = (name: String, shape: String, bytes: Double, run: () -> Void)
+    let kernels: [Kernel] = [
+        ("softmax forward (masked, causal)", "[128, 8, 32, 32]", 8.0 * Double(scores.count),
+         { probs.copy(from: scores); attentionSoftmaxForward(probs, batch: 128, heads: 8, queries: 32, keys: 32, mask: AttentionMask(causal: true)) }),
+        ("layer norm forward", "[4096, 512]", 8.0 * Double(lnIn.count),
+         { layerNormForward(lnOut, mean: mean, rstd: rstd, lnIn, weight: gamma, bias: beta) }),
+        ("layer norm backward", "[4096, 512]", 16.0 * Double(lnIn.count),
+         { layerNormBackward(dx: lnGrad, dWeight: dGamma, dBias: dBeta, dy: lnOut, x: lnIn, weight: gamma, mean: mean, rstd: rstd) }),
+        ("fused log-softmax + smoothed CE + gradient", "[4096, 8000]", 8.0 * Double(logits.count),
+         { labelSmoothedCrossEntropy(logits: logits, targets: targets, paddingIndex: 0, labelSmoothing: 0.1, rowLoss: rowLoss, rowNLL: rowNLL, gradient: lossGrad, gradientScale: 1e-4) }),
+    ]
+    for threads in [1, 2] {
+        Threads.set(threads)
+        for kernel in kernels {
+            let t = bestTime(repeats: 10, kernel.run)
+            print("| \(kernel.name) | \(kernel.shape) | \(threads) | \(fmt(t * 1e3, 2)) | \(fmt(kernel.bytes / t / 1e9)) |")
+        }
+    }
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case "kernels": benchKernels()
+default:
+    FileHandle.standardError.write("usage: nmt-bench kernels\n".data(using: .utf8)!)
+    exit(2)
+}

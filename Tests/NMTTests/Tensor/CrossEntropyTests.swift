@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import NMT
+
+@Suite struct CrossEntropyTests {
+    func run(_ logits: Tensor, _ targets: [Int32], epsilon: Float, gradient: Tensor? = nil, scale: Float = 1) -> CrossEntropyResult {
+        let n = logits.rows
+        let loss = OwnedTensor(Shape(n)), nll = OwnedTensor(Shape(n))
+        return targets.withUnsafeBufferPointer {
+            labelSmoothedCrossEntropy(logits: logits, targets: $0.baseAddress!, paddingIndex: 0, labelSmoothing: epsilon,
+                                      rowLoss: loss.t.pointer, rowNLL: nll.t.pointer, gradient: gradient, gradientScale: scale)
+        }
+    }
+
+    @Test func gradientMatchesFiniteDifferencesAndIgnoresPadding() {
+        var rng = RandomGenerator(seed: 40)
+        let (n, v) = (5, 21)
+        let logits = OwnedTensor(Shape(n, v), uniform: 3, rng: &rng), grad = OwnedTensor(Shape(n, v))
+        let targets: [Int32] = [3, 0, 20, 7, 0]  // two padding rows
+        let first = run(logits.t, targets, epsilon: 0.1, gradient: grad.t, scale: 1)
+        #expect(first.tokens == 3)
+        let bad = GradientCheck().mismatches(inputs: [("logits", logits.t, grad.t)]) {
+            run(logits.t, targets, epsilon: 0.1).lossSum
+        }
+        #expect(bad.isEmpty, "\(bad)")
+        for j in 0..<v { #expect(grad.t[1 * v + j] == 0 && grad.t[4 * v + j] == 0) }
+    }
+
+    @Test func gradientCanOverwriteTheLogitsInPlace() {
+        var rng = RandomGenerator(seed: 41)
+        let a = OwnedTensor(Shape(3, 40), uniform: 2, rng: &rng), b = OwnedTensor(Shape(3, 40)), g = OwnedTensor(Shape(3, 40))
+        b.t.copy(from: a.t)
+        let separate = run(a.t, [1, 2, 3], epsilon: 0.1, gradient: g.t, scale: 0.5)
+        let inPlace = run(b.t, [1, 2, 3], epsilon: 0.1, gradient: b.t, scale: 0.5)
+        #expect(separate.lossSum == inPlace.lossSum)
+        #expect(g.t.array == b.t.array)
+    }
+
+    @Test func zeroSmoothingEqualsPlainCrossEntropy() {
+        var rng = RandomGenerator(seed: 42)
+        let logits = OwnedTensor(Shape(4, 33), uniform: 4, rng: &rng)
+        let result = run(logits.t, [5, 9, 1, 32], epsilon: 0)
+        #expect(result.lossSum == result.nllSum)
+        // And the NLL itself is −log softmax at the target, computed here in Double.
+        var expected = 0.0
+        for (r, t) in [5, 9, 1, 32].enumerated() {
+            let row = (0..<33).map { Double(logits.t[r * 33 + $0]) }
+            let m = row.max()!
+            let logZ = m + log(row.map { exp($0 - m) }.reduce(0, +))
+            expected += logZ - row[t]
+        }
+        #expect(abs(result.nllSum - expected) < 1e-5)
+    }
+
+    @Test func labelSmoothedLossMatchesAHandComputedCase() {
+        // V = 3, logits (0, 0, ln 2): p = (1/4, 1/4, 1/2); target 2; ε = 0.2, so q = (0.1, 0.1, 0.8).
+        // loss = −(0.1·ln¼ + 0.1·ln¼ + 0.8·ln½) = 0.2·ln4 + 0.8·ln2 = 1.2·ln2; nll = ln2.
+        let logits = OwnedTensor(Shape(1, 3), values: [0, 0, Float(log(2.0))])
+        let grad = OwnedTensor(Shape(1, 3))
+        let r = run(logits.t, [2], epsilon: 0.2, gradient: grad.t)
+        #expect(abs(r.lossSum - 1.2 * log(2.0)) < 1e-6)
+        #expect(abs(r.nllSum - log(2.0)) < 1e-6)
+        #expect(abs(r.perplexity - 2) < 1e-5)
+        // p − q = (0.15, 0.15, −0.3)
+        #expect(abs(grad.t[0] - 0.15) < 1e-6 && abs(grad.t[1] - 0.15) < 1e-6 && abs(grad.t[2] + 0.3) < 1e-6)
+    }
+}
