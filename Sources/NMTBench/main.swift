@@ -105,10 +105,36 @@ func benchKernels() {
     }
 }
 
+/// BLEU and chrF on 100,000 sentence pairs: references are Bible verses (data/bible-en-es/train.es
+/// repeated), hypotheses the same verses with every fifth word dropped.
+func benchScore() throws {
+    let verses = try readLines(path: "data/bible-en-es/train.es")
+    var references: [String] = [], hypotheses: [String] = []
+    while references.count < 100_000 {
+        for verse in verses where references.count < 100_000 {
+            references.append(verse)
+            let words = verse.split(separator: " ")
+            hypotheses.append(words.enumerated().filter { $0.offset % 5 != 4 }.map { String($0.element) }.joined(separator: " "))
+        }
+    }
+    print("## nmt score on 100,000 sentence pairs (best of 3, seconds)")
+    print("| metric | threads | seconds | score |")
+    print("|---|---|---|---|")
+    for threads in [1, 2] {
+        Threads.set(threads)
+        var bleuScore = 0.0, chrfScore = 0.0
+        let bleuTime = bestTime(repeats: 3) { bleuScore = BLEU().corpusScore(hypotheses: hypotheses, references: [references]).score }
+        let chrfTime = bestTime(repeats: 3) { chrfScore = CHRF().corpusScore(hypotheses: hypotheses, references: [references]) }
+        print("| BLEU | \(threads) | \(fmt(bleuTime, 3)) | \(fmt(bleuScore, 2)) |")
+        print("| chrF | \(threads) | \(fmt(chrfTime, 3)) | \(fmt(chrfScore, 2)) |")
+    }
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "kernels": benchKernels()
+case "score": try benchScore()
 default:
-    FileHandle.standardError.write("usage: nmt-bench kernels\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: nmt-bench kernels|score\n".data(using: .utf8)!)
     exit(2)
 }

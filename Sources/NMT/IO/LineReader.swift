@@ -1,0 +1,120 @@
+// LineReader: streams a file (or stdin) line by line with bounded memory.
+//
+// Lines end at "\n" only (a "\r" before it stays part of the line); a final line without
+// "\n" still counts. Reads in 1 MiB chunks, so a multi-GB file is never held whole; a single
+// line longer than the buffer grows it. On a pipe, `read` returns what is available, so lines
+// are delivered as soon as they arrive.
+
+import Foundation
+
+public final class LineReader {
+    public let name: String
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    private var buffer: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var start = 0, end = 0
+    private var atEOF = false
+    /// 1-based number of the line most recently returned.
+    public private(set) var lineNumber = 0
+
+    /// Opens `path` for reading; throws a one-line error naming it if it cannot.
+    public convenience init(path: String) throws {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 {
+            throw NMTError("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            throw NMTError("cannot read \(path): it is a directory")
+        }
+        self.init(fileDescriptor: fd, name: path, ownsDescriptor: true)
+    }
+
+    public init(fileDescriptor: Int32, name: String, ownsDescriptor: Bool = false) {
+        self.fd = fileDescriptor
+        self.name = name
+        self.ownsDescriptor = ownsDescriptor
+        capacity = 1 << 20
+        buffer = .allocate(capacity: capacity)
+    }
+
+    public static func standardInput() -> LineReader { LineReader(fileDescriptor: 0, name: "<stdin>") }
+
+    deinit {
+        buffer.deallocate()
+        if ownsDescriptor { close(fd) }
+    }
+
+    /// True when a complete line is already buffered (no read needed to return it).
+    public var hasBufferedLine: Bool {
+        start < end && memchr(buffer + start, 0x0A, end - start) != nil
+    }
+
+    /// Calls `body` with the bytes of the next line (without "\n"); returns false at end of input.
+    /// The bytes are valid only inside `body`.
+    @discardableResult
+    public func nextLine<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
+        while true {
+            if start < end, let newline = memchr(buffer + start, 0x0A, end - start) {
+                let position = UnsafeMutablePointer<UInt8>(newline.assumingMemoryBound(to: UInt8.self)) - buffer
+                let line = UnsafeBufferPointer(start: buffer + start, count: position - start)
+                start = position + 1
+                lineNumber += 1
+                return try body(line)
+            }
+            if atEOF {
+                if start < end {
+                    let line = UnsafeBufferPointer(start: buffer + start, count: end - start)
+                    start = end
+                    lineNumber += 1
+                    return try body(line)
+                }
+                return nil
+            }
+            try fill()
+        }
+    }
+
+    /// The next line as a String, validated as UTF-8 (error names file:line and byte offset).
+    public func nextString() throws -> String? {
+        let number = lineNumber + 1
+        return try nextLine { try decodeUTF8Line($0, file: name, line: number) }
+    }
+
+    /// Reads more input, compacting or growing the buffer first.
+    private func fill() throws {
+        if start > 0 {
+            if start < end { memmove(buffer, buffer + start, end - start) }
+            end -= start
+            start = 0
+        }
+        if end == capacity {
+            let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+            bigger.update(from: buffer, count: end)
+            buffer.deallocate()
+            buffer = bigger
+            capacity *= 2
+        }
+        while true {
+            let n = read(fd, buffer + end, capacity - end)
+            if n > 0 { end += n; return }
+            if n == 0 { atEOF = true; return }
+            if errno == EINTR { continue }
+            throw NMTError("cannot read \(name): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Every remaining line as validated Strings (for small files: references, validation sets).
+    public func readAllStrings() throws -> [String] {
+        var lines: [String] = []
+        while let line = try nextString() { lines.append(line) }
+        return lines
+    }
+}
+
+/// All lines of a small UTF-8 text file; errors name the file (and line for bad UTF-8).
+public func readLines(path: String) throws -> [String] {
+    try LineReader(path: path).readAllStrings()
+}
