@@ -1,0 +1,186 @@
+// BPELearner: learns byte-pair merges (Sennrich et al. 2016) from a table of word frequencies.
+//
+// Both word representations (subword-nmt's `</w>` words and nmt's raw-text `▁` words) feed it
+// words as arrays of symbol ids. Each step merges the most frequent adjacent pair; ties go to the
+// pair that is larger as strings compared by code point — subword-nmt's max((frequency, pair)).
+//
+// Speed: pair counts are kept exactly and updated incrementally. An index maps each pair to the
+// words containing it, so a merge touches only those words; a max-heap with lazy deletion finds
+// the best pair (an entry is stale when its count no longer matches the table). No recount.
+
+public struct BPELearner {
+    /// Symbol id → its text (for subword-nmt, the last character of a word carries `</w>`).
+    public private(set) var symbols: [String]
+    private var symbolScalars: [[UInt32]]
+    /// Keyed by code points: Swift's String equality would merge canonically equivalent texts.
+    private var symbolIds: [[UInt32]: Int32]
+    private var words: [[Int32]]
+    private var frequencies: [Int]
+    private var pairCounts: [UInt64: Int] = [:]
+    private var wordsWithPair: [UInt64: [Int32]] = [:]
+    private var heap: [HeapEntry] = []
+    /// Symbols that may not take part in any pair (nmt's byte-fallback placeholder).
+    private let barrier: Int32?
+    /// Pairs whose merged text must never become a symbol (it would collide with a reserved token).
+    private let isForbidden: (String) -> Bool
+
+    private struct HeapEntry {
+        var count: Int
+        var pair: UInt64
+    }
+
+    /// - Parameters:
+    ///   - symbols: initial symbol texts (ids are indices).
+    ///   - words: (symbol ids, frequency) per distinct word.
+    ///   - barrier: a symbol id that never pairs.
+    public init(symbols: [String], words: [([Int32], Int)], barrier: Int32? = nil,
+                isForbidden: @escaping (String) -> Bool = { _ in false }) {
+        self.symbols = symbols
+        symbolScalars = symbols.map { $0.unicodeScalars.map(\.value) }
+        symbolIds = Dictionary(uniqueKeysWithValues: symbols.enumerated().map { ($1.unicodeScalars.map(\.value), Int32($0)) })
+        self.words = words.map(\.0)
+        frequencies = words.map(\.1)
+        self.barrier = barrier
+        self.isForbidden = isForbidden
+        for (w, word) in self.words.enumerated() where word.count > 1 {
+            for k in 0..<(word.count - 1) {
+                let pair = key(word[k], word[k + 1])
+                guard let pair else { continue }
+                pairCounts[pair, default: 0] += frequencies[w]
+                wordsWithPair[pair, default: []].append(Int32(w))
+            }
+        }
+        for (pair, count) in pairCounts { push(HeapEntry(count: count, pair: pair)) }
+    }
+
+    @inline(__always)
+    private func key(_ a: Int32, _ b: Int32) -> UInt64? {
+        if a == barrier || b == barrier { return nil }
+        return UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+    }
+
+    /// A merge: the two symbols and the text of the merged symbol.
+    public struct Merge: Equatable, Sendable {
+        public var left: String
+        public var right: String
+        public var frequency: Int
+    }
+
+    /// Learns up to `merges` merges, stopping early when the best pair is rarer than `minFrequency`
+    /// (or no pair is left).
+    public mutating func learn(merges: Int, minFrequency: Int) -> [Merge] {
+        var result: [Merge] = []
+        var lastVisit = [Int](repeating: -1, count: words.count)
+        while result.count < merges, let best = popBest() {
+            guard best.count >= minFrequency else { break }
+            let (a, b) = (Int32(truncatingIfNeeded: best.pair >> 32), Int32(truncatingIfNeeded: best.pair & 0xFFFF_FFFF))
+            let mergedText = symbols[Int(a)] + symbols[Int(b)]
+            if isForbidden(mergedText) {
+                pairCounts[best.pair] = 0
+                continue
+            }
+            result.append(Merge(left: symbols[Int(a)], right: symbols[Int(b)], frequency: best.count))
+            let merged = symbolId(mergedText)
+            var changed = Set<UInt64>()
+            let step = result.count
+            for w in wordsWithPair[best.pair] ?? [] {
+                let w = Int(w)
+                if lastVisit[w] == step { continue }
+                lastVisit[w] = step
+                let word = words[w]
+                let frequency = frequencies[w]
+                var containsPair = false
+                for k in 0..<(word.count - 1) where word[k] == a && word[k + 1] == b { containsPair = true; break }
+                guard containsPair else { continue }
+                for k in 0..<(word.count - 1) {
+                    if let pair = key(word[k], word[k + 1]) {
+                        pairCounts[pair]! -= frequency
+                        changed.insert(pair)
+                    }
+                }
+                // Non-overlapping, left to right: "a a a" with (a, a) becomes "aa a", as subword-nmt does.
+                var newWord: [Int32] = []
+                newWord.reserveCapacity(word.count)
+                var k = 0
+                while k < word.count {
+                    if k + 1 < word.count && word[k] == a && word[k + 1] == b {
+                        newWord.append(merged)
+                        k += 2
+                    } else {
+                        newWord.append(word[k])
+                        k += 1
+                    }
+                }
+                for k in 0..<max(0, newWord.count - 1) {
+                    guard let pair = key(newWord[k], newWord[k + 1]) else { continue }
+                    pairCounts[pair, default: 0] += frequency
+                    changed.insert(pair)
+                    if newWord[k] == merged || newWord[k + 1] == merged {
+                        wordsWithPair[pair, default: []].append(Int32(w))
+                    }
+                }
+                words[w] = newWord
+            }
+            wordsWithPair[best.pair] = nil
+            for pair in changed {
+                if let count = pairCounts[pair], count > 0 { push(HeapEntry(count: count, pair: pair)) }
+            }
+        }
+        return result
+    }
+
+    private mutating func symbolId(_ text: String) -> Int32 {
+        let scalars = text.unicodeScalars.map(\.value)
+        if let id = symbolIds[scalars] { return id }
+        let id = Int32(symbols.count)
+        symbols.append(text)
+        symbolScalars.append(scalars)
+        symbolIds[scalars] = id
+        return id
+    }
+
+    // MARK: max-heap ordered by (count, pair text)
+
+    /// True if `x` ranks above `y`: higher count, or equal count and larger pair text.
+    private func ranksAbove(_ x: HeapEntry, _ y: HeapEntry) -> Bool {
+        if x.count != y.count { return x.count > y.count }
+        if x.pair == y.pair { return false }
+        let (xa, xb) = (Int(x.pair >> 32), Int(x.pair & 0xFFFF_FFFF))
+        let (ya, yb) = (Int(y.pair >> 32), Int(y.pair & 0xFFFF_FFFF))
+        if xa != ya { return symbolScalars[xa].lexicographicallyPrecedes(symbolScalars[ya]) == false }
+        return symbolScalars[xb].lexicographicallyPrecedes(symbolScalars[yb]) == false
+    }
+
+    private mutating func push(_ entry: HeapEntry) {
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard ranksAbove(heap[child], heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// The best pair whose heap entry is current (stale entries are dropped on the way).
+    private mutating func popBest() -> HeapEntry? {
+        while let top = heap.first {
+            let last = heap.removeLast()
+            if !heap.isEmpty {
+                heap[0] = last
+                var parent = 0
+                while true {
+                    let left = 2 * parent + 1, right = left + 1
+                    var best = parent
+                    if left < heap.count && ranksAbove(heap[left], heap[best]) { best = left }
+                    if right < heap.count && ranksAbove(heap[right], heap[best]) { best = right }
+                    if best == parent { break }
+                    heap.swapAt(parent, best)
+                    parent = best
+                }
+            }
+            if let current = pairCounts[top.pair], current == top.count, current > 0 { return top }
+        }
+        return nil
+    }
+}
