@@ -166,3 +166,12 @@ public enum SubwordNMT {
         }
     }
 }
+
+extension SubwordNMT {
+    /// Undoes subword-nmt segmentation: `sed -r 's/(@@ )|(@@ ?$)//g'`.
+    public static func decode(_ line: String) -> String {
+        var s = line.replacingOccurrences(of: separator + " ", with: "")
+        if s.hasSuffix(separator) { s.removeLast(separator.count) }
+        return s
+    }
+}

@@ -1,0 +1,176 @@
+// nmt bpe learn | apply | decode: byte-pair encoding in nmt's lossless raw-text format (default)
+// or subword-nmt's format (pre-tokenized text, "@@ " joins).
+
+import ArgumentParser
+import Foundation
+import NMT
+
+enum BPEFormat: String, ExpressibleByArgument, CaseIterable {
+    case nmt
+    case subwordNMT = "subword-nmt"
+}
+
+struct BPECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bpe",
+        abstract: "Learn, apply and undo byte-pair encoding.",
+        subcommands: [Learn.self, Apply.self, Decode.self]
+    )
+
+    struct Learn: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Learn BPE merges from one or more text files (jointly).",
+            discussion: "Example: nmt bpe learn --merges 8000 -o codes train.en train.es"
+        )
+        @Option(help: "Number of merges.") var merges = 8000
+        @Option(help: "Word representation: nmt (raw text, lossless) or subword-nmt (tokenized text).") var format = BPEFormat.nmt
+        @Option(help: "Stop when the best pair is rarer than this.") var minFrequency = 2
+        @Option(help: "nmt format: share of character occurrences covered by the character inventory; rarer characters are spelled in byte tokens.")
+        var characterCoverage = 0.9999
+        @Option(name: .shortAndLong, help: "Codes file to write.") var output: String
+        @Argument(help: "Training text files.") var files: [String]
+
+        func run() throws {
+            try reportingErrors {
+                guard merges > 0 else { throw NMTError("--merges must be at least 1 (got \(merges))") }
+                guard minFrequency >= 1 else { throw NMTError("--min-frequency must be at least 1 (got \(minFrequency))") }
+                let text: String
+                switch format {
+                case .nmt:
+                    text = try BPETokenizer.learn(files: files, merges: merges, minFrequency: minFrequency,
+                                                  characterCoverage: characterCoverage).codesText
+                case .subwordNMT:
+                    text = SubwordNMT.codesText(try SubwordNMT.learn(files: files, merges: merges, minFrequency: minFrequency))
+                }
+                try writeFileAtomically(output, contents: text)
+            }
+        }
+    }
+
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Segment text with learned codes (the format is read from the codes file).",
+            discussion: "Example: nmt bpe apply --codes codes < train.en > train.bpe.en"
+        )
+        @Option(help: "Codes file from `nmt bpe learn` (either format).") var codes: String
+        @Option(help: "BPE-dropout probability (Provilkov et al. 2020); 0 is plain BPE.") var dropout = 0.0
+        @Option(help: "Seed for BPE-dropout.") var seed: UInt64 = 1
+        @Option(help: "Threads (default: all cores).") var threads: Int?
+        @Option(name: .shortAndLong, help: "Write here (atomically) instead of standard output.") var output: String?
+        @Argument(help: "Input file (default: standard input).") var input: String?
+
+        func run() throws {
+            try reportingErrors {
+                guard dropout >= 0 && dropout < 1 else { throw NMTError("--dropout must be in [0, 1) (got \(dropout))") }
+                if let threads { guard threads >= 1 else { throw NMTError("--threads must be at least 1") }; Threads.set(threads) }
+                let reader = try input.map { try LineReader(path: $0) } ?? LineReader.standardInput()
+                let segmenter = try Segmenter(codesPath: codes, dropout: dropout, seed: seed)
+                try withOutput(output) { sink in
+                    try segmenter.run(reader: reader, sink: sink)
+                }
+            }
+        }
+    }
+
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Undo BPE: turn `apply` output back into text.",
+            discussion: "Example: nmt bpe decode --codes codes < out.bpe.es > out.es"
+        )
+        @Option(help: "Codes file the text was segmented with.") var codes: String
+        @Option(name: .shortAndLong, help: "Write here (atomically) instead of standard output.") var output: String?
+        @Argument(help: "Input file (default: standard input).") var input: String?
+
+        func run() throws {
+            try reportingErrors {
+                let reader = try input.map { try LineReader(path: $0) } ?? LineReader.standardInput()
+                let format = try codesFormat(codes)
+                let tokenizer = format == .nmt ? try BPETokenizer(path: codes) : nil
+                try withOutput(output) { sink in
+                    while let line = try reader.nextString() {
+                        if let tokenizer {
+                            switch tokenizer.ids(pieces: line) {
+                            case .success(let ids): try sink.write(tokenizer.decode(ids) + "\n")
+                            case .failure(let error): throw NMTError("\(reader.name):\(reader.lineNumber): \(error.message)")
+                            }
+                        } else {
+                            try sink.write(SubwordNMT.decode(line) + "\n")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The codes file's format, from its first line.
+func codesFormat(_ path: String) throws -> BPEFormat {
+    let reader = try LineReader(path: path)
+    guard let first = try reader.nextString() else { throw NMTError("\(path):1: empty codes file") }
+    if first == BPETokenizer.header { return .nmt }
+    return .subwordNMT
+}
+
+/// Segments a stream in blocks of lines, each block split across threads; output keeps line order.
+struct Segmenter {
+    let nmt: BPETokenizer?
+    let subword: SubwordNMT.Codes?
+    let dropout: Double
+    let seed: UInt64
+
+    init(codesPath: String, dropout: Double, seed: UInt64) throws {
+        if try codesFormat(codesPath) == .nmt {
+            nmt = try BPETokenizer(path: codesPath)
+            subword = nil
+        } else {
+            nmt = nil
+            subword = try SubwordNMT.Codes(path: codesPath)
+        }
+        self.dropout = dropout
+        self.seed = seed
+    }
+
+    func run(reader: LineReader, sink: OutputSink) throws {
+        let blockSize = 8192
+        let workers = dropout > 0 || subword != nil ? 1 : Threads.count
+        var encoders = (0..<workers).map { _ in nmt?.encoder() }
+        // Dropout draws from one generator in line order, so its output does not depend on threads.
+        var rng = RandomGenerator(seed: seed)
+        var block: [String] = []
+        block.reserveCapacity(blockSize)
+        var done = false
+        while !done {
+            block.removeAll(keepingCapacity: true)
+            while block.count < blockSize, let line = try reader.nextString() {
+                block.append(line)
+                if !reader.hasBufferedLine { break }  // input paused (a pipe): don't wait to fill the block
+            }
+            if block.isEmpty { done = true; break }
+            var outputs = [String](repeating: "", count: block.count)
+            if let nmt, workers > 1 {
+                outputs.withUnsafeMutableBufferPointer { out in
+                    encoders.withUnsafeMutableBufferPointer { encs in
+                        nonisolated(unsafe) let out = out, encs = encs
+                        let lines = block
+                        Threads.parallelFor(workers) { w in
+                            let start = lines.count * w / workers, end = lines.count * (w + 1) / workers
+                            for i in start..<end {
+                                out[i] = encs[w]!.encode(lines[i]).map { nmt.vocabulary[$0] }.joined(separator: " ")
+                            }
+                        }
+                    }
+                }
+            } else {
+                for (i, line) in block.enumerated() {
+                    if let nmt {
+                        outputs[i] = encoders[0]!.encode(line, dropout: dropout, rng: &rng).map { nmt.vocabulary[$0] }.joined(separator: " ")
+                    } else {
+                        outputs[i] = subword!.apply(line: line, dropout: dropout, rng: &rng)
+                    }
+                }
+            }
+            try sink.write(outputs.joined(separator: "\n") + "\n")
+            sink.flush()
+        }
+    }
+}
