@@ -254,26 +254,45 @@ public struct BPEEncoder {
 struct WordCounts {
     var words: [[UInt32]] = []
     var frequencies: [Int] = []
+    /// Keyed by slices so that a lookup of a word already seen allocates nothing.
+    private var index: [ArraySlice<UInt32>: Int] = [:]
 
+    mutating func add(_ word: ArraySlice<UInt32>, _ frequency: Int) {
+        if let i = index[word] {
+            frequencies[i] += frequency
+        } else {
+            let owned = Array(word)
+            index[owned[...]] = words.count
+            words.append(owned)
+            frequencies.append(frequency)
+        }
+    }
+
+    /// Files are counted in parallel, then merged in file order (the same result as one pass).
     static func count(files: [String]) throws -> WordCounts {
-        var result = WordCounts()
-        var index: [[UInt32]: Int] = [:]
-        for path in files {
-            let reader = try LineReader(path: path)
-            while let line = try reader.nextString() {
-                let symbols = Pretokenizer.symbols(line)
-                for range in Pretokenizer.words(symbols) {
-                    let word = Array(symbols[range])
-                    if let i = index[word] {
-                        result.frequencies[i] += 1
-                    } else {
-                        index[word] = result.words.count
-                        result.words.append(word)
-                        result.frequencies.append(1)
-                    }
-                }
+        var perFile = [Result<WordCounts, Error>](repeating: .success(WordCounts()), count: files.count)
+        perFile.withUnsafeMutableBufferPointer { results in
+            nonisolated(unsafe) let results = results
+            Threads.parallelFor(files.count) { f in
+                results[f] = Result { try countFile(files[f]) }
             }
         }
-        return result
+        var total = WordCounts()
+        for result in perFile {
+            let counts = try result.get()
+            if files.count == 1 { return counts }
+            for (word, frequency) in zip(counts.words, counts.frequencies) { total.add(word[...], frequency) }
+        }
+        return total
+    }
+
+    private static func countFile(_ path: String) throws -> WordCounts {
+        var counts = WordCounts()
+        let reader = try LineReader(path: path)
+        while let line = try reader.nextString() {
+            let symbols = Pretokenizer.symbols(line)
+            for range in Pretokenizer.words(symbols) { counts.add(symbols[range], 1) }
+        }
+        return counts
     }
 }
