@@ -44,6 +44,16 @@ public final class Arena: @unchecked Sendable {
         return t
     }
 
+    /// Storage for `count` bytes (masks), valid until the next `reset()`.
+    public func bytes(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+        UnsafeMutableRawPointer(floats((count + 3) / 4)).bindMemory(to: UInt8.self, capacity: count)
+    }
+
+    /// Storage for `count` token ids, valid until the next `reset()`.
+    public func ids(_ count: Int) -> UnsafeMutablePointer<Int32> {
+        UnsafeMutableRawPointer(floats(count)).bindMemory(to: Int32.self, capacity: count)
+    }
+
     /// Raw storage for `count` floats, valid until the next `reset()`.
     public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
         let rounded = (count + Arena.alignment - 1) / Arena.alignment * Arena.alignment

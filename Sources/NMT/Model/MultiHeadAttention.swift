@@ -1,0 +1,106 @@
+// Multi-head scaled dot-product attention (Vaswani et al. 2017, §3.2), forward and backward.
+//
+// Layouts: queries [B·Tq, C] and keys/values [B·Tk, C], seen per head as [B, T, H, D] (C = H·D);
+// scores and probabilities [B, H, Tq, Tk].
+//   q = x_q·Wqᵀ + bq,  k = x_kv·Wkᵀ + bk,  v = x_kv·Wvᵀ + bv
+//   S_bh = q_bh·k_bhᵀ / √D,  P = softmax(S, masked),  P' = dropout(P)
+//   ctx_bh = P'_bh·v_bh,  out = ctx·Woᵀ + bo
+// Backward (per head):  dP' = dctx·vᵀ,  dv = P'ᵀ·dctx,  dP = dP'·mask,  dS = softmax′(dP),
+//   dq = dS·k/√D,  dk = dSᵀ·q/√D; then the four projections.
+// The same `attend` core serves training and incremental decoding (keys from a cache).
+
+/// What attention's forward pass keeps for its backward pass.
+public struct AttentionActivations {
+    var query: Tensor      // [B·Tq, C] input
+    var keyValue: Tensor   // [B·Tk, C] input
+    var q, k, v: Tensor    // projections
+    var probs: Tensor      // [B, H, Tq, Tk] before dropout
+    var dropMask: Tensor?  // [B, H, Tq, Tk]
+    var dropped: Tensor    // probabilities after dropout (= probs without dropout)
+    var context: Tensor    // [B·Tq, C]
+    var batch, queries, keys: Int
+}
+
+public enum MultiHeadAttention {
+    /// out = attention(query, keyValue); returns the activations for `backward`.
+    public static func forward(_ out: Tensor, query: Tensor, keyValue: Tensor, weights w: AttentionWeights,
+                               batch: Int, queries: Int, keys: Int, heads: Int, mask: AttentionMask,
+                               dropout: Float, rng: inout RandomGenerator, arena: Arena) -> AttentionActivations {
+        let c = query.columns
+        let q = arena.tensor(Shape(batch * queries, c))
+        let k = arena.tensor(Shape(batch * keys, c)), v = arena.tensor(Shape(batch * keys, c))
+        linearForward(q, query, weight: w.q.weight, bias: w.q.bias)
+        linearForward(k, keyValue, weight: w.k.weight, bias: w.k.bias)
+        linearForward(v, keyValue, weight: w.v.weight, bias: w.v.bias)
+        let probs = arena.tensor(Shape(batch, heads, queries, keys))
+        var dropMask: Tensor? = nil
+        var dropped = probs
+        let context = arena.tensor(Shape(batch * queries, c))
+        scores(probs, q: q, k: k, keyStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
+        attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys, mask: mask)
+        if dropout > 0 {
+            let m = arena.tensor(probs.shape), d = arena.tensor(probs.shape)
+            dropoutForward(d, probs, mask: m, probability: dropout, rng: &rng)
+            dropMask = m
+            dropped = d
+        }
+        weightedValues(context, probs: dropped, v: v, valueStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
+        linearForward(out, context, weight: w.out.weight, bias: w.out.bias)
+        return AttentionActivations(query: query, keyValue: keyValue, q: q, k: k, v: v, probs: probs, dropMask: dropMask,
+                                    dropped: dropped, context: context, batch: batch, queries: queries, keys: keys)
+    }
+
+    /// Accumulates dQuery and dKeyValue (the same tensor for self-attention) and the weight gradients.
+    public static func backward(dQuery: Tensor, dKeyValue: Tensor, dOut: Tensor, _ a: AttentionActivations,
+                                weights w: AttentionWeights, gradients g: AttentionWeights, heads: Int, arena: Arena) {
+        let c = a.query.columns, d = c / heads
+        let (b, tq, tk) = (a.batch, a.queries, a.keys)
+        let alpha = 1 / Float(d).squareRoot()
+        let dContext = arena.tensor(a.context.shape)
+        matmul(dContext, dOut, w.out.weight)
+        linearBackward(dx: nil, dWeight: g.out.weight, dBias: g.out.bias, dy: dOut, x: a.context, weight: w.out.weight)
+
+        let dProbs = arena.tensor(a.probs.shape)
+        let dV = arena.tensor(a.v.shape)
+        let probsBatch = MatrixBatch(a.dropped.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
+        let dProbsBatch = MatrixBatch(dProbs.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
+        func perHead(_ t: Tensor, _ length: Int) -> MatrixBatch { MatrixBatch(t.pointer, outerStride: length * c, innerStride: d, ld: c) }
+        // dP' = dctx·vᵀ  [Tq, D]·[D, Tk]
+        batchedMatmul(outer: b, inner: heads, dProbsBatch, perHead(dContext, tq), perHead(a.v, tk), m: tq, n: tk, k: d, transposeB: true)
+        // dv = P'ᵀ·dctx  [Tk, Tq]·[Tq, D]
+        batchedMatmul(outer: b, inner: heads, perHead(dV, tk), probsBatch, perHead(dContext, tq), m: tk, n: d, k: tq, transposeA: true)
+        if let mask = a.dropMask {
+            let p = dProbs.pointer, m = mask.pointer
+            for i in 0..<dProbs.count { p[i] *= m[i] }
+        }
+        attentionSoftmaxBackward(dProbs, probs: a.probs, rows: b * heads * tq, keys: tk)
+        let dQ = arena.tensor(a.q.shape), dK = arena.tensor(a.k.shape)
+        // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]
+        batchedMatmul(outer: b, inner: heads, perHead(dQ, tq), dProbsBatch, perHead(a.k, tk), m: tq, n: d, k: tk, alpha: alpha)
+        batchedMatmul(outer: b, inner: heads, perHead(dK, tk), dProbsBatch, perHead(a.q, tq), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
+        linearBackward(dx: dQuery, dWeight: g.q.weight, dBias: g.q.bias, dy: dQ, x: a.query, weight: w.q.weight)
+        linearBackward(dx: dKeyValue, dWeight: g.k.weight, dBias: g.k.bias, dy: dK, x: a.keyValue, weight: w.k.weight)
+        linearBackward(dx: dKeyValue, dWeight: g.v.weight, dBias: g.v.bias, dy: dV, x: a.keyValue, weight: w.v.weight)
+    }
+
+    /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk]. Keys of sentence b start at `k + b·keyStride`
+    /// (a decoding cache holds more rows than are in use).
+    public static func scores(_ s: Tensor, q: Tensor, k: Tensor, keyStride: Int, batch: Int, queries: Int, keys: Int, heads: Int) {
+        let c = q.columns, d = c / heads
+        batchedMatmul(outer: batch, inner: heads,
+                      MatrixBatch(s.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),
+                      MatrixBatch(q.pointer, outerStride: queries * c, innerStride: d, ld: c),
+                      MatrixBatch(k.pointer, outerStride: keyStride, innerStride: d, ld: c),
+                      m: queries, n: keys, k: d, transposeB: true, alpha: 1 / Float(d).squareRoot())
+    }
+
+    /// ctx_bh = P_bh·v_bh into [B·Tq, C].
+    public static func weightedValues(_ context: Tensor, probs: Tensor, v: Tensor, valueStride: Int, batch: Int, queries: Int, keys: Int, heads: Int) {
+        let c = context.columns, d = c / heads
+        batchedMatmul(outer: batch, inner: heads,
+                      MatrixBatch(context.pointer, outerStride: queries * c, innerStride: d, ld: c),
+                      MatrixBatch(probs.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),
+                      MatrixBatch(v.pointer, outerStride: valueStride, innerStride: d, ld: c),
+                      m: queries, n: d, k: keys)
+    }
+}

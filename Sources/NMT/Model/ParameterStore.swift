@@ -1,0 +1,65 @@
+// ParameterStore: all weights in one contiguous Float32 buffer, with gradients (and, for the
+// optimizer, Adam's moments) in buffers of the same layout — so the optimizer is one loop.
+// Each tensor has a fairseq name, a shape and an offset; `TransformerWeights` views the buffer
+// as the model's structure.
+
+public final class ParameterStore: @unchecked Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var shape: [Int]
+        public var offset: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public let entries: [Entry]
+    public let count: Int
+    public let values: UnsafeMutablePointer<Float>
+    public let gradients: UnsafeMutablePointer<Float>
+    private let index: [String: Int]
+
+    public init(entries layout: [(name: String, shape: [Int])]) {
+        var offset = 0
+        var entries: [Entry] = []
+        for (name, shape) in layout {
+            entries.append(Entry(name: name, shape: shape, offset: offset))
+            // Each tensor starts on a 64-byte boundary.
+            offset += (shape.reduce(1, *) + 15) / 16 * 16
+        }
+        self.entries = entries
+        count = offset
+        values = .allocate(capacity: max(count, 1))
+        values.initialize(repeating: 0, count: max(count, 1))
+        gradients = .allocate(capacity: max(count, 1))
+        gradients.initialize(repeating: 0, count: max(count, 1))
+        index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
+    }
+
+    deinit {
+        values.deallocate()
+        gradients.deallocate()
+    }
+
+    public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
+
+    public func value(_ name: String) -> Tensor { tensor(name, in: values) }
+    public func gradient(_ name: String) -> Tensor { tensor(name, in: gradients) }
+
+    func tensor(_ name: String, in base: UnsafeMutablePointer<Float>) -> Tensor {
+        guard let e = entry(name) else { preconditionFailure("ParameterStore: no tensor named \(name)") }
+        let shape: Shape
+        switch e.shape.count {
+        case 1: shape = Shape(e.shape[0])
+        case 2: shape = Shape(e.shape[0], e.shape[1])
+        default: preconditionFailure("ParameterStore: \(name) has rank \(e.shape.count)")
+        }
+        return Tensor(base + e.offset, shape)
+    }
+
+    public var valueBuffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: values, count: count) }
+    public var gradientBuffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: gradients, count: count) }
+
+    public func zeroGradients() { gradients.update(repeating: 0, count: count) }
+
+    /// Number of weights (without alignment padding).
+    public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
+}

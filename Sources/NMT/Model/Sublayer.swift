@@ -1,0 +1,75 @@
+// Sublayer: the residual connection and LayerNorm around each attention or feed-forward block.
+//
+//   pre-norm  (default):   y = x + dropout(F(LN(x)))
+//   post-norm (the paper): y = LN(x + dropout(F(x)))
+// A layer calls `begin` (gives F's input), runs F, then `end` (gives y). Backward mirrors it:
+// `backwardEnd` (gives dF_out and adds the residual's share to dx), F's backward into
+// `inputGradient`, then `backwardBegin` (LayerNorm backward for pre-norm).
+
+public struct Sublayer {
+    var input: Tensor          // x [N, C]
+    var normInput: Tensor      // what the LayerNorm normalised: x (pre) or x + dropout(F) (post)
+    var normOutput: Tensor     // LN output: F's input (pre) or y (post)
+    var mean, rstd: UnsafeMutablePointer<Float>
+    var dropMask: Tensor?
+    let preNorm: Bool
+
+    /// Starts the sub-layer on x; returns it with F's input available as `functionInput`.
+    static func begin(_ x: Tensor, norm: NormWeights, preNorm: Bool, arena: Arena) -> Sublayer {
+        let mean = arena.floats(x.rows), rstd = arena.floats(x.rows)
+        if preNorm {
+            let n = arena.tensor(x.shape)
+            layerNormForward(n, mean: mean, rstd: rstd, x, weight: norm.weight, bias: norm.bias)
+            return Sublayer(input: x, normInput: x, normOutput: n, mean: mean, rstd: rstd, dropMask: nil, preNorm: true)
+        }
+        return Sublayer(input: x, normInput: x, normOutput: x, mean: mean, rstd: rstd, dropMask: nil, preNorm: false)
+    }
+
+    var functionInput: Tensor { preNorm ? normOutput : input }
+
+    /// Finishes with F's output `f` (overwritten by its dropout); returns y.
+    mutating func end(_ f: Tensor, norm: NormWeights, dropout: Float, rng: inout RandomGenerator, arena: Arena) -> Tensor {
+        if dropout > 0 {
+            let m = arena.tensor(f.shape)
+            dropoutForward(f, f, mask: m, probability: dropout, rng: &rng)
+            dropMask = m
+        }
+        let sum = arena.tensor(input.shape)
+        residualForward(sum, input, f)
+        if preNorm { return sum }
+        let y = arena.tensor(input.shape)
+        layerNormForward(y, mean: mean, rstd: rstd, sum, weight: norm.weight, bias: norm.bias)
+        normInput = sum
+        normOutput = y
+        return y
+    }
+
+    /// Given dy, adds the residual path to dx and returns dF_out (the gradient at F's output).
+    func backwardEnd(dy: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> Tensor {
+        var dSum = dy
+        if !preNorm {
+            dSum = arena.zeros(dy.shape)
+            layerNormBackward(dx: dSum, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dy, x: normInput,
+                              weight: norm.weight, mean: mean, rstd: rstd)
+        }
+        addScaled(dx.pointer, dSum.pointer, dx.count)
+        let dF = arena.tensor(dy.shape)
+        if let mask = dropMask {
+            let out = dF.pointer, g = dSum.pointer, m = mask.pointer
+            for i in 0..<dF.count { out[i] = g[i] * m[i] }
+        } else {
+            dF.copy(from: dSum)
+        }
+        return dF
+    }
+
+    /// Where F's backward should accumulate its input gradient.
+    func inputGradient(dx: Tensor, arena: Arena) -> Tensor { preNorm ? arena.zeros(dx.shape) : dx }
+
+    /// Pre-norm: LayerNorm backward from F's input gradient into dx. Post-norm: nothing left to do.
+    func backwardBegin(dFunctionInput: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights) {
+        guard preNorm else { return }
+        layerNormBackward(dx: dx, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dFunctionInput, x: input,
+                          weight: norm.weight, mean: mean, rstd: rstd)
+    }
+}

@@ -1,0 +1,74 @@
+// TransformerConfig: every hyper-parameter of the encoder–decoder, as one value type.
+// Presets bundle the paper's recipes (Vaswani et al. 2017, Table 3) plus a CPU-sized `tiny`.
+
+public struct TransformerConfig: Codable, Equatable, Sendable {
+    public var vocabularySize: Int
+    public var dModel: Int
+    public var ffnDim: Int
+    public var heads: Int
+    public var encoderLayers: Int
+    public var decoderLayers: Int
+    /// Residual dropout, applied to each sub-layer's output before the residual add (and to embeddings).
+    public var dropout: Float
+    public var attentionDropout: Float
+    /// Dropout after the feed-forward activation.
+    public var activationDropout: Float
+    public var maxPositions: Int
+    /// true: x + F(LN(x)) with a final LayerNorm per stack; false: LN(x + F(x)) as in the paper.
+    public var preNorm: Bool
+    public var activation: Activation
+    /// Source embedding = target embedding = output projection (one joint vocabulary). Always true.
+    public var sharedEmbeddings: Bool
+
+    public init(vocabularySize: Int, dModel: Int, ffnDim: Int, heads: Int, encoderLayers: Int, decoderLayers: Int,
+                dropout: Float = 0.1, attentionDropout: Float = 0, activationDropout: Float = 0,
+                maxPositions: Int = 1024, preNorm: Bool = true, activation: Activation = .relu, sharedEmbeddings: Bool = true) {
+        self.vocabularySize = vocabularySize
+        self.dModel = dModel
+        self.ffnDim = ffnDim
+        self.heads = heads
+        self.encoderLayers = encoderLayers
+        self.decoderLayers = decoderLayers
+        self.dropout = dropout
+        self.attentionDropout = attentionDropout
+        self.activationDropout = activationDropout
+        self.maxPositions = maxPositions
+        self.preNorm = preNorm
+        self.activation = activation
+        self.sharedEmbeddings = sharedEmbeddings
+    }
+
+    public enum Preset: String, CaseIterable, Sendable {
+        case tiny, base, big
+    }
+
+    /// tiny: 256/1024/4 heads/3+3; base: 512/2048/8/6+6 (the paper's); big: 1024/4096/16/6+6 (dropout 0.3).
+    public static func preset(_ preset: Preset, vocabularySize: Int) -> TransformerConfig {
+        switch preset {
+        case .tiny:
+            return TransformerConfig(vocabularySize: vocabularySize, dModel: 256, ffnDim: 1024, heads: 4, encoderLayers: 3, decoderLayers: 3)
+        case .base:
+            return TransformerConfig(vocabularySize: vocabularySize, dModel: 512, ffnDim: 2048, heads: 8, encoderLayers: 6, decoderLayers: 6)
+        case .big:
+            return TransformerConfig(vocabularySize: vocabularySize, dModel: 1024, ffnDim: 4096, heads: 16, encoderLayers: 6, decoderLayers: 6,
+                                     dropout: 0.3)
+        }
+    }
+
+    public var headDim: Int { dModel / heads }
+
+    /// Checks the config is usable; the message names the field.
+    public func validate() throws {
+        func fail(_ message: String) -> NMTError { NMTError("invalid model config: \(message)") }
+        guard vocabularySize > Int(Vocabulary.endOfSentence) else { throw fail("vocabularySize \(vocabularySize) is too small") }
+        guard dModel > 0, heads > 0, dModel % heads == 0 else { throw fail("dModel \(dModel) must be a positive multiple of heads \(heads)") }
+        guard dModel % 2 == 0 else { throw fail("dModel \(dModel) must be even (sinusoidal positions)") }
+        guard ffnDim > 0 else { throw fail("ffnDim must be positive") }
+        guard encoderLayers >= 1, decoderLayers >= 1 else { throw fail("encoderLayers and decoderLayers must be at least 1") }
+        for (name, p) in [("dropout", dropout), ("attentionDropout", attentionDropout), ("activationDropout", activationDropout)] {
+            guard p >= 0 && p < 1 else { throw fail("\(name) \(p) must be in [0, 1)") }
+        }
+        guard maxPositions >= 2 else { throw fail("maxPositions must be at least 2") }
+        guard sharedEmbeddings else { throw fail("only shared embeddings are supported") }
+    }
+}
