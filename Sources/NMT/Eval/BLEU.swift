@@ -83,7 +83,7 @@ public struct BLEU: Sendable {
     }
 
     func segmentStatistics(hypotheses: [String], references: [[String]]) -> [[Int]] {
-        precondition(references.allSatisfy { $0.count == hypotheses.count }, "BLEU: every reference set needs one line per hypothesis")
+        require(references.allSatisfy { $0.count == hypotheses.count }, "BLEU: every reference set needs one line per hypothesis")
         var result = [[Int]](repeating: [], count: hypotheses.count)
         result.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out

@@ -28,7 +28,7 @@ public struct CHRF: Sendable {
     }
 
     func segmentStatistics(hypotheses: [String], references: [[String]]) -> [[Int]] {
-        precondition(references.allSatisfy { $0.count == hypotheses.count }, "chrF: every reference set needs one line per hypothesis")
+        require(references.allSatisfy { $0.count == hypotheses.count }, "chrF: every reference set needs one line per hypothesis")
         var result = [[Int]](repeating: [], count: hypotheses.count)
         result.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out

@@ -27,7 +27,7 @@ struct WindowLayout {
         self.maxOrder = maxOrder
         self.bits = bits
         slotsPerWord = (maxOrder + 1) / 2
-        precondition(slotsPerWord * bits <= 64, "WindowLayout: \(maxOrder) slots of \(bits) bits do not fit in 128 bits")
+        require(slotsPerWord * bits <= 64, "WindowLayout: \(maxOrder) slots of \(bits) bits do not fit in 128 bits")
         var masks: [NGramKey] = []
         for n in 1...maxOrder {
             var m = NGramKey(high: 0, low: 0)

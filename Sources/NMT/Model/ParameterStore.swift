@@ -45,12 +45,12 @@ public final class ParameterStore: @unchecked Sendable {
     public func gradient(_ name: String) -> Tensor { tensor(name, in: gradients) }
 
     func tensor(_ name: String, in base: UnsafeMutablePointer<Float>) -> Tensor {
-        guard let e = entry(name) else { preconditionFailure("ParameterStore: no tensor named \(name)") }
+        guard let e = entry(name) else { fatalError("ParameterStore: no tensor named \(name)") }
         let shape: Shape
         switch e.shape.count {
         case 1: shape = Shape(e.shape[0])
         case 2: shape = Shape(e.shape[0], e.shape[1])
-        default: preconditionFailure("ParameterStore: \(name) has rank \(e.shape.count)")
+        default: fatalError("ParameterStore: \(name) has rank \(e.shape.count)")
         }
         return Tensor(base + e.offset, shape)
     }

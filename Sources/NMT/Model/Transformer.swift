@@ -83,6 +83,8 @@ public final class Transformer: @unchecked Sendable {
         public var loss: CrossEntropyResult
         /// −log p of each target position [B·T] (0 at padding); valid until the next call.
         public var tokenNLL: UnsafeMutablePointer<Float>
+        /// Logits [B·T, V] (forward-only calls; the backward pass overwrites them with gradients).
+        public var logits: Tensor?
     }
 
     /// Forward pass over `batch`, and with `backward` the backward pass accumulating gradients
@@ -93,7 +95,7 @@ public final class Transformer: @unchecked Sendable {
                         rng: inout RandomGenerator, gradientScale: Float? = nil) -> StepResult {
         arena.reset()
         let (b, s, t) = (batch.size, batch.sourceLength, batch.targetLength)
-        precondition(s <= config.maxPositions && t <= config.maxPositions,
+        require(s <= config.maxPositions && t <= config.maxPositions,
                      "Transformer.forward: length \(max(s, t)) exceeds maxPositions \(config.maxPositions)")
         let p = training ? config.dropout : 0
 
@@ -144,7 +146,7 @@ public final class Transformer: @unchecked Sendable {
         let loss = labelSmoothedCrossEntropy(logits: logits, targets: targets, paddingIndex: Vocabulary.padding,
                                              labelSmoothing: labelSmoothing, rowLoss: rowLoss, rowNLL: rowNLL,
                                              gradient: backward ? logits : nil, gradientScale: scale)
-        guard backward else { return StepResult(loss: loss, tokenNLL: rowNLL) }
+        guard backward else { return StepResult(loss: loss, tokenNLL: rowNLL, logits: logits) }
 
         // Backward: output projection.
         let dLogits = logits
@@ -176,7 +178,7 @@ public final class Transformer: @unchecked Sendable {
             dX = encoderLayerBackward(dX, encoderActs[i], weights.encoder[i], gradients.encoder[i])
         }
         embeddingBackward(dX, sourceEmbedding, count: b * s)
-        return StepResult(loss: loss, tokenNLL: rowNLL)
+        return StepResult(loss: loss, tokenNLL: rowNLL, logits: nil)
     }
 
     // MARK: pieces

@@ -33,7 +33,7 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
                                       gradient: Tensor? = nil, gradientScale: Float = 1) -> CrossEntropyResult {
     let n = logits.rows, v = logits.columns
     if let gradient { checkShape(gradient.shape == logits.shape, "labelSmoothedCrossEntropy: gradient vs logits", gradient.shape, logits.shape) }
-    precondition(epsilon >= 0 && epsilon < 1, "labelSmoothedCrossEntropy: smoothing \(epsilon) outside [0, 1)")
+    require(epsilon >= 0 && epsilon < 1, "labelSmoothedCrossEntropy: smoothing \(epsilon) outside [0, 1)")
     let epsilonOther = v > 1 ? epsilon / Float(v - 1) : 0
     let gradientPointer = gradient?.pointer
     Threads.parallelChunks(n, minChunk: 8) { range in
@@ -46,7 +46,7 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
                 if let g = gradientPointer { (g + r * v).update(repeating: 0, count: v) }
                 continue
             }
-            precondition(target >= 0 && Int(target) < v, "labelSmoothedCrossEntropy: target \(target) outside a vocabulary of \(v)")
+            require(target >= 0 && Int(target) < v, "labelSmoothedCrossEntropy: target \(target) outside a vocabulary of \(v)")
             let m = maximum(x, v)
             let sumX = sum(x, v)
             let xTarget = x[Int(target)]

@@ -8,7 +8,7 @@
 
 public func dropoutForward(_ y: Tensor, _ x: Tensor, mask: Tensor, probability p: Float, rng: inout RandomGenerator) {
     checkShape(y.count == x.count && mask.count == x.count, "dropoutForward: output/mask vs input", mask.shape, x.shape)
-    precondition(p >= 0 && p < 1, "dropoutForward: probability \(p) outside [0, 1)")
+    require(p >= 0 && p < 1, "dropoutForward: probability \(p) outside [0, 1)")
     let keep = 1 / (1 - p)
     let m = mask.pointer, xp = x.pointer, yp = y.pointer
     for i in 0..<x.count {

@@ -9,7 +9,7 @@ public func embeddingForward(_ out: Tensor, ids: UnsafePointer<Int32>, table: Te
     let c = table.columns, vocabulary = Int32(table.rows)
     for n in 0..<out.rows {
         let id = ids[n]
-        precondition(id >= 0 && id < vocabulary, "embeddingForward: id \(id) outside a vocabulary of \(vocabulary)")
+        require(id >= 0 && id < vocabulary, "embeddingForward: id \(id) outside a vocabulary of \(vocabulary)")
         let src = table.pointer + Int(id) * c, dst = out.pointer + n * c
         for j in 0..<c { dst[j] = scale * src[j] }
     }

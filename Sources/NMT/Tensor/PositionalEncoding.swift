@@ -27,7 +27,7 @@ public func sinusoidalTable(into table: Tensor) {
 public func addPositions(_ x: Tensor, length: Int, table: Tensor, offset: Int = 0) {
     let c = x.columns
     checkShape(c == table.columns && x.rows % max(length, 1) == 0, "addPositions: x [B·T, C] vs table [P, C]", x.shape, table.shape)
-    precondition(offset + length <= table.rows, "addPositions: position \(offset + length - 1) beyond the table's \(table.rows)")
+    require(offset + length <= table.rows, "addPositions: position \(offset + length - 1) beyond the table's \(table.rows)")
     for r in 0..<x.rows {
         addScaled(x.pointer + r * c, table.pointer + (offset + r % length) * c, c)
     }

@@ -21,7 +21,7 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Sendable, Equatab
     }
 
     public init(state: [UInt64]) {
-        precondition(state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator: a state is four words, not all zero")
+        require(state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator: a state is four words, not all zero")
         self.state = state
     }
 

@@ -11,14 +11,14 @@ public struct Shape: Equatable, Sendable, CustomStringConvertible {
     public init(_ a: Int, _ b: Int, _ c: Int, _ d: Int) { self.init(rank: 4, a, b, c, d) }
 
     private init(rank: Int, _ a: Int, _ b: Int, _ c: Int, _ d: Int) {
-        precondition(a >= 0 && b >= 0 && c >= 0 && d >= 0, "Shape: negative dimension in (\(a), \(b), \(c), \(d))")
+        require(a >= 0 && b >= 0 && c >= 0 && d >= 0, "Shape: negative dimension in (\(a), \(b), \(c), \(d))")
         self.rank = rank
         (d0, d1, d2, d3) = (a, b, c, d)
     }
 
     /// Dimension `i` (0-based, `i < rank`).
     public subscript(i: Int) -> Int {
-        precondition(i >= 0 && i < rank, "Shape: dimension \(i) of a rank-\(rank) shape \(self)")
+        require(i >= 0 && i < rank, "Shape: dimension \(i) of a rank-\(rank) shape \(self)")
         switch i {
         case 0: return d0
         case 1: return d1

@@ -21,13 +21,13 @@ public struct Tensor: @unchecked Sendable {
 
     /// The same memory seen with another shape of the same element count.
     public func reshaped(_ newShape: Shape) -> Tensor {
-        precondition(newShape.count == count, "reshape: \(shape) has \(count) elements, \(newShape) needs \(newShape.count)")
+        require(newShape.count == count, "reshape: \(shape) has \(count) elements, \(newShape) needs \(newShape.count)")
         return Tensor(pointer, newShape)
     }
 
     /// Rows `range` of the tensor seen as a matrix [rows, columns].
     public func rows(_ range: Range<Int>) -> Tensor {
-        precondition(range.lowerBound >= 0 && range.upperBound <= rows,
+        require(range.lowerBound >= 0 && range.upperBound <= rows,
                      "rows: range \(range) outside a tensor of \(rows) rows \(shape)")
         return Tensor(pointer + range.lowerBound * columns, Shape(range.count, columns))
     }
@@ -41,7 +41,7 @@ public struct Tensor: @unchecked Sendable {
     public func zero() { fill(0) }
 
     public func copy(from other: Tensor) {
-        precondition(other.count == count, "copy: \(other.shape) into \(shape)")
+        require(other.count == count, "copy: \(other.shape) into \(shape)")
         pointer.update(from: other.pointer, count: count)
     }
 
@@ -50,8 +50,17 @@ public struct Tensor: @unchecked Sendable {
 }
 
 /// Fails with the operation's name and both shapes. Shape mismatches are programming errors.
+/// (fatalError, not precondition: release builds drop precondition messages.)
 @inline(__always)
 func checkShape(_ condition: Bool, _ operation: StaticString, _ a: Shape, _ b: Shape,
                 file: StaticString = #file, line: UInt = #line) {
-    if !condition { preconditionFailure("\(operation): shape mismatch \(a) vs \(b)", file: file, line: line) }
+    if !condition { fatalError("\(operation): shape mismatch \(a) vs \(b)", file: file, line: line) }
+}
+
+/// Stops with `message` when `condition` is false — in release builds too (unlike precondition,
+/// whose message -O drops). For programming errors, never for user input.
+@inline(__always)
+func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+             file: StaticString = #file, line: UInt = #line) {
+    if !condition() { fatalError(message(), file: file, line: line) }
 }

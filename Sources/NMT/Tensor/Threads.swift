@@ -21,7 +21,7 @@ public enum Threads {
 
     /// Sets the core count for our loops and for OpenBLAS (`openblas_set_num_threads`).
     public static func set(_ n: Int) {
-        precondition(n >= 1, "Threads.set: thread count must be at least 1, got \(n)")
+        require(n >= 1, "Threads.set: thread count must be at least 1, got \(n)")
         current = n
         openblas_set_num_threads(Int32(n))
     }
