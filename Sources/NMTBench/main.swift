@@ -130,10 +130,56 @@ func benchScore() throws {
     }
 }
 
+/// Forward + backward (no optimizer) for a preset at ≈4,096 target tokens per batch: random
+/// sentence pairs of 10–40 tokens, V = 8,000. FLOPs are counted analytically (matrix products
+/// only; backward = 2× forward).
+func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
+    print("## train step (forward + backward), ≈4,096 target tokens, V = 8000, best of 5")
+    print("| preset | threads | tokens/batch (src+tgt / tgt) | ms/step | target tokens/s | GFLOP/s | peak memory MB |")
+    print("|---|---|---|---|---|---|---|")
+    for preset in presets {
+        let config = TransformerConfig.preset(preset, vocabularySize: 8000)
+        let model = try Transformer(config: config)
+        model.initialize(seed: 1)
+        var rng = RandomGenerator(seed: 2)
+        var pairs: [(source: [Int32], target: [Int32])] = []
+        var targetTokens = 0
+        while targetTokens < 4096 {
+            let length = 10 + Int(rng.next() % 31)
+            let source = (0..<length).map { _ in Int32(4 + rng.next() % 7996) }
+            let target = (0..<length).map { _ in Int32(4 + rng.next() % 7996) }
+            pairs.append((source, target))
+            targetTokens += length + 1
+        }
+        // Bucket by length like the trainer does: sort, then one padded batch.
+        pairs.sort { $0.source.count < $1.source.count }
+        let batch = Batch(pairs: pairs)
+        let c = Double(config.dModel), f = Double(config.ffnDim), v = Double(config.vocabularySize)
+        let s = Double(batch.sourceLength), t = Double(batch.targetLength)
+        let srcPadded = Double(batch.size) * s, tgtPadded = Double(batch.size) * t
+        let encoder = Double(config.encoderLayers) * srcPadded * (2 * (4 * c * c + 2 * c * f) + 4 * s * c)
+        let decoder = Double(config.decoderLayers) * (tgtPadded * (2 * (4 * c * c + 2 * c * c + 2 * c * f) + 4 * t * c + 4 * s * c)
+                                                      + srcPadded * 2 * (2 * c * c))
+        let output = tgtPadded * 2 * c * v
+        let flops = 3 * (encoder + decoder + output)
+        for threads in [1, 2] {
+            Threads.set(threads)
+            var dropout = RandomGenerator(seed: 3)
+            let time = bestTime(repeats: 5) {
+                model.parameters.zeroGradients()
+                model.forward(batch, labelSmoothing: 0.1, training: true, backward: true, rng: &dropout)
+            }
+            let memory = Double(model.arena.footprint * 4 + model.parameters.count * 8) / 1e6
+            print("| \(preset.rawValue) | \(threads) | \(batch.sourceTokens + batch.targetTokens) / \(batch.targetTokens) | \(fmt(time * 1e3, 0)) | \(fmt(Double(batch.targetTokens) / time, 0)) | \(fmt(flops / time / 1e9)) | \(fmt(memory, 0)) |")
+        }
+    }
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "kernels": benchKernels()
 case "score": try benchScore()
+case "train-step": try benchTrainStep(presets: arguments.count > 1 ? arguments.dropFirst().compactMap(TransformerConfig.Preset.init) : [.tiny, .base])
 default:
     FileHandle.standardError.write("usage: nmt-bench kernels|score\n".data(using: .utf8)!)
     exit(2)

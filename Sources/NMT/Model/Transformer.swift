@@ -181,6 +181,21 @@ public final class Transformer: @unchecked Sendable {
         return StepResult(loss: loss, tokenNLL: rowNLL, logits: nil)
     }
 
+    /// Encoder output [B·S, C] for padded source ids [B, S] (ending in </s>), dropout off.
+    /// Lives in the model's arena: valid until the next call on this model.
+    public func encode(source: [Int32], batch: Int, length: Int) -> (output: Tensor, padding: UnsafeMutablePointer<UInt8>) {
+        arena.reset()
+        require(length <= config.maxPositions, "Transformer.encode: length \(length) exceeds maxPositions \(config.maxPositions)")
+        var noDropout = RandomGenerator(seed: 0)
+        let padding = paddingMask(source)
+        var (x, _) = embed(copyIds(source), count: batch * length, length: length, dropout: 0, rng: &noDropout)
+        for layer in weights.encoder {
+            _ = encoderLayerForward(&x, layer, batch: batch, length: length, padding: padding, training: false, rng: &noDropout)
+        }
+        if let norm = weights.encoderNorm { x = finalNormForward(x, norm).1 }
+        return (x, padding)
+    }
+
     // MARK: pieces
 
     func copyIds(_ ids: [Int32]) -> UnsafeMutablePointer<Int32> {
@@ -197,7 +212,8 @@ public final class Transformer: @unchecked Sendable {
 
     /// dropout(√C·E[ids] + PE) for `count` = B·length tokens.
     func embed(_ ids: UnsafeMutablePointer<Int32>, count: Int, length: Int, dropout: Float,
-               rng: inout RandomGenerator, positionOffset: Int = 0) -> (Tensor, EmbeddingActivations) {
+               rng: inout RandomGenerator, positionOffset: Int = 0, arena: Arena? = nil) -> (Tensor, EmbeddingActivations) {
+        let arena = arena ?? self.arena
         let x = arena.tensor(Shape(count, config.dModel))
         embeddingForward(x, ids: ids, table: weights.embedding, scale: embeddingScale)
         addPositions(x, length: length, table: positions, offset: positionOffset)
@@ -218,8 +234,8 @@ public final class Transformer: @unchecked Sendable {
         NMT.embeddingBackward(dTable: gradients.embedding, dOut: dx, ids: a.ids, scale: embeddingScale, paddingIndex: Vocabulary.padding)
     }
 
-    func finalNormForward(_ x: Tensor, _ norm: NormWeights) -> (Sublayer, Tensor) {
-        let block = Sublayer.begin(x, norm: norm, preNorm: true, arena: arena)
+    func finalNormForward(_ x: Tensor, _ norm: NormWeights, arena: Arena? = nil) -> (Sublayer, Tensor) {
+        let block = Sublayer.begin(x, norm: norm, preNorm: true, arena: arena ?? self.arena)
         return (block, block.normOutput)
     }
 

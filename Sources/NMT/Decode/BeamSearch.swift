@@ -1,0 +1,180 @@
+// Beam search with length penalty over a batch of sentences, each with its own beam
+// (fairseq's SequenceGenerator semantics):
+//   - each step scores every open hypothesis's continuations and keeps the best 2·beam candidates
+//     per sentence, so hypotheses that end do not starve the beam;
+//   - an </s> candidate among the best `beam` is finished; the best `beam` other candidates
+//     continue; a sentence stops once `beam` hypotheses have finished (no open hypothesis ranked
+//     above them when they did), or at its maximum length (a·|x| + b), where </s> is forced;
+//   - the final score is Σ log p / lp(|Y|) with </s> counted in |Y|:
+//     average: lp = |Y|^α (fairseq, CTranslate2);  gnmt: lp = ((5 + |Y|)/6)^α (Wu et al. 2016).
+// Beam 1 takes the greedy path. Ties break by candidate order, so results are deterministic.
+
+import Foundation
+
+public enum LengthPenaltyStyle: String, CaseIterable, Sendable {
+    case average, gnmt
+
+    public func penalty(length: Int, alpha: Double) -> Double {
+        switch self {
+        case .average: return pow(Double(length), alpha)
+        case .gnmt: return pow((5 + Double(length)) / 6, alpha)
+        }
+    }
+}
+
+public struct SearchOptions: Sendable {
+    public var beam = 5
+    public var lengthPenalty = 1.0
+    public var lengthPenaltyStyle = LengthPenaltyStyle.average
+    public var nbest = 1
+    public var maxLengthA = 1.5
+    public var maxLengthB = 10.0
+    public init() {}
+
+    /// Maximum target length (tokens, </s> included) for a source of `sourceLength` tokens (</s> included).
+    func maxLength(sourceLength: Int, modelLimit: Int) -> Int {
+        max(1, min(Int(maxLengthA * Double(sourceLength) + maxLengthB), modelLimit - 1))
+    }
+}
+
+public struct Hypothesis: Sendable {
+    /// Target token ids without <s> and </s>.
+    public var tokens: [Int32]
+    /// Σ log p over the tokens and </s> (natural log).
+    public var logProbability: Double
+    /// logProbability / lp(|tokens| + 1).
+    public var score: Double
+}
+
+/// Searches translations for `sources` (token ids without </s>); returns `nbest` hypotheses each,
+/// best first.
+public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOptions, alwaysUseBeamPath: Bool = false) -> [[Hypothesis]] {
+    if sources.isEmpty { return [] }
+    let batch = Batch(pairs: sources.map { (source: $0, target: []) })
+    let (b, s) = (batch.size, batch.sourceLength)
+    let maxLengths = sources.map { options.maxLength(sourceLength: $0.count + 1, modelLimit: model.config.maxPositions) }
+    let longest = maxLengths.max()!
+    let (encoderOutput, padding) = model.encode(source: batch.source, batch: b, length: s)
+    let k = max(1, options.beam)
+    if k == 1 && !alwaysUseBeamPath { return greedy(model, encoderOutput, padding, sources: sources, maxLengths: maxLengths, options: options) }
+
+    let rows = b * k
+    let decoder = IncrementalDecoder(model: model, encoderOutput: encoderOutput, sourcePadding: padding, sourceLength: s,
+                                     sentenceOf: (0..<rows).map { $0 / k }, maxLength: longest)
+    let v = model.config.vocabularySize
+    let eos = Vocabulary.endOfSentence
+    var tokens = [[Int32]](repeating: [], count: rows)
+    // Only the first row of each beam is live at the start; the copies would give duplicates.
+    var scores = (0..<rows).map { $0 % k == 0 ? 0.0 : -Double.infinity }
+    var finished = [[Hypothesis]](repeating: [], count: b)
+    var done = [Bool](repeating: false, count: b)
+    var last = [Int32](repeating: Vocabulary.beginOfSentence, count: rows)
+
+    func finalize(_ sentence: Int, _ prefix: [Int32], _ logProbability: Double) {
+        let lp = options.lengthPenaltyStyle.penalty(length: prefix.count + 1, alpha: options.lengthPenalty)
+        finished[sentence].append(Hypothesis(tokens: prefix, logProbability: logProbability, score: logProbability / lp))
+    }
+
+    for t in 0..<longest {
+        let logProbs = decoder.step(last)
+        var parents = Array(0..<rows)
+        var nextTokens = tokens, nextScores = scores, nextLast = last
+        for sentence in 0..<b where !done[sentence] {
+            let base = sentence * k
+            if t == maxLengths[sentence] - 1 {
+                // Maximum length: every open hypothesis ends here with </s>.
+                for r in base..<(base + k) where scores[r] > -.infinity {
+                    finalize(sentence, tokens[r], scores[r] + Double(logProbs[r * v + Int(eos)]))
+                }
+                done[sentence] = true
+                continue
+            }
+            // The best 2k continuations of each live row, then the best 2k of those.
+            var candidates: [(score: Double, row: Int, token: Int32)] = []
+            for r in base..<(base + k) where scores[r] > -.infinity {
+                for (token, logp) in topK(logProbs.pointer + r * v, v, 2 * k) {
+                    candidates.append((scores[r] + Double(logp), r, token))
+                }
+            }
+            candidates.sort { $0.score != $1.score ? $0.score > $1.score : ($0.row != $1.row ? $0.row < $1.row : $0.token < $1.token) }
+            var kept = 0
+            for (rank, candidate) in candidates.prefix(2 * k).enumerated() {
+                if candidate.token == eos {
+                    if rank < k { finalize(sentence, tokens[candidate.row], candidate.score) }
+                    continue
+                }
+                if kept < k {
+                    let r = base + kept
+                    parents[r] = candidate.row
+                    nextTokens[r] = tokens[candidate.row] + [candidate.token]
+                    nextScores[r] = candidate.score
+                    nextLast[r] = candidate.token
+                    kept += 1
+                }
+            }
+            for r in (base + kept)..<(base + k) { nextScores[r] = -.infinity; nextLast[r] = Vocabulary.padding }
+            if finished[sentence].count >= k || kept == 0 { done[sentence] = true }
+        }
+        tokens = nextTokens
+        scores = nextScores
+        last = nextLast
+        if done.allSatisfy({ $0 }) { break }
+        decoder.reorder(parents: parents)
+    }
+    return finished.map { list in
+        Array(list.enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
+            .map(\.element).prefix(max(1, options.nbest)))
+    }
+}
+
+/// Beam 1: the argmax at every step.
+private func greedy(_ model: Transformer, _ encoderOutput: Tensor, _ padding: UnsafeMutablePointer<UInt8>,
+                    sources: [[Int32]], maxLengths: [Int], options: SearchOptions) -> [[Hypothesis]] {
+    let b = sources.count
+    let s = encoderOutput.rows / b
+    let decoder = IncrementalDecoder(model: model, encoderOutput: encoderOutput, sourcePadding: padding, sourceLength: s,
+                                     sentenceOf: Array(0..<b), maxLength: maxLengths.max()!)
+    let v = model.config.vocabularySize
+    var tokens = [[Int32]](repeating: [], count: b)
+    var logProbabilities = [Double](repeating: 0, count: b)
+    var done = [Bool](repeating: false, count: b)
+    var last = [Int32](repeating: Vocabulary.beginOfSentence, count: b)
+    var results = [Hypothesis?](repeating: nil, count: b)
+    for t in 0..<maxLengths.max()! {
+        let logProbs = decoder.step(last)
+        for r in 0..<b where !done[r] {
+            let row = logProbs.pointer + r * v
+            var best = Vocabulary.endOfSentence
+            if t < maxLengths[r] - 1 {
+                for j in 0..<v where row[j] > row[Int(best)] { best = Int32(j) }
+            }
+            logProbabilities[r] += Double(row[Int(best)])
+            if best == Vocabulary.endOfSentence {
+                let lp = options.lengthPenaltyStyle.penalty(length: tokens[r].count + 1, alpha: options.lengthPenalty)
+                results[r] = Hypothesis(tokens: tokens[r], logProbability: logProbabilities[r], score: logProbabilities[r] / lp)
+                done[r] = true
+                last[r] = Vocabulary.padding
+            } else {
+                tokens[r].append(best)
+                last[r] = best
+            }
+        }
+        if done.allSatisfy({ $0 }) { break }
+    }
+    return results.map { [$0!] }
+}
+
+/// The `count` largest entries of x[0..<n] as (index, value), largest first (ties: lower index first).
+func topK(_ x: UnsafePointer<Float>, _ n: Int, _ count: Int) -> [(Int32, Float)] {
+    var best: [(Int32, Float)] = []
+    best.reserveCapacity(count + 1)
+    for j in 0..<n {
+        let value = x[j]
+        if best.count == count && value <= best[count - 1].1 { continue }
+        var position = best.count
+        while position > 0 && best[position - 1].1 < value { position -= 1 }
+        best.insert((Int32(j), value), at: position)
+        if best.count > count { best.removeLast() }
+    }
+    return best
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import NMT
+
+/// A small random model whose output distribution is far from uniform (bigger weights).
+func randomModel(vocabulary: Int, preNorm: Bool = true, seed: UInt64 = 11) throws -> Transformer {
+    let config = TransformerConfig(vocabularySize: vocabulary, dModel: 16, ffnDim: 32, heads: 2, encoderLayers: 2, decoderLayers: 2,
+                                   dropout: 0, maxPositions: 32, preNorm: preNorm)
+    let model = try Transformer(config: config)
+    model.initialize(seed: seed)
+    var rng = RandomGenerator(seed: seed + 1)
+    for i in 0..<model.parameters.count { model.parameters.values[i] *= 1 + (rng.nextUnitFloat() - 0.5) * 2 }
+    let e = model.weights.embedding
+    for i in 0..<e.count { e[i] *= 4 }
+    return model
+}
+
+/// log p(target | source) with </s>, by one teacher-forced forward pass (what `rescore` computes).
+func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]) -> Double {
+    var rng = RandomGenerator(seed: 0)
+    let batch = Batch(pairs: [(source: source, target: target)])
+    return -model.forward(batch, labelSmoothing: 0, training: false, backward: false, rng: &rng).loss.nllSum
+}
+
+@Suite struct DecodingTests {
+    @Test(arguments: [true, false])
+    func incrementalDecodingGivesTheFullForwardLogitsAtEveryStep(preNorm: Bool) throws {
+        let model = try randomModel(vocabulary: 30, preNorm: preNorm)
+        let sources: [[Int32]] = [[5, 6, 7, 8, 9, 10], [11, 12]]
+        let targets: [[Int32]] = [[13, 14, 15, 16], [17, 18, 19, 20]]
+        // Full forward, teacher forced.
+        var rng = RandomGenerator(seed: 0)
+        let batch = Batch(pairs: zip(sources, targets).map { (source: $0, target: $1) })
+        let full = model.forward(batch, labelSmoothing: 0, training: false, backward: false, rng: &rng).logits!
+        let v = 30, t = batch.targetLength
+        var expected = [Float](repeating: 0, count: full.count)
+        for i in 0..<full.count { expected[i] = full[i] }
+        // Incremental.
+        let encoded = model.encode(source: batch.source, batch: 2, length: batch.sourceLength)
+        let decoder = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
+                                         sourceLength: batch.sourceLength, sentenceOf: [0, 1], maxLength: t)
+        for step in 0..<t {
+            let logProbs = decoder.step([batch.targetInput[step], batch.targetInput[t + step]])
+            for b in 0..<2 {
+                let row = Array(expected[((b * t + step) * v)..<((b * t + step + 1) * v)]).map(Double.init)
+                let m = row.max()!
+                let logZ = m + log(row.map { exp($0 - m) }.reduce(0, +))
+                for j in 3..<v {  // ids 0–2 (<pad>, <unk>, <s>) are masked to −∞ for search
+                    #expect(abs(Double(logProbs[b * v + j]) - (row[j] - logZ)) < 1e-4, "step \(step) sentence \(b) token \(j)")
+                }
+            }
+        }
+    }
+
+    @Test func beamOfOneEqualsGreedy() throws {
+        let model = try randomModel(vocabulary: 40)
+        let sources: [[Int32]] = [[5, 6, 7], [8, 9, 10, 11, 12, 13], [14], [15, 16, 17, 18]]
+        var options = SearchOptions()
+        options.beam = 1
+        let greedy = beamSearch(model: model, sources: sources, options: options)
+        let beam = beamSearch(model: model, sources: sources, options: options, alwaysUseBeamPath: true)
+        for (g, b) in zip(greedy, beam) {
+            #expect(g[0].tokens == b[0].tokens)
+            #expect(abs(g[0].score - b[0].score) < 1e-9)
+        }
+    }
+
+    @Test(arguments: [LengthPenaltyStyle.average, .gnmt])
+    func largeBeamFindsTheExhaustiveBest(style: LengthPenaltyStyle) throws {
+        // V = 9: five generable tokens (4…8; <pad>, <unk>, <s> are never generated) besides </s>;
+        // max length 4 means at most 3 tokens then </s>: 156 hypotheses in all.
+        let model = try randomModel(vocabulary: 9, seed: 21)
+        let source: [Int32] = [4, 5, 4]
+        var options = SearchOptions()
+        options.beam = 200
+        options.lengthPenaltyStyle = style
+        options.maxLengthA = 0
+        options.maxLengthB = 4
+        options.nbest = 1000
+        let found = beamSearch(model: model, sources: [source], options: options)[0]
+        // Every sequence of up to 3 non-</s> tokens, scored by forced decoding.
+        let symbols = (4..<9).map(Int32.init)
+        var all: [[Int32]] = [[]]
+        var frontier: [[Int32]] = [[]]
+        for _ in 0..<3 {
+            frontier = frontier.flatMap { prefix in symbols.map { prefix + [$0] } }
+            all += frontier
+        }
+        let scored = all.map { y -> (tokens: [Int32], score: Double) in
+            let lp = style.penalty(length: y.count + 1, alpha: options.lengthPenalty)
+            return (y, forcedLogProbability(model, source: source, target: y) / lp)
+        }
+        let best = scored.max { $0.score < $1.score }!
+        #expect(found[0].tokens == best.tokens)
+        #expect(abs(found[0].score - best.score) < 1e-4)
+        #expect(found.count == all.count, "with a beam this large every hypothesis is finished")
+    }
+
+    @Test func nbestIsSortedAndScoresAreForcedLogProbabilityOverLengthPenalty() throws {
+        let model = try randomModel(vocabulary: 40)
+        var options = SearchOptions()
+        options.beam = 6
+        options.nbest = 6
+        let source: [Int32] = [7, 8, 9, 10]
+        let list = beamSearch(model: model, sources: [source], options: options)[0]
+        #expect(list.count == 6)
+        for (a, b) in zip(list, list.dropFirst()) { #expect(a.score >= b.score) }
+        for h in list {
+            let forced = forcedLogProbability(model, source: source, target: h.tokens)
+            #expect(abs(forced - h.logProbability) < 1e-3)
+            #expect(abs(h.score - forced / Double(h.tokens.count + 1)) < 1e-3)
+        }
+    }
+}
