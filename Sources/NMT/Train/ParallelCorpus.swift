@@ -1,0 +1,93 @@
+// ParallelCorpus: two aligned text files read once into compact token-id arrays (one flat array
+// and an offset table per side — no per-sentence objects), after checking that the files align
+// and filtering pairs that would hurt training.
+
+import Foundation
+
+public struct ParallelCorpus: Sendable {
+    public private(set) var sourceIds: [Int32] = []
+    public private(set) var sourceOffsets: [Int] = [0]
+    public private(set) var targetIds: [Int32] = []
+    public private(set) var targetOffsets: [Int] = [0]
+    /// Raw text, kept only when BPE-dropout re-segments sentences every time they are used.
+    public private(set) var sourceText: [String]? = nil
+    public private(set) var targetText: [String]? = nil
+
+    public var count: Int { sourceOffsets.count - 1 }
+    public func source(_ i: Int) -> ArraySlice<Int32> { sourceIds[sourceOffsets[i]..<sourceOffsets[i + 1]] }
+    public func target(_ i: Int) -> ArraySlice<Int32> { targetIds[targetOffsets[i]..<targetOffsets[i + 1]] }
+    public func sourceLength(_ i: Int) -> Int { sourceOffsets[i + 1] - sourceOffsets[i] }
+    public func targetLength(_ i: Int) -> Int { targetOffsets[i + 1] - targetOffsets[i] }
+
+    public struct Statistics: Sendable, Equatable {
+        public var lines = 0
+        public var kept = 0
+        public var empty = 0
+        public var tooLong = 0
+        public var badRatio = 0
+    }
+
+    /// Number of lines ("\n"-terminated, plus a final unterminated one) without decoding.
+    public static func countLines(_ path: String) throws -> Int {
+        let reader = try LineReader(path: path)
+        var n = 0
+        while try reader.nextLine({ _ in () }) != nil { n += 1 }
+        return n
+    }
+
+    /// Reads and tokenizes `sourcePath`/`targetPath`. Pairs with an empty side, a side longer than
+    /// `maxLength` tokens, or a length ratio above `maxLengthRatio` are dropped and counted.
+    public static func load(sourcePath: String, targetPath: String, tokenizer: BPETokenizer, maxLength: Int,
+                            maxLengthRatio: Double, keepText: Bool = false) throws -> (ParallelCorpus, Statistics) {
+        let sourceLines = try countLines(sourcePath), targetLines = try countLines(targetPath)
+        guard sourceLines == targetLines else {
+            throw NMTError("\(sourcePath) has \(sourceLines) lines but \(targetPath) has \(targetLines); the files must be aligned line by line")
+        }
+        var corpus = ParallelCorpus()
+        if keepText { corpus.sourceText = []; corpus.targetText = [] }
+        var stats = Statistics()
+        let sourceReader = try LineReader(path: sourcePath), targetReader = try LineReader(path: targetPath)
+        let workers = Threads.count
+        var encoders = (0..<workers).map { _ in tokenizer.encoder() }
+        let blockSize = 16384
+        while true {
+            var sources: [String] = [], targets: [String] = []
+            while sources.count < blockSize, let s = try sourceReader.nextString() {
+                guard let t = try targetReader.nextString() else { break }
+                sources.append(s)
+                targets.append(t)
+            }
+            if sources.isEmpty { break }
+            var encodedSources = [[Int32]](repeating: [], count: sources.count)
+            var encodedTargets = [[Int32]](repeating: [], count: sources.count)
+            encodedSources.withUnsafeMutableBufferPointer { es in
+                encodedTargets.withUnsafeMutableBufferPointer { et in
+                    encoders.withUnsafeMutableBufferPointer { encs in
+                        nonisolated(unsafe) let es = es, et = et, encs = encs
+                        let (s, t) = (sources, targets)
+                        Threads.parallelFor(workers) { w in
+                            for i in (s.count * w / workers)..<(s.count * (w + 1) / workers) {
+                                es[i] = encs[w].encode(s[i])
+                                et[i] = encs[w].encode(t[i])
+                            }
+                        }
+                    }
+                }
+            }
+            for i in 0..<sources.count {
+                stats.lines += 1
+                let (s, t) = (encodedSources[i], encodedTargets[i])
+                if s.isEmpty || t.isEmpty { stats.empty += 1; continue }
+                if s.count > maxLength || t.count > maxLength { stats.tooLong += 1; continue }
+                if Double(max(s.count, t.count)) / Double(min(s.count, t.count)) > maxLengthRatio { stats.badRatio += 1; continue }
+                corpus.sourceIds += s
+                corpus.sourceOffsets.append(corpus.sourceIds.count)
+                corpus.targetIds += t
+                corpus.targetOffsets.append(corpus.targetIds.count)
+                if keepText { corpus.sourceText!.append(sources[i]); corpus.targetText!.append(targets[i]) }
+                stats.kept += 1
+            }
+        }
+        return (corpus, stats)
+    }
+}

@@ -1,0 +1,25 @@
+// SIGINT/SIGTERM handling for training: the first signal asks the loop to finish its step, save
+// and exit; a second one exits at once (every file is written atomically, so nothing is corrupted).
+
+import Foundation
+
+nonisolated(unsafe) private var signalsReceived: sig_atomic_t = 0
+
+public enum StopSignal {
+    public static func install() {
+        let handler: @convention(c) (Int32) -> Void = { _ in
+            signalsReceived += 1
+            if signalsReceived >= 2 {
+                let message = "\nnmt: second signal, exiting now\n"
+                _ = message.withCString { write(2, $0, strlen($0)) }
+                _exit(130)
+            }
+            let message = "\nnmt: stopping after this step (saving a checkpoint); signal again to exit at once\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+
+    public static var requested: Bool { signalsReceived > 0 }
+}
