@@ -1,0 +1,59 @@
+// Checkpoint averaging (Vaswani et al. 2017 average the last checkpoints): the element-wise mean
+// of every tensor, accumulated in Double, reading one input at a time (memory ≈ two models).
+// Inputs must agree on config, vocabulary and tensor shapes; the metadata (tokenizer, step) comes
+// from the newest input.
+
+import Foundation
+
+public enum CheckpointAveraging {
+    /// The `count` numbered checkpoints (checkpoint-STEP.safetensors) with the highest steps, oldest first.
+    public static func newestCheckpoints(in directory: String, count: Int) throws -> [String] {
+        guard count >= 1 else { throw NMTError("--last must be at least 1") }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            throw NMTError("cannot read directory \(directory)")
+        }
+        let steps = names.compactMap { name -> Int? in
+            guard name.hasPrefix("checkpoint-"), name.hasSuffix(".safetensors"), !name.hasSuffix(".state.safetensors") else { return nil }
+            return Int(name.dropFirst("checkpoint-".count).dropLast(".safetensors".count))
+        }.sorted()
+        guard !steps.isEmpty else { throw NMTError("\(directory) has no numbered checkpoints (checkpoint-STEP.safetensors)") }
+        return steps.suffix(count).map { "\(directory)/checkpoint-\($0).safetensors" }
+    }
+
+    public static func average(_ files: [String], to output: String) throws -> (steps: [Int], path: String) {
+        var sum: [Double] = []
+        var reference: (path: String, config: TransformerConfig, vocabulary: Vocabulary)? = nil
+        var newest: LoadedModel? = nil
+        var newestPath = ""
+        var steps: [Int] = []
+        for path in files {
+            let loaded = try ModelFile.load(path)
+            if let reference {
+                if let difference = firstDifference(reference.config, loaded.model.config) {
+                    throw NMTError("cannot average \(reference.path) and \(path): different config (\(difference.replacingOccurrences(of: "in the checkpoint", with: "in the first").replacingOccurrences(of: "in the options", with: "in the second")))")
+                }
+                if reference.vocabulary != loaded.tokenizer.vocabulary {
+                    let i = (0..<min(reference.vocabulary.count, loaded.tokenizer.vocabulary.count)).first { reference.vocabulary.tokens[$0] != loaded.tokenizer.vocabulary.tokens[$0] } ?? min(reference.vocabulary.count, loaded.tokenizer.vocabulary.count)
+                    throw NMTError("cannot average \(reference.path) and \(path): different vocabularies (first difference at id \(i))")
+                }
+            } else {
+                reference = (path, loaded.model.config, loaded.tokenizer.vocabulary)
+                sum = [Double](repeating: 0, count: loaded.model.parameters.count)
+            }
+            let values = loaded.model.parameters.values
+            for i in 0..<sum.count { sum[i] += Double(values[i]) }
+            steps.append(loaded.step)
+            if newest == nil || loaded.step >= newest!.step {
+                newest = loaded
+                newestPath = path
+            }
+        }
+        guard let newest else { throw NMTError("nothing to average") }
+        let n = Double(files.count)
+        let values = newest.model.parameters.values
+        for i in 0..<sum.count { values[i] = Float(sum[i] / n) }
+        try ModelFile.save(newest.model, tokenizer: newest.tokenizer, step: newest.step, to: output,
+                           extraMetadata: ["averaged_from": files.joined(separator: ","), "metadata_from": newestPath])
+        return (steps, output)
+    }
+}

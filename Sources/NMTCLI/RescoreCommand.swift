@@ -1,0 +1,34 @@
+// nmt rescore: forced-decoding log-probabilities of given translations.
+
+import ArgumentParser
+import Foundation
+import NMT
+
+struct RescoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rescore",
+        abstract: "Print log p(target | source) and the target length (</s> counted) for each pair.",
+        discussion: "Example: nmt rescore -m model.safetensors --src test.en --tgt test.es > scores.tsv"
+    )
+
+    @Option(name: [.customShort("m"), .long], help: "Model file.") var model: String
+    @Option(help: "Source sentences.") var src: String
+    @Option(help: "Target sentences (one per source line).") var tgt: String
+    @Option(help: "Sentences per batch.") var batchSize = 64
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        try reportingErrors {
+            if let threads { guard threads >= 1 else { throw NMTError("--threads must be at least 1") }; Threads.set(threads) }
+            let loaded = try ModelFile.load(model)
+            let sources = try readLines(path: src), targets = try readLines(path: tgt)
+            guard sources.count == targets.count else {
+                throw NMTError("\(src) has \(sources.count) lines but \(tgt) has \(targets.count)")
+            }
+            let scores = rescore(model: loaded.model, tokenizer: loaded.tokenizer, sources: sources, targets: targets, batchSize: batchSize)
+            let sink = OutputSink(fd: 1, name: "<stdout>")
+            for s in scores { try sink.write(String(format: "%.6f", s.logProbability) + "\t\(s.tokens)\n") }
+            try sink.drain()
+        }
+    }
+}
