@@ -175,10 +175,72 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
     }
 }
 
+/// A fixed padded batch for cross-checks: 3 sentence pairs of different lengths.
+func checkBatch(vocabularySize: Int) -> Batch {
+    var rng = RandomGenerator(seed: 77)
+    func sentence(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(4 + Int(rng.next() % UInt64(vocabularySize - 4))) } }
+    return Batch(pairs: [(sentence(7), sentence(5)), (sentence(3), sentence(9)), (sentence(11), sentence(2))])
+}
+
+/// Writes a random model (for scripts/check-against-pytorch): tiny-shaped, pre- or post-norm.
+func randomModel(path: String, postNorm: Bool, activation: Activation) throws {
+    let tokenizer = try BPETokenizer.learn(files: ["data/bible-en-es/valid.en"], merges: 200)
+    var config = TransformerConfig(vocabularySize: tokenizer.vocabulary.count, dModel: 64, ffnDim: 128, heads: 4,
+                                   encoderLayers: 2, decoderLayers: 2, maxPositions: 64, preNorm: !postNorm, activation: activation)
+    config.dropout = 0.1
+    let model = try Transformer(config: config)
+    model.initialize(seed: 5)
+    // Move LayerNorm and bias parameters off their initial 1/0 so every term is exercised.
+    var rng = RandomGenerator(seed: 6)
+    for entry in model.parameters.entries where !entry.name.hasPrefix("embed") {
+        let t = model.parameters.value(entry.name)
+        for i in 0..<t.count { t[i] += (rng.nextUnitFloat() - 0.5) * 0.2 }
+    }
+    try ModelFile.save(model, tokenizer: tokenizer, step: 0, to: path)
+}
+
+/// Runs the check batch through MODEL (dropout off, label smoothing 0.1) and writes the logits,
+/// the loss and every gradient into DUMP (safetensors), for scripts/check-against-pytorch.
+func dumpStep(modelPath: String, dumpPath: String) throws {
+    let loaded = try ModelFile.load(modelPath)
+    let model = loaded.model
+    let batch = checkBatch(vocabularySize: model.config.vocabularySize)
+    var rng = RandomGenerator(seed: 0)
+    let forward = model.forward(batch, labelSmoothing: 0.1, training: false, backward: false, rng: &rng)
+    let logits = Array(forward.logits!.buffer)
+    model.parameters.zeroGradients()
+    let result = model.forward(batch, labelSmoothing: 0.1, training: false, backward: true, rng: &rng).loss
+    var loss: [Float] = [Float(result.loss), Float(result.nll)]
+    var source = batch.source.map(Float.init), targetIn = batch.targetInput.map(Float.init), targetOut = batch.targetOutput.map(Float.init)
+    var copies = logits
+    var tensors: [(String, [Int], UnsafePointer<Float>)] = []
+    let store = model.parameters
+    for e in store.entries { tensors.append(("grad." + e.name, e.shape, UnsafePointer(store.gradients + e.offset))) }
+    try copies.withUnsafeMutableBufferPointer { l in
+        try loss.withUnsafeMutableBufferPointer { lo in
+            try source.withUnsafeMutableBufferPointer { s in
+                try targetIn.withUnsafeMutableBufferPointer { ti in
+                    try targetOut.withUnsafeMutableBufferPointer { to in
+                        tensors += [("logits", [batch.size * batch.targetLength, model.config.vocabularySize], UnsafePointer(l.baseAddress!)),
+                                    ("loss_and_nll", [2], UnsafePointer(lo.baseAddress!)),
+                                    ("batch.source", [batch.size, batch.sourceLength], UnsafePointer(s.baseAddress!)),
+                                    ("batch.target_input", [batch.size, batch.targetLength], UnsafePointer(ti.baseAddress!)),
+                                    ("batch.target_output", [batch.size, batch.targetLength], UnsafePointer(to.baseAddress!))]
+                        try SafeTensors.write(path: dumpPath, tensors: tensors.map { ($0.0, $0.1, $0.2) }, metadata: ["label_smoothing": "0.1"])
+                    }
+                }
+            }
+        }
+    }
+    print("loss \(result.loss) nll \(result.nll) tokens \(result.tokens)")
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "kernels": benchKernels()
 case "score": try benchScore()
+case "random-model": try randomModel(path: Array(arguments)[1], postNorm: arguments.contains("--post-norm"), activation: arguments.contains("--gelu") ? .gelu : .relu)
+case "dump-step": try dumpStep(modelPath: Array(arguments)[1], dumpPath: Array(arguments)[2])
 case "train-step": try benchTrainStep(presets: arguments.count > 1 ? arguments.dropFirst().compactMap(TransformerConfig.Preset.init) : [.tiny, .base])
 default:
     FileHandle.standardError.write("usage: nmt-bench kernels|score\n".data(using: .utf8)!)

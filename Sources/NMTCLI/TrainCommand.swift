@@ -147,8 +147,7 @@ struct TrainCommand: ParsableCommand {
             check.vocabularySize = 100
             try check.validate()
 
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let log = try TrainingLog(directory: out)
+            let log = TrainingLog()
             let trainer = Trainer(options: o, config: config, log: log)
             _ = try trainer.run()
         }

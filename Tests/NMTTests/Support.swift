@@ -80,3 +80,9 @@ func weightedSum(_ out: Tensor, _ w: Tensor) -> Double {
 func fixturePath(_ relative: String) -> String {
     Bundle.module.resourceURL!.appendingPathComponent("Fixtures").appendingPathComponent(relative).path
 }
+
+/// A file of this repository (tests may read the bundled corpus).
+func repositoryPath(_ relative: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(relative).path
+}

@@ -136,11 +136,14 @@ public final class Transformer: @unchecked Sendable {
             h = f.1
         }
 
-        // Output projection onto the shared embedding, and the loss.
-        let logits = arena.tensor(Shape(b * t, config.vocabularySize))
-        matmul(logits, h, weights.embedding, transposeB: true)
+        // Output projection onto the shared embedding, and the loss. The [B·T, V] logits are the
+        // largest buffer: with a backward pass they are freed as soon as dH and dE are computed.
         let targets = copyIds(batch.targetOutput)
         let rowLoss = arena.floats(b * t), rowNLL = arena.floats(b * t)
+        let dH = arena.tensor(h.shape)
+        let beforeLogits = arena.mark()
+        let logits = arena.tensor(Shape(b * t, config.vocabularySize))
+        matmul(logits, h, weights.embedding, transposeB: true)
         let tokens = batch.targetTokens
         let scale = gradientScale ?? (tokens > 0 ? 1 / Float(tokens) : 0)
         let loss = labelSmoothedCrossEntropy(logits: logits, targets: targets, paddingIndex: Vocabulary.padding,
@@ -150,9 +153,9 @@ public final class Transformer: @unchecked Sendable {
 
         // Backward: output projection.
         let dLogits = logits
-        let dH = arena.tensor(h.shape)
         matmul(dH, dLogits, weights.embedding)
         matmul(gradients.embedding, dLogits, h, transposeA: true, beta: 1)
+        arena.release(to: beforeLogits)
 
         // Decoder stack.
         var dY = dH
@@ -163,7 +166,11 @@ public final class Transformer: @unchecked Sendable {
         }
         let dEncoderOutput = arena.zeros(encoderOutput.shape)
         for i in stride(from: config.decoderLayers - 1, through: 0, by: -1) {
-            dY = decoderLayerBackward(dY, decoderActs[i], weights.decoder[i], gradients.decoder[i], dEncoderOutput: dEncoderOutput)
+            let dIn = arena.zeros(dY.shape)
+            let temporaries = arena.mark()
+            decoderLayerBackward(dY, into: dIn, decoderActs[i], weights.decoder[i], gradients.decoder[i], dEncoderOutput: dEncoderOutput)
+            arena.release(to: temporaries)
+            dY = dIn
         }
         embeddingBackward(dY, targetEmbedding, count: b * t)
 
@@ -175,7 +182,11 @@ public final class Transformer: @unchecked Sendable {
                               mean: final.mean, rstd: final.rstd)
         }
         for i in stride(from: config.encoderLayers - 1, through: 0, by: -1) {
-            dX = encoderLayerBackward(dX, encoderActs[i], weights.encoder[i], gradients.encoder[i])
+            let dIn = arena.zeros(dX.shape)
+            let temporaries = arena.mark()
+            encoderLayerBackward(dX, into: dIn, encoderActs[i], weights.encoder[i], gradients.encoder[i])
+            arena.release(to: temporaries)
+            dX = dIn
         }
         embeddingBackward(dX, sourceEmbedding, count: b * s)
         return StepResult(loss: loss, tokenNLL: rowNLL, logits: nil)
@@ -259,8 +270,9 @@ public final class Transformer: @unchecked Sendable {
                                        feedForwardBlock: feedForwardBlock, feedForward: feedForward)
     }
 
-    /// Returns the gradient at the layer's input.
-    func encoderLayerBackward(_ dOut: Tensor, _ a: EncoderLayerActivations, _ w: EncoderLayerWeights, _ g: EncoderLayerWeights) -> Tensor {
+    /// Accumulates the gradient at the layer's input into `dIn` (zeroed by the caller, and allocated
+    /// before the caller's arena mark so it outlives this layer's temporaries).
+    func encoderLayerBackward(_ dOut: Tensor, into dIn: Tensor, _ a: EncoderLayerActivations, _ w: EncoderLayerWeights, _ g: EncoderLayerWeights) {
         let dMid = arena.zeros(dOut.shape)
         let dFeedForward = a.feedForwardBlock.backwardEnd(dy: dOut, dx: dMid, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
         let dFeedForwardIn = a.feedForwardBlock.inputGradient(dx: dMid, arena: arena)
@@ -268,13 +280,11 @@ public final class Transformer: @unchecked Sendable {
                              activation: config.activation, arena: arena)
         a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn, dx: dMid, norm: w.finalNorm, normGradients: g.finalNorm)
 
-        let dIn = arena.zeros(dOut.shape)
         let dAttention = a.attentionBlock.backwardEnd(dy: dMid, dx: dIn, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm, arena: arena)
         let dAttentionIn = a.attentionBlock.inputGradient(dx: dIn, arena: arena)
         MultiHeadAttention.backward(dQuery: dAttentionIn, dKeyValue: dAttentionIn, dOut: dAttention, a.attention,
                                     weights: w.selfAttention, gradients: g.selfAttention, heads: config.heads, arena: arena)
         a.attentionBlock.backwardBegin(dFunctionInput: dAttentionIn, dx: dIn, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm)
-        return dIn
     }
 
     func decoderLayerForward(_ y: inout Tensor, _ w: DecoderLayerWeights, encoderOutput: Tensor, batch: Int, sourceLength: Int,
@@ -306,8 +316,8 @@ public final class Transformer: @unchecked Sendable {
                                        crossAttention: crossAttention, feedForwardBlock: feedForwardBlock, feedForward: feedForward)
     }
 
-    func decoderLayerBackward(_ dOut: Tensor, _ a: DecoderLayerActivations, _ w: DecoderLayerWeights, _ g: DecoderLayerWeights,
-                              dEncoderOutput: Tensor) -> Tensor {
+    func decoderLayerBackward(_ dOut: Tensor, into dIn: Tensor, _ a: DecoderLayerActivations, _ w: DecoderLayerWeights, _ g: DecoderLayerWeights,
+                              dEncoderOutput: Tensor) {
         let dAfterCross = arena.zeros(dOut.shape)
         let dFeedForward = a.feedForwardBlock.backwardEnd(dy: dOut, dx: dAfterCross, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
         let dFeedForwardIn = a.feedForwardBlock.inputGradient(dx: dAfterCross, arena: arena)
@@ -323,13 +333,11 @@ public final class Transformer: @unchecked Sendable {
                                     weights: w.crossAttention, gradients: g.crossAttention, heads: config.heads, arena: arena)
         a.crossAttentionBlock.backwardBegin(dFunctionInput: dCrossIn, dx: dAfterSelf, norm: w.crossAttentionNorm, normGradients: g.crossAttentionNorm)
 
-        let dIn = arena.zeros(dOut.shape)
         let dSelf = a.selfAttentionBlock.backwardEnd(dy: dAfterSelf, dx: dIn, norm: w.selfAttentionNorm,
                                                      normGradients: g.selfAttentionNorm, arena: arena)
         let dSelfIn = a.selfAttentionBlock.inputGradient(dx: dIn, arena: arena)
         MultiHeadAttention.backward(dQuery: dSelfIn, dKeyValue: dSelfIn, dOut: dSelf, a.selfAttention,
                                     weights: w.selfAttention, gradients: g.selfAttention, heads: config.heads, arena: arena)
         a.selfAttentionBlock.backwardBegin(dFunctionInput: dSelfIn, dx: dIn, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm)
-        return dIn
     }
 }

@@ -69,6 +69,16 @@ public final class Arena: @unchecked Sendable {
         return p
     }
 
+    /// A point to return to with `release(to:)`: tensors handed out after it are temporaries.
+    public func mark() -> Int { used }
+
+    /// Frees the tensors handed out since `mark` (stack order), so their memory is reused — the
+    /// backward pass frees each layer's temporaries this way. Requests that overflowed the block
+    /// stay until `reset()`.
+    public func release(to mark: Int) {
+        if mark <= used { used = mark }
+    }
+
     /// Frees every tensor handed out. Grows the block to the high-water mark if the last
     /// steps overflowed, so that later steps of the same size allocate nothing.
     public func reset() {

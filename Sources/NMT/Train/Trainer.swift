@@ -49,7 +49,10 @@ public final class Trainer {
                 throw NMTError("cannot open \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "No such file or directory")")
             }
         }
-        try prepareDirectory()
+        // Data problems are found before anything is written.
+        try checkAligned(o.trainSource, o.trainTarget)
+        if let vs = o.validSource, let vt = o.validTarget { try checkAligned(vs, vt) }
+        try checkOutputDirectory()
 
         // What to resume from: an explicit file, or the run's last checkpoint.
         var resumeFrom = o.resume
@@ -96,7 +99,6 @@ public final class Trainer {
             throw NMTError("no training pairs left after filtering \(stats.lines) lines (\(stats.empty) empty, \(stats.tooLong) longer than --max-len \(o.maxLength), \(stats.badRatio) with a length ratio above \(o.maxLengthRatio))")
         }
         log.say("training data: \(stats.lines) pairs read, \(stats.kept) kept; dropped \(stats.empty) empty, \(stats.tooLong) longer than \(o.maxLength) tokens, \(stats.badRatio) with length ratio > \(o.maxLengthRatio) (\(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s)")
-        log.event("data", ["lines": stats.lines, "kept": stats.kept, "empty": stats.empty, "too_long": stats.tooLong, "bad_ratio": stats.badRatio])
         var validation: Validation? = nil
         if let vs = o.validSource, let vt = o.validTarget {
             validation = try Validation(sourcePath: vs, targetPath: vt, tokenizer: tokenizer, maxLength: model.config.maxPositions - 2,
@@ -125,9 +127,38 @@ public final class Trainer {
                 log.event("resume", ["from": resumeFrom, "step": progress.step, "epoch": progress.epoch])
             }
         }
+        try prepareDirectory()
+        try log.open(directory: directory)
+        log.event("data", ["lines": stats.lines, "kept": stats.kept, "empty": stats.empty, "too_long": stats.tooLong, "bad_ratio": stats.badRatio])
         log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), \(Threads.count) threads")
 
         return try loop(model: model, tokenizer: tokenizer, corpus: corpus, validation: validation, adam: adam, progress: &progress)
+    }
+
+    /// Same line count on both sides, and valid UTF-8 everywhere (errors name file:line).
+    private func checkAligned(_ source: String, _ target: String) throws {
+        let (s, t) = (try ParallelCorpus.countLines(source), try ParallelCorpus.countLines(target))
+        guard s == t else {
+            throw NMTError("\(source) has \(s) lines but \(target) has \(t); the files must be aligned line by line")
+        }
+        for path in [source, target] {
+            let reader = try LineReader(path: path)
+            while try reader.nextString() != nil {}
+        }
+    }
+
+    /// The output directory exists and is writable, or can be created (checked before any work).
+    private func checkOutputDirectory() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw NMTError("--out \(directory) exists and is not a directory") }
+            guard access(directory, W_OK) == 0 else { throw NMTError("output directory \(directory) is not writable") }
+            return
+        }
+        var ancestor = URL(fileURLWithPath: directory).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory) { ancestor.deleteLastPathComponent() }
+        guard isDirectory.boolValue else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not a directory") }
+        guard access(ancestor.path, W_OK) == 0 else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not writable") }
     }
 
     private func prepareDirectory() throws {

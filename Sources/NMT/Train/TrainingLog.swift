@@ -4,22 +4,27 @@
 import Foundation
 
 public final class TrainingLog {
-    private let jsonl: FileHandle?
+    private var jsonl: FileHandle?
+    /// Events logged before `open` (written when it is called).
+    private var pending: [Data] = []
     private let interactive: Bool
     private var statusShown = false
     public var quiet = false
 
-    public init(directory: String?) throws {
-        if let directory {
-            let path = directory + "/log.jsonl"
-            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-            guard let handle = FileHandle(forWritingAtPath: path) else { throw NMTError("cannot write \(path)") }
-            handle.seekToEndOfFile()
-            jsonl = handle
-        } else {
-            jsonl = nil
-        }
+    public init() {
         interactive = isatty(2) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
+
+    /// Starts appending events to DIRECTORY/log.jsonl. Events before this are held in memory, so
+    /// a run that fails its checks writes no file.
+    public func open(directory: String) throws {
+        let path = directory + "/log.jsonl"
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw NMTError("cannot write \(path)") }
+        handle.seekToEndOfFile()
+        jsonl = handle
+        pending.forEach { handle.write($0) }
+        pending = []
     }
 
     deinit { try? jsonl?.close() }
@@ -30,7 +35,7 @@ public final class TrainingLog {
         object["event"] = name
         object["time"] = ISO8601DateFormatter().string(from: Date())
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        jsonl?.write(data + Data("\n".utf8))
+        if let jsonl { jsonl.write(data + Data("\n".utf8)) } else { pending.append(data + Data("\n".utf8)) }
     }
 
     /// A line for people on stderr (ends any live status line first).

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+@testable import NMT
+
+@Suite struct TrainCommandTests {
+    @Test func sigtermMidRunLeavesALoadableCheckpoint() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 200)
+        let run = dir.path("run")
+        let arguments = ["train", "--train-src", en, "--train-tgt", es, "--out", run, "--d-model", "32", "--ffn-dim", "64",
+                         "--heads", "2", "--encoder-layers", "1", "--decoder-layers", "1", "--bpe-merges", "200", "--max-tokens", "600",
+                         "--max-len", "120", "--max-positions", "128", "--max-steps", "1000000", "--log-every", "1", "--valid-every", "1000000"]
+        // The shell starts training, waits for three logged updates, sends SIGTERM and reports the exit status.
+        let script = """
+        "$0" "$@" 2> "\(run).stderr" &
+        pid=$!
+        for i in $(seq 1 1200); do
+            [ "$(grep -c '"train"' "\(run)/log.jsonl" 2>/dev/null)" -ge 3 ] 2>/dev/null && break
+            sleep 0.1
+        done
+        kill -TERM $pid
+        wait $pid
+        echo "exit $?"
+        """
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", script, try nmtExecutable().path] + arguments
+        let output = Pipe()
+        shell.standardOutput = output
+        try shell.run()
+        shell.waitUntilExit()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = (try? String(contentsOfFile: run + ".stderr", encoding: .utf8)) ?? ""
+        #expect(printed == "exit 0\n", "\(stderr)")
+        #expect(stderr.contains("stopping after this step") && stderr.contains("stopped by signal"))
+        let loaded = try ModelFile.load(run + "/checkpoint-last.safetensors")
+        #expect(loaded.step >= 3)
+        #expect(FileManager.default.fileExists(atPath: run + "/checkpoint-last.state.safetensors"))
+    }
+
+    @Test func contradictoryOrMissingOptionsAreOneLineErrors() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 10)
+        var r = try runNMT(["train", "--train-src", en, "--train-tgt", es, "--out", dir.path("run"), "--max-tokens", "100"])
+        #expect(r.status != 0 && r.stderr == "nmt: error: --max-tokens 100 is smaller than the longest allowed sentence (--max-len 256 + 1 for </s>)\n")
+        r = try runNMT(["train", "--train", dir.path("small"), "--out", dir.path("run")])
+        #expect(r.status != 0 && r.stderr == "nmt: error: --train PREFIX needs --src and --tgt language suffixes\n")
+        r = try runNMT(["train", "--train-src", en, "--train-tgt", dir.path("missing.es"), "--out", dir.path("run")])
+        #expect(r.status != 0 && r.stderr == "nmt: error: cannot open \(dir.path("missing.es")): No such file or directory\n")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
+    }
+
+    @Test func anUnwritableOutputDirectoryIsAnError() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 10)
+        let blocker = try dir.write("file", "x")
+        let r = try runNMT(["train", "--train-src", en, "--train-tgt", es, "--out", blocker + "/run", "--max-steps", "1",
+                            "--d-model", "32", "--ffn-dim", "64", "--heads", "2", "--bpe-merges", "50"])
+        #expect(r.status != 0 && r.stderr == "nmt: error: cannot create output directory \(blocker)/run: \(blocker) is not a directory\n")
+    }
+}
