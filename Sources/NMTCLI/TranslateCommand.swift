@@ -109,7 +109,7 @@ struct StreamingTranslator {
     /// Length-sorted batches by sentence count or by source tokens.
     func translate(_ sources: [[Int32]]) -> [[Hypothesis]] {
         let order = sources.indices.sorted { sources[$0].count != sources[$1].count ? sources[$0].count < sources[$1].count : $0 < $1 }
-        var results = [[Hypothesis]](repeating: [], count: sources.count)
+        var batches: [[Int]] = []
         var start = 0
         while start < order.count {
             var end = start + 1
@@ -120,10 +120,9 @@ struct StreamingTranslator {
                 } else if count > batchSize { break }
                 end += 1
             }
-            let chunk = Array(order[start..<end])
-            for (i, r) in beamSearch(model: model, sources: chunk.map { sources[$0] }, options: options).enumerated() { results[chunk[i]] = r }
+            batches.append(Array(order[start..<end]))
             start = end
         }
-        return results
+        return searchBatches(model: model, sources: sources, batches: batches, options: options)
     }
 }

@@ -48,13 +48,14 @@ public struct Hypothesis: Sendable {
 
 /// Searches translations for `sources` (token ids without </s>); returns `nbest` hypotheses each,
 /// best first.
-public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOptions, alwaysUseBeamPath: Bool = false) -> [[Hypothesis]] {
+public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOptions, alwaysUseBeamPath: Bool = false,
+                       arena: Arena? = nil) -> [[Hypothesis]] {
     if sources.isEmpty { return [] }
     let batch = Batch(pairs: sources.map { (source: $0, target: []) })
     let (b, s) = (batch.size, batch.sourceLength)
     let maxLengths = sources.map { options.maxLength(sourceLength: $0.count + 1, modelLimit: model.config.maxPositions) }
     let longest = maxLengths.max()!
-    let (encoderOutput, padding) = model.encode(source: batch.source, batch: b, length: s)
+    let (encoderOutput, padding) = model.encode(source: batch.source, batch: b, length: s, arena: arena)
     let k = max(1, options.beam)
     if k == 1 && !alwaysUseBeamPath { return greedy(model, encoderOutput, padding, sources: sources, maxLengths: maxLengths, options: options) }
 
@@ -125,6 +126,25 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
         Array(list.enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
             .map(\.element).prefix(max(1, options.nbest)))
     }
+}
+
+/// Translates `batches` (lists of sentence indices into `sources`) on all cores: each worker takes
+/// whole batches with single-threaded BLAS and its own memory, which on small per-step products
+/// beats splitting every product across threads. Results come back in input order.
+public func searchBatches(model: Transformer, sources: [[Int32]], batches: [[Int]], options: SearchOptions) -> [[Hypothesis]] {
+    var results = [[Hypothesis]](repeating: [], count: sources.count)
+    let workers = min(Threads.count, batches.count)
+    results.withUnsafeMutableBufferPointer { out in
+        nonisolated(unsafe) let out = out
+        Threads.parallelFor(max(workers, 1)) { w in
+            let arena = Arena()
+            for batch in stride(from: w, to: batches.count, by: max(workers, 1)).map({ batches[$0] }) {
+                let found = beamSearch(model: model, sources: batch.map { sources[$0] }, options: options, arena: arena)
+                for (i, index) in batch.enumerated() { out[index] = found[i] }
+            }
+        }
+    }
+    return results
 }
 
 /// Beam 1: the argmax at every step.

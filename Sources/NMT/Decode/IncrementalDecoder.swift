@@ -110,7 +110,10 @@ public final class IncrementalDecoder {
         // <pad>, <unk> and <s> are never generated (as fairseq forbids <pad>); the rest keep their
         // log-probabilities, so scores stay equal to forced decoding's.
         for r in 0..<rows {
-            for id in [Vocabulary.padding, Vocabulary.unknown, Vocabulary.beginOfSentence] { logits[r * config.vocabularySize + Int(id)] = -.infinity }
+            let row = logits.pointer + r * config.vocabularySize
+            row[Int(Vocabulary.padding)] = -.infinity
+            row[Int(Vocabulary.unknown)] = -.infinity
+            row[Int(Vocabulary.beginOfSentence)] = -.infinity
         }
         position += 1
         return logits
@@ -132,13 +135,16 @@ public final class IncrementalDecoder {
     }
 
     /// Hypothesis r continues hypothesis `parents[r]`: copies the cached prefixes accordingly.
+    /// Rows whose parent is themselves stay in place; the others are gathered through a scratch
+    /// buffer (a row may be the parent of several).
     func reorder(parents: [Int]) {
         let c = model.config.dModel
-        if parents.enumerated().allSatisfy({ $0.offset == $0.element }) { return }
+        let moved = parents.enumerated().filter { $0.offset != $0.element }
+        if moved.isEmpty { return }
         let length = position * c
         for cache in selfKeys + selfValues {
-            for (r, p) in parents.enumerated() { (scratch + r * length).update(from: cache + p * maxLength * c, count: length) }
-            for r in 0..<rows { (cache + r * maxLength * c).update(from: scratch + r * length, count: length) }
+            for (k, (_, p)) in moved.enumerated() { (scratch + k * length).update(from: cache + p * maxLength * c, count: length) }
+            for (k, (r, _)) in moved.enumerated() { (cache + r * maxLength * c).update(from: scratch + k * length, count: length) }
         }
     }
 }

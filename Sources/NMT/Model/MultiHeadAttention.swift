@@ -87,6 +87,20 @@ public enum MultiHeadAttention {
     /// (a decoding cache holds more rows than are in use).
     public static func scores(_ s: Tensor, q: Tensor, k: Tensor, keyStride: Int, batch: Int, queries: Int, keys: Int, heads: Int) {
         let c = q.columns, d = c / heads
+        if queries == 1 {
+            // One query per sentence (incremental decoding): B·H matrix–vector products are too
+            // small for BLAS calls to pay off, so the dot products are done here directly.
+            let scale = 1 / Float(d).squareRoot()
+            Threads.parallelChunks(batch * heads, minChunk: 16) { range in
+                for i in range {
+                    let (b, h) = (i / heads, i % heads)
+                    let qi = q.pointer + b * c + h * d, out = s.pointer + i * keys
+                    let kb = k.pointer + b * keyStride + h * d
+                    for j in 0..<keys { out[j] = scale * dot(qi, kb + j * c, d) }
+                }
+            }
+            return
+        }
         batchedMatmul(outer: batch, inner: heads,
                       MatrixBatch(s.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),
                       MatrixBatch(q.pointer, outerStride: queries * c, innerStride: d, ld: c),
@@ -97,6 +111,19 @@ public enum MultiHeadAttention {
     /// ctx_bh = P_bh·v_bh into [B·Tq, C].
     public static func weightedValues(_ context: Tensor, probs: Tensor, v: Tensor, valueStride: Int, batch: Int, queries: Int, keys: Int, heads: Int) {
         let c = context.columns, d = c / heads
+        if queries == 1 {
+            // As in `scores`: one query per sentence, a weighted sum of value rows per head.
+            Threads.parallelChunks(batch * heads, minChunk: 16) { range in
+                for i in range {
+                    let (b, h) = (i / heads, i % heads)
+                    let out = context.pointer + b * c + h * d, p = probs.pointer + i * keys
+                    let vb = v.pointer + b * valueStride + h * d
+                    out.update(repeating: 0, count: d)
+                    for j in 0..<keys where p[j] != 0 { addScaled(out, vb + j * c, d, p[j]) }
+                }
+            }
+            return
+        }
         batchedMatmul(outer: batch, inner: heads,
                       MatrixBatch(context.pointer, outerStride: queries * c, innerStride: d, ld: c),
                       MatrixBatch(probs.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),

@@ -194,16 +194,21 @@ public final class Transformer: @unchecked Sendable {
 
     /// Encoder output [B·S, C] for padded source ids [B, S] (ending in </s>), dropout off.
     /// Lives in the model's arena: valid until the next call on this model.
-    public func encode(source: [Int32], batch: Int, length: Int) -> (output: Tensor, padding: UnsafeMutablePointer<UInt8>) {
+    /// With an `arena` of its own, a caller (one decoding worker) can encode concurrently with others.
+    public func encode(source: [Int32], batch: Int, length: Int, arena: Arena? = nil) -> (output: Tensor, padding: UnsafeMutablePointer<UInt8>) {
+        let arena = arena ?? self.arena
         arena.reset()
         require(length <= config.maxPositions, "Transformer.encode: length \(length) exceeds maxPositions \(config.maxPositions)")
         var noDropout = RandomGenerator(seed: 0)
-        let padding = paddingMask(source)
-        var (x, _) = embed(copyIds(source), count: batch * length, length: length, dropout: 0, rng: &noDropout)
+        let padding = arena.bytes(source.count)
+        for (i, id) in source.enumerated() { padding[i] = id == Vocabulary.padding ? 1 : 0 }
+        let ids = arena.ids(source.count)
+        for (i, id) in source.enumerated() { ids[i] = id }
+        var (x, _) = embed(ids, count: batch * length, length: length, dropout: 0, rng: &noDropout, arena: arena)
         for layer in weights.encoder {
-            _ = encoderLayerForward(&x, layer, batch: batch, length: length, padding: padding, training: false, rng: &noDropout)
+            _ = encoderLayerForward(&x, layer, batch: batch, length: length, padding: padding, training: false, rng: &noDropout, arena: arena)
         }
-        if let norm = weights.encoderNorm { x = finalNormForward(x, norm).1 }
+        if let norm = weights.encoderNorm { x = finalNormForward(x, norm, arena: arena).1 }
         return (x, padding)
     }
 
@@ -251,7 +256,9 @@ public final class Transformer: @unchecked Sendable {
     }
 
     func encoderLayerForward(_ x: inout Tensor, _ w: EncoderLayerWeights, batch: Int, length: Int,
-                             padding: UnsafeMutablePointer<UInt8>, training: Bool, rng: inout RandomGenerator) -> EncoderLayerActivations {
+                             padding: UnsafeMutablePointer<UInt8>, training: Bool, rng: inout RandomGenerator,
+                             arena: Arena? = nil) -> EncoderLayerActivations {
+        let arena = arena ?? self.arena
         let p = training ? config.dropout : 0
         var attentionBlock = Sublayer.begin(x, norm: w.selfAttentionNorm, preNorm: config.preNorm, arena: arena)
         let attentionOut = arena.tensor(x.shape)

@@ -42,13 +42,6 @@ public struct Validation {
 /// Translates in length-sorted batches of up to `batchSize` sentences, returning results in input order.
 public func translateInBatches(model: Transformer, sources: [[Int32]], options: SearchOptions, batchSize: Int) -> [[Hypothesis]] {
     let order = sources.indices.sorted { sources[$0].count != sources[$1].count ? sources[$0].count < sources[$1].count : $0 < $1 }
-    var results = [[Hypothesis]](repeating: [], count: sources.count)
-    var start = 0
-    while start < order.count {
-        let chunk = Array(order[start..<min(start + batchSize, order.count)])
-        let found = beamSearch(model: model, sources: chunk.map { sources[$0] }, options: options)
-        for (i, index) in chunk.enumerated() { results[index] = found[i] }
-        start += batchSize
-    }
-    return results
+    let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+    return searchBatches(model: model, sources: sources, batches: batches, options: options)
 }
