@@ -9,7 +9,10 @@ public final class Arena: @unchecked Sendable {
     private var block: UnsafeMutablePointer<Float>
     private var capacity: Int
     private var used = 0
-    private var overflow: [UnsafeMutablePointer<Float>] = []
+    /// Floats in use counting overflow chunks, as a stack (what the block would need).
+    private var logical = 0
+    /// Chunks for requests that did not fit the block: (memory, logical position, size).
+    private var overflow: [(pointer: UnsafeMutablePointer<Float>, start: Int, size: Int)] = []
     private var overflowFloats = 0
     /// Largest number of floats in use at once since creation.
     public private(set) var highWater = 0
@@ -24,7 +27,7 @@ public final class Arena: @unchecked Sendable {
 
     deinit {
         block.deallocate()
-        overflow.forEach { $0.deallocate() }
+        overflow.forEach { $0.pointer.deallocate() }
     }
 
     private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -57,33 +60,41 @@ public final class Arena: @unchecked Sendable {
     /// Raw storage for `count` floats, valid until the next `reset()`.
     public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
         let rounded = (count + Arena.alignment - 1) / Arena.alignment * Arena.alignment
-        defer { highWater = max(highWater, used + overflowFloats) }
+        logical += rounded
+        highWater = max(highWater, logical)
         if used + rounded <= capacity {
             let p = block + used
             used += rounded
             return p
         }
         let p = Arena.allocate(max(rounded, Arena.alignment))
-        overflow.append(p)
+        overflow.append((p, logical - rounded, rounded))
         overflowFloats += rounded
         return p
     }
 
     /// A point to return to with `release(to:)`: tensors handed out after it are temporaries.
-    public func mark() -> Int { used }
+    public func mark() -> Int { logical }
 
     /// Frees the tensors handed out since `mark` (stack order), so their memory is reused — the
     /// backward pass frees each layer's temporaries this way. Requests that overflowed the block
     /// stay until `reset()`.
     public func release(to mark: Int) {
-        if mark <= used { used = mark }
+        guard mark <= logical else { return }
+        logical = mark
+        used = min(used, mark)
+        while let last = overflow.last, last.start >= mark {
+            last.pointer.deallocate()
+            overflowFloats -= last.size
+            overflow.removeLast()
+        }
     }
 
     /// Frees every tensor handed out. Grows the block to the high-water mark if the last
     /// steps overflowed, so that later steps of the same size allocate nothing.
     public func reset() {
-        if !overflow.isEmpty {
-            overflow.forEach { $0.deallocate() }
+        if !overflow.isEmpty || capacity < highWater {
+            overflow.forEach { $0.pointer.deallocate() }
             overflow.removeAll(keepingCapacity: true)
             overflowFloats = 0
             block.deallocate()
@@ -91,6 +102,7 @@ public final class Arena: @unchecked Sendable {
             block = Arena.allocate(capacity)
         }
         used = 0
+        logical = 0
     }
 
     /// Floats held (block plus overflow chunks): the arena's memory footprint / 4.

@@ -30,9 +30,24 @@ public func matmul(_ out: Tensor, _ a: Tensor, _ b: Tensor,
     let (kB, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
     checkShape(kA == kB, "matmul: inner dimensions of a and b", a.shape, b.shape)
     checkShape(out.rows == m && out.columns == n, "matmul: output of a·b", out.shape, Shape(m, n))
-    sgemm(out.pointer, ldc: n, a.pointer, lda: a.columns, transposeA: transposeA,
-          b.pointer, ldb: b.columns, transposeB: transposeB,
-          m: m, n: n, k: kA, alpha: alpha, beta: beta)
+    let workers = Threads.count
+    guard workers > 1, !Threads.inParallelRegion, m >= 32 * workers, Double(m) * Double(n) * Double(kA) >= 4e6 else {
+        sgemm(out.pointer, ldc: n, a.pointer, lda: a.columns, transposeA: transposeA,
+              b.pointer, ldb: b.columns, transposeB: transposeB,
+              m: m, n: n, k: kA, alpha: alpha, beta: beta)
+        return
+    }
+    // One block of output rows per core (blocks of 16 rows keep the kernels' tiles whole); each
+    // output element is computed by exactly one worker, so results do not depend on the split.
+    Threads.parallelFor(workers) { w in
+        let start = (m * w / workers) / 16 * 16, end = w == workers - 1 ? m : (m * (w + 1) / workers) / 16 * 16
+        if end <= start { return }
+        // Rows of op(A): row r of A, or column r of Aᵀ's storage.
+        let aBlock = transposeA ? a.pointer + start : a.pointer + start * a.columns
+        sgemm(out.pointer + start * n, ldc: n, aBlock, lda: a.columns, transposeA: transposeA,
+              b.pointer, ldb: b.columns, transposeB: transposeB,
+              m: end - start, n: n, k: kA, alpha: alpha, beta: beta)
+    }
 }
 
 /// Where matrix `i` of a batch lives: `base + (i / inner)·outerStride + (i % inner)·innerStride`,
