@@ -62,7 +62,11 @@ func benchKernels() {
             // Interleave direct and wrapper runs so that load changes hit both alike.
             var direct = Double.infinity, wrapped = Double.infinity
             for _ in 0..<3 {
+                // The direct call gets OpenBLAS's own threading; nmt keeps OpenBLAS at one thread
+                // and splits output rows across its own workers.
+                openblas_set_num_threads(Int32(threads))
                 direct = min(direct, bestTime(repeats: 2, c.direct))
+                openblas_set_num_threads(1)
                 wrapped = min(wrapped, bestTime(repeats: 2, c.wrapper))
             }
             let gd = c.flops / direct / 1e9, gw = c.flops / wrapped / 1e9
@@ -169,8 +173,11 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
                 model.parameters.zeroGradients()
                 model.forward(batch, labelSmoothing: 0.1, training: true, backward: true, rng: &dropout)
             }
-            let memory = Double(model.arena.footprint * 4 + model.parameters.count * 8) / 1e6
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let memory = Double(usage.ru_maxrss) / 1024  // peak resident set, MB
             print("| \(preset.rawValue) | \(threads) | \(batch.sourceTokens + batch.targetTokens) / \(batch.targetTokens) | \(fmt(time * 1e3, 0)) | \(fmt(Double(batch.targetTokens) / time, 0)) | \(fmt(flops / time / 1e9)) | \(fmt(memory, 0)) |")
+            print("RESULT \(preset.rawValue) \(threads) \(fmt(time * 1e3, 0)) \(fmt(Double(batch.targetTokens) / time, 0)) \(fmt(flops / time / 1e9)) \(fmt(memory, 0))")
         }
     }
 }
