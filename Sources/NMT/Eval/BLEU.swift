@@ -83,17 +83,7 @@ public struct BLEU: Sendable {
     }
 
     func segmentStatistics(hypotheses: [String], references: [[String]]) -> [[Int]] {
-        require(references.allSatisfy { $0.count == hypotheses.count }, "BLEU: every reference set needs one line per hypothesis")
-        var result = [[Int]](repeating: [], count: hypotheses.count)
-        result.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let out = out
-            Threads.parallelChunks(hypotheses.count, minChunk: 256) { range in
-                for i in range {
-                    out[i] = statistics(hypothesis: hypotheses[i], references: references.map { $0[i] })
-                }
-            }
-        }
-        return result
+        perSegment(hypotheses: hypotheses, references: references, metric: "BLEU", statistics)
     }
 
     /// sacreBLEU's `_preprocess_segment`: lowercase, right-strip, tokenize; then `split()`.

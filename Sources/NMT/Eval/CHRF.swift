@@ -28,17 +28,7 @@ public struct CHRF: Sendable {
     }
 
     func segmentStatistics(hypotheses: [String], references: [[String]]) -> [[Int]] {
-        require(references.allSatisfy { $0.count == hypotheses.count }, "chrF: every reference set needs one line per hypothesis")
-        var result = [[Int]](repeating: [], count: hypotheses.count)
-        result.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let out = out
-            Threads.parallelChunks(hypotheses.count, minChunk: 256) { range in
-                for i in range {
-                    out[i] = statistics(hypothesis: hypotheses[i], references: references.map { $0[i] })
-                }
-            }
-        }
-        return result
+        perSegment(hypotheses: hypotheses, references: references, metric: "chrF", statistics)
     }
 
     /// Six 21-bit code points (plus one, so that 0 marks an empty slot) per window.

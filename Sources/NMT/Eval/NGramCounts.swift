@@ -121,3 +121,17 @@ struct WindowLayout {
         }
     }
 }
+
+/// `statistics(hypothesis, its references)` for every segment, computed in parallel, in order.
+func perSegment(hypotheses: [String], references: [[String]], metric: String,
+                _ statistics: (String, [String]) -> [Int]) -> [[Int]] {
+    require(references.allSatisfy { $0.count == hypotheses.count }, "\(metric): every reference set needs one line per hypothesis")
+    var result = [[Int]](repeating: [], count: hypotheses.count)
+    result.withUnsafeMutableBufferPointer { out in
+        nonisolated(unsafe) let out = out
+        Threads.parallelChunks(hypotheses.count, minChunk: 256) { range in
+            for i in range { out[i] = statistics(hypotheses[i], references.map { $0[i] }) }
+        }
+    }
+    return result
+}
