@@ -84,8 +84,8 @@ struct BPECommand: ParsableCommand {
         func run() throws {
             try reportingErrors {
                 let reader = try input.map { try LineReader(path: $0) } ?? LineReader.standardInput()
-                let format = try codesFormat(codes)
-                let tokenizer = format == .nmt ? try BPETokenizer(path: codes) : nil
+                let tokenizer: BPETokenizer?
+                if case .nmt(let t) = try loadCodes(codes) { tokenizer = t } else { tokenizer = nil }
                 try withOutput(output) { sink in
                     while let line = try reader.nextString() {
                         if let tokenizer {
@@ -103,12 +103,17 @@ struct BPECommand: ParsableCommand {
     }
 }
 
-/// The codes file's format, from its first line.
-func codesFormat(_ path: String) throws -> BPEFormat {
-    let reader = try LineReader(path: path)
-    guard let first = try reader.nextString() else { throw NMTError("\(path):1: empty codes file") }
-    if first == BPETokenizer.header { return .nmt }
-    return .subwordNMT
+/// A codes file of either format, read once (so a pipe works too); the first line tells which.
+enum LoadedCodes {
+    case nmt(BPETokenizer)
+    case subwordNMT(SubwordNMT.Codes)
+}
+
+func loadCodes(_ path: String) throws -> LoadedCodes {
+    let lines = try readLines(path: path)
+    guard let first = lines.first else { throw NMTError("\(path):1: empty codes file") }
+    if first == BPETokenizer.header { return .nmt(try BPETokenizer(codesText: lines.joined(separator: "\n"), source: path)) }
+    return .subwordNMT(try SubwordNMT.Codes(lines: lines, source: path))
 }
 
 /// Segments a stream in blocks of lines, each block split across threads; output keeps line order.
@@ -119,12 +124,9 @@ struct Segmenter {
     let seed: UInt64
 
     init(codesPath: String, dropout: Double, seed: UInt64) throws {
-        if try codesFormat(codesPath) == .nmt {
-            nmt = try BPETokenizer(path: codesPath)
-            subword = nil
-        } else {
-            nmt = nil
-            subword = try SubwordNMT.Codes(path: codesPath)
+        switch try loadCodes(codesPath) {
+        case .nmt(let tokenizer): (nmt, subword) = (tokenizer, nil)
+        case .subwordNMT(let codes): (nmt, subword) = (nil, codes)
         }
         self.dropout = dropout
         self.seed = seed

@@ -79,12 +79,17 @@ public enum SubwordNMT {
             var right: [UInt32]
         }
 
-        public init(path: String) throws {
-            let reader = try LineReader(path: path)
+        public convenience init(path: String) throws {
+            try self.init(lines: try readLines(path: path), source: path)
+        }
+
+        /// Parses the lines of a codes file; errors name `source` and the line.
+        public init(lines: [String], source path: String) throws {
             var version = (0, 1)
             var rank = 0
-            while let line = try reader.nextString() {
-                if reader.lineNumber == 1 && line.hasPrefix("#version:") {
+            for (index, line) in lines.enumerated() {
+                let lineNumber = index + 1
+                if lineNumber == 1 && line.hasPrefix("#version:") {
                     let number = line.dropFirst("#version:".count).trimmingCharacters(in: .whitespaces)
                     let parts = number.split(separator: ".").compactMap { Int($0) }
                     guard parts.count == 2, (parts[0], parts[1]) == (0, 1) || (parts[0], parts[1]) == (0, 2) else {
@@ -95,7 +100,7 @@ public enum SubwordNMT {
                 }
                 let fields = strip(Substring(line).unicodeScalars).split(separator: " ", omittingEmptySubsequences: false)
                 guard fields.count == 2, !fields[0].isEmpty, !fields[1].isEmpty else {
-                    throw NMTError("\(path):\(reader.lineNumber): malformed merge line (expected two symbols separated by one space)")
+                    throw NMTError("\(path):\(lineNumber): malformed merge line (expected two symbols separated by one space)")
                 }
                 let pair = Pair(left: fields[0].map(\.value), right: fields[1].map(\.value))
                 if ranks[pair] == nil { ranks[pair] = rank }
