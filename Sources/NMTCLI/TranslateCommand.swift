@@ -30,7 +30,6 @@ struct TranslateCommand: ParsableCommand {
         try reportingErrors {
             if let threads { guard threads >= 1 else { throw NMTError("--threads must be at least 1") }; Threads.set(threads) }
             guard beam >= 1, nbest >= 1, batchSize >= 1 else { throw NMTError("--beam, --nbest and --batch-size must be at least 1") }
-            guard nbest <= max(beam, 1) || greedy == false else { throw NMTError("--nbest \(nbest) needs a beam of at least \(nbest)") }
             let loaded = try ModelFile.load(model)
             var options = SearchOptions()
             options.beam = greedy ? 1 : beam

@@ -200,11 +200,8 @@ public final class Transformer: @unchecked Sendable {
         arena.reset()
         require(length <= config.maxPositions, "Transformer.encode: length \(length) exceeds maxPositions \(config.maxPositions)")
         var noDropout = RandomGenerator(seed: 0)
-        let padding = arena.bytes(source.count)
-        for (i, id) in source.enumerated() { padding[i] = id == Vocabulary.padding ? 1 : 0 }
-        let ids = arena.ids(source.count)
-        for (i, id) in source.enumerated() { ids[i] = id }
-        var (x, _) = embed(ids, count: batch * length, length: length, dropout: 0, rng: &noDropout, arena: arena)
+        let padding = paddingMask(source, arena: arena)
+        var (x, _) = embed(copyIds(source, arena: arena), count: batch * length, length: length, dropout: 0, rng: &noDropout, arena: arena)
         for layer in weights.encoder {
             _ = encoderLayerForward(&x, layer, batch: batch, length: length, padding: padding, training: false, rng: &noDropout, arena: arena)
         }
@@ -214,14 +211,14 @@ public final class Transformer: @unchecked Sendable {
 
     // MARK: pieces
 
-    func copyIds(_ ids: [Int32]) -> UnsafeMutablePointer<Int32> {
-        let p = arena.ids(ids.count)
+    func copyIds(_ ids: [Int32], arena: Arena? = nil) -> UnsafeMutablePointer<Int32> {
+        let p = (arena ?? self.arena).ids(ids.count)
         ids.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: ids.count) }
         return p
     }
 
-    func paddingMask(_ ids: [Int32]) -> UnsafeMutablePointer<UInt8> {
-        let m = arena.bytes(ids.count)
+    func paddingMask(_ ids: [Int32], arena: Arena? = nil) -> UnsafeMutablePointer<UInt8> {
+        let m = (arena ?? self.arena).bytes(ids.count)
         for (i, id) in ids.enumerated() { m[i] = id == Vocabulary.padding ? 1 : 0 }
         return m
     }
