@@ -49,27 +49,31 @@ public struct Hypothesis: Sendable {
 /// Searches translations for `sources` (token ids without </s>); returns `nbest` hypotheses each,
 /// best first.
 public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOptions, alwaysUseBeamPath: Bool = false,
-                       arena: Arena? = nil) -> [[Hypothesis]] {
+                       workspace: DecodingWorkspace = DecodingWorkspace()) -> [[Hypothesis]] {
     if sources.isEmpty { return [] }
     let batch = Batch(pairs: sources.map { (source: $0, target: []) })
     let (b, s) = (batch.size, batch.sourceLength)
     let maxLengths = sources.map { options.maxLength(sourceLength: $0.count + 1, modelLimit: model.config.maxPositions) }
     let longest = maxLengths.max()!
-    let (encoderOutput, padding) = model.encode(source: batch.source, batch: b, length: s, arena: arena)
+    let (encoderOutput, padding) = model.encode(source: batch.source, batch: b, length: s, arena: workspace.batch)
     let k = max(1, options.beam)
-    if k == 1 && !alwaysUseBeamPath { return greedy(model, encoderOutput, padding, sources: sources, maxLengths: maxLengths, options: options) }
+    if k == 1 && !alwaysUseBeamPath { return greedy(model, encoderOutput, padding, sources: sources, maxLengths: maxLengths, options: options,
+                                                               workspace: workspace) }
 
-    let rows = b * k
+    // Row slot·width + j of the decoder is hypothesis j of sentence live[slot]; finished sentences
+    // leave the decoder, so each step only computes hypotheses that are still searching. The
+    // first step decodes one row per sentence (every beam starts from the same <s>), width 1.
+    var live = Array(0..<b)
+    var width = 1
     let decoder = IncrementalDecoder(model: model, encoderOutput: encoderOutput, sourcePadding: padding, sourceLength: s,
-                                     sentenceOf: (0..<rows).map { $0 / k }, maxLength: longest)
+                                     sentenceOf: Array(0..<b), maxLength: longest, capacity: b * k, workspace: workspace)
     let v = model.config.vocabularySize
     let eos = Vocabulary.endOfSentence
-    var tokens = [[Int32]](repeating: [], count: rows)
-    // Only the first row of each beam is live at the start; the copies would give duplicates.
-    var scores = (0..<rows).map { $0 % k == 0 ? 0.0 : -Double.infinity }
+    var tokens = [[Int32]](repeating: [], count: b)
+    var scores = [Double](repeating: 0, count: b)
     var finished = [[Hypothesis]](repeating: [], count: b)
-    var done = [Bool](repeating: false, count: b)
-    var last = [Int32](repeating: Vocabulary.beginOfSentence, count: rows)
+    var last = [Int32](repeating: Vocabulary.beginOfSentence, count: b)
+    var candidates: [(score: Double, row: Int, token: Int32)] = []
 
     func finalize(_ sentence: Int, _ prefix: [Int32], _ logProbability: Double) {
         let lp = options.lengthPenaltyStyle.penalty(length: prefix.count + 1, alpha: options.lengthPenalty)
@@ -78,21 +82,20 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
 
     for t in 0..<longest {
         let logProbs = decoder.step(last)
-        var parents = Array(0..<rows)
-        var nextTokens = tokens, nextScores = scores, nextLast = last
-        for sentence in 0..<b where !done[sentence] {
-            let base = sentence * k
+        var parents: [Int] = [], nextLive: [Int] = []
+        var nextTokens: [[Int32]] = [], nextScores: [Double] = [], nextLast: [Int32] = []
+        for (slot, sentence) in live.enumerated() {
+            let base = slot * width
             if t == maxLengths[sentence] - 1 {
                 // Maximum length: every open hypothesis ends here with </s>.
-                for r in base..<(base + k) where scores[r] > -.infinity {
+                for r in base..<(base + width) where scores[r] > -.infinity {
                     finalize(sentence, tokens[r], scores[r] + Double(logProbs[r * v + Int(eos)]))
                 }
-                done[sentence] = true
                 continue
             }
             // The best 2k continuations of each live row, then the best 2k of those.
-            var candidates: [(score: Double, row: Int, token: Int32)] = []
-            for r in base..<(base + k) where scores[r] > -.infinity {
+            candidates.removeAll(keepingCapacity: true)
+            for r in base..<(base + width) where scores[r] > -.infinity {
                 for (token, logp) in topK(logProbs.pointer + r * v, v, 2 * k) {
                     candidates.append((scores[r] + Double(logp), r, token))
                 }
@@ -104,23 +107,34 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
                     if rank < k { finalize(sentence, tokens[candidate.row], candidate.score) }
                     continue
                 }
-                if kept < k {
-                    let r = base + kept
-                    parents[r] = candidate.row
-                    nextTokens[r] = tokens[candidate.row] + [candidate.token]
-                    nextScores[r] = candidate.score
-                    nextLast[r] = candidate.token
+                if kept < k && finished[sentence].count < k {
+                    parents.append(candidate.row)
+                    nextTokens.append(tokens[candidate.row] + [candidate.token])
+                    nextScores.append(candidate.score)
+                    nextLast.append(candidate.token)
                     kept += 1
                 }
             }
-            for r in (base + kept)..<(base + k) { nextScores[r] = -.infinity; nextLast[r] = Vocabulary.padding }
-            if finished[sentence].count >= k || kept == 0 { done[sentence] = true }
+            if finished[sentence].count >= k || kept == 0 {
+                // Done: its rows leave the decoder.
+                parents.removeLast(kept); nextTokens.removeLast(kept); nextScores.removeLast(kept); nextLast.removeLast(kept)
+                continue
+            }
+            for _ in kept..<k {
+                parents.append(base)
+                nextTokens.append([])
+                nextScores.append(-.infinity)
+                nextLast.append(Vocabulary.padding)
+            }
+            nextLive.append(sentence)
         }
+        if nextLive.isEmpty { break }
+        live = nextLive
+        width = k
         tokens = nextTokens
         scores = nextScores
         last = nextLast
-        if done.allSatisfy({ $0 }) { break }
-        decoder.reorder(parents: parents)
+        decoder.select(parents: parents)
     }
     return finished.map { list in
         Array(list.enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
@@ -133,13 +147,16 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
 /// beats splitting every product across threads. Results come back in input order.
 public func searchBatches(model: Transformer, sources: [[Int32]], batches: [[Int]], options: SearchOptions) -> [[Hypothesis]] {
     var results = [[Hypothesis]](repeating: [], count: sources.count)
+    func work(_ batch: [Int]) -> Int { batch.count * (batch.map { sources[$0].count }.max() ?? 0) }
     let workers = min(Threads.count, batches.count)
     results.withUnsafeMutableBufferPointer { out in
         nonisolated(unsafe) let out = out
         Threads.parallelFor(max(workers, 1)) { w in
-            let arena = Arena()
-            for batch in stride(from: w, to: batches.count, by: max(workers, 1)).map({ batches[$0] }) {
-                let found = beamSearch(model: model, sources: batch.map { sources[$0] }, options: options, arena: arena)
+            let workspace = DecodingWorkspace()
+            // Largest batches first: the workspace grows once to its final size.
+            for batch in stride(from: w, to: batches.count, by: max(workers, 1)).map({ batches[$0] })
+                .sorted(by: { work($0) > work($1) }) {
+                let found = beamSearch(model: model, sources: batch.map { sources[$0] }, options: options, workspace: workspace)
                 for (i, index) in batch.enumerated() { out[index] = found[i] }
             }
         }
@@ -147,39 +164,44 @@ public func searchBatches(model: Transformer, sources: [[Int32]], batches: [[Int
     return results
 }
 
-/// Beam 1: the argmax at every step.
+/// Beam 1: the argmax at every step; finished sentences leave the decoder.
 private func greedy(_ model: Transformer, _ encoderOutput: Tensor, _ padding: UnsafeMutablePointer<UInt8>,
-                    sources: [[Int32]], maxLengths: [Int], options: SearchOptions) -> [[Hypothesis]] {
+                    sources: [[Int32]], maxLengths: [Int], options: SearchOptions, workspace: DecodingWorkspace) -> [[Hypothesis]] {
     let b = sources.count
     let s = encoderOutput.rows / b
     let decoder = IncrementalDecoder(model: model, encoderOutput: encoderOutput, sourcePadding: padding, sourceLength: s,
-                                     sentenceOf: Array(0..<b), maxLength: maxLengths.max()!)
+                                     sentenceOf: Array(0..<b), maxLength: maxLengths.max()!, workspace: workspace)
     let v = model.config.vocabularySize
     var tokens = [[Int32]](repeating: [], count: b)
     var logProbabilities = [Double](repeating: 0, count: b)
-    var done = [Bool](repeating: false, count: b)
+    var live = Array(0..<b)  // decoder row r is sentence live[r]
     var last = [Int32](repeating: Vocabulary.beginOfSentence, count: b)
     var results = [Hypothesis?](repeating: nil, count: b)
     for t in 0..<maxLengths.max()! {
         let logProbs = decoder.step(last)
-        for r in 0..<b where !done[r] {
+        var parents: [Int] = [], nextLive: [Int] = [], nextLast: [Int32] = []
+        for (r, sentence) in live.enumerated() {
             let row = logProbs.pointer + r * v
             var best = Vocabulary.endOfSentence
-            if t < maxLengths[r] - 1 {
+            if t < maxLengths[sentence] - 1 {
                 for j in 0..<v where row[j] > row[Int(best)] { best = Int32(j) }
             }
-            logProbabilities[r] += Double(row[Int(best)])
+            logProbabilities[sentence] += Double(row[Int(best)])
             if best == Vocabulary.endOfSentence {
-                let lp = options.lengthPenaltyStyle.penalty(length: tokens[r].count + 1, alpha: options.lengthPenalty)
-                results[r] = Hypothesis(tokens: tokens[r], logProbability: logProbabilities[r], score: logProbabilities[r] / lp)
-                done[r] = true
-                last[r] = Vocabulary.padding
+                let lp = options.lengthPenaltyStyle.penalty(length: tokens[sentence].count + 1, alpha: options.lengthPenalty)
+                results[sentence] = Hypothesis(tokens: tokens[sentence], logProbability: logProbabilities[sentence],
+                                               score: logProbabilities[sentence] / lp)
             } else {
-                tokens[r].append(best)
-                last[r] = best
+                tokens[sentence].append(best)
+                parents.append(r)
+                nextLive.append(sentence)
+                nextLast.append(best)
             }
         }
-        if done.allSatisfy({ $0 }) { break }
+        if nextLive.isEmpty { break }
+        live = nextLive
+        last = nextLast
+        decoder.select(parents: parents)
     }
     return results.map { [$0!] }
 }

@@ -1,16 +1,23 @@
 // IncrementalDecoder: runs the decoder one target position at a time for R hypotheses, caching
 // each layer's self-attention keys and values, so step t costs O(t) instead of re-running the
-// prefix. Cross-attention keys and values are projected once per source sentence.
+// prefix. Cross-attention keys and values are projected once per source sentence and shared by
+// that sentence's hypotheses.
 //
 // It uses the training code's pieces — embed, Sublayer, linear, scores/softmax/weightedValues,
 // FeedForward — so there is one implementation of each operation.
 //
-// Caches: per layer, selfKeys/selfValues [R, Tmax, C] (row r holds hypothesis r's prefix) and
-// crossKeys/crossValues [R, S, C]. Beam search reorders hypotheses with `reorder(parents:)`.
+// Caches: per layer, selfKeys/selfValues [capacity, Tmax, C] — hypothesis r's prefix lives in
+// slot slotOfRow[r] — and crossKeys/crossValues [B, S, C] (row r reads sentence sentenceOfRow[r]).
+// Beam search reorders hypotheses and drops finished sentences with `select(parents:)`, so later
+// steps only compute rows that are still searching. A hypothesis takes over its parent's slot;
+// only a second continuation of the same parent copies the prefix (into a freed slot), so
+// reordering and dropping move almost no memory.
 
 public final class IncrementalDecoder {
     let model: Transformer
-    let rows: Int            // R hypotheses
+    /// Hypotheses currently decoded (R); shrinks as sentences finish.
+    private(set) var rows: Int
+    let capacity: Int
     let maxLength: Int       // Tmax positions cached
     let sourceLength: Int    // S
     private(set) var position = 0
@@ -18,47 +25,58 @@ public final class IncrementalDecoder {
     private var selfValues: [UnsafeMutablePointer<Float>] = []
     private var crossKeys: [UnsafeMutablePointer<Float>] = []
     private var crossValues: [UnsafeMutablePointer<Float>] = []
-    private let sourcePadding: UnsafeMutablePointer<UInt8>  // [R, S]
-    private let scratch: UnsafeMutablePointer<Float>        // for reordering
-    let arena = Arena()
+    private let sentenceOfRow: UnsafeMutablePointer<Int32>  // [R]
+    private let slotOfRow: UnsafeMutablePointer<Int32>      // [R]: where row r's self-attention cache lives
+    private let sourcePadding: UnsafeMutablePointer<UInt8>  // [R, S], row r's sentence's padding
+    private let paddingScratch: UnsafeMutablePointer<UInt8> // [R, S]
+    private let sentenceScratch: UnsafeMutablePointer<Int32> // [R]
+    private let slotScratch: UnsafeMutablePointer<Int32>     // [R]
+    private var slotTaken: [Bool]
+    let arena: Arena
+    /// Owns the memory behind the caches (kept alive as long as the decoder).
+    private let workspace: DecodingWorkspace
 
     /// `encoderOutput` is [B·S, C]; hypothesis r belongs to source sentence `sentenceOf[r]`.
+    /// `capacity` (default: as many as `sentenceOf`) is the most hypotheses `select` may ask for.
+    /// Caches are taken from `workspace.batch` (valid until its next reset) and each step's
+    /// activations from `workspace.step`.
     init(model: Transformer, encoderOutput: Tensor, sourcePadding: UnsafePointer<UInt8>, sourceLength: Int,
-         sentenceOf: [Int], maxLength: Int) {
+         sentenceOf: [Int], maxLength: Int, capacity: Int? = nil, workspace: DecodingWorkspace = DecodingWorkspace()) {
         self.model = model
         rows = sentenceOf.count
+        self.capacity = max(capacity ?? rows, rows)
         self.maxLength = maxLength
         self.sourceLength = sourceLength
         let c = model.config.dModel
         let s = sourceLength
-        self.sourcePadding = .allocate(capacity: rows * s)
-        for (r, b) in sentenceOf.enumerated() { (self.sourcePadding + r * s).update(from: sourcePadding + b * s, count: s) }
-        scratch = .allocate(capacity: rows * max(maxLength, s) * c)
-        // Project the encoder output once per source sentence, then give each hypothesis its rows.
-        let batch = encoderOutput.rows / s
-        let projected = Arena()
+        self.workspace = workspace
+        let memory = workspace.batch
+        arena = workspace.step
+        self.sourcePadding = memory.bytes(self.capacity * s)
+        sentenceOfRow = memory.ids(self.capacity)
+        slotOfRow = memory.ids(self.capacity)
+        for (r, b) in sentenceOf.enumerated() {
+            (self.sourcePadding + r * s).update(from: sourcePadding + b * s, count: s)
+            sentenceOfRow[r] = Int32(b)
+            slotOfRow[r] = Int32(r)
+        }
+        paddingScratch = memory.bytes(self.capacity * s)
+        sentenceScratch = memory.ids(self.capacity)
+        slotScratch = memory.ids(self.capacity)
+        slotTaken = [Bool](repeating: false, count: self.capacity)
+        // Project the encoder output once per source sentence.
+        let sentences = encoderOutput.rows / s
         for layer in model.weights.decoder {
-            let k = projected.tensor(Shape(batch * s, c)), v = projected.tensor(Shape(batch * s, c))
-            linearForward(k, encoderOutput, weight: layer.crossAttention.k.weight, bias: layer.crossAttention.k.bias)
-            linearForward(v, encoderOutput, weight: layer.crossAttention.v.weight, bias: layer.crossAttention.v.bias)
-            let keys = UnsafeMutablePointer<Float>.allocate(capacity: rows * s * c)
-            let values = UnsafeMutablePointer<Float>.allocate(capacity: rows * s * c)
-            for (r, b) in sentenceOf.enumerated() {
-                (keys + r * s * c).update(from: k.pointer + b * s * c, count: s * c)
-                (values + r * s * c).update(from: v.pointer + b * s * c, count: s * c)
-            }
+            let keys = memory.floats(sentences * s * c), values = memory.floats(sentences * s * c)
+            linearForward(Tensor(keys, Shape(sentences * s, c)), encoderOutput, weight: layer.crossAttention.k.weight,
+                          bias: layer.crossAttention.k.bias)
+            linearForward(Tensor(values, Shape(sentences * s, c)), encoderOutput, weight: layer.crossAttention.v.weight,
+                          bias: layer.crossAttention.v.bias)
             crossKeys.append(keys)
             crossValues.append(values)
-            selfKeys.append(.allocate(capacity: rows * maxLength * c))
-            selfValues.append(.allocate(capacity: rows * maxLength * c))
-            projected.reset()
+            selfKeys.append(memory.floats(self.capacity * maxLength * c))
+            selfValues.append(memory.floats(self.capacity * maxLength * c))
         }
-    }
-
-    deinit {
-        (selfKeys + selfValues + crossKeys + crossValues).forEach { $0.deallocate() }
-        sourcePadding.deallocate()
-        scratch.deallocate()
     }
 
     /// Log-probabilities [R, V] of the next token after feeding `tokens` (one per hypothesis) at
@@ -82,11 +100,12 @@ public final class IncrementalDecoder {
             linearForward(kNew, h, weight: w.selfAttention.k.weight, bias: w.selfAttention.k.bias)
             linearForward(vNew, h, weight: w.selfAttention.v.weight, bias: w.selfAttention.v.bias)
             for r in 0..<rows {
-                (selfKeys[l] + (r * maxLength + position) * c).update(from: kNew.pointer + r * c, count: c)
-                (selfValues[l] + (r * maxLength + position) * c).update(from: vNew.pointer + r * c, count: c)
+                let slot = Int(slotOfRow[r])
+                (selfKeys[l] + (slot * maxLength + position) * c).update(from: kNew.pointer + r * c, count: c)
+                (selfValues[l] + (slot * maxLength + position) * c).update(from: vNew.pointer + r * c, count: c)
             }
             let selfOut = attend(q: q, keys: selfKeys[l], values: selfValues[l], stride: maxLength * c, keyCount: keys,
-                                 mask: AttentionMask(), output: w.selfAttention.out, heads: heads)
+                                 mask: AttentionMask(), output: w.selfAttention.out, heads: heads, blocks: slotOfRow)
             x = block.end(selfOut, norm: w.selfAttentionNorm, dropout: 0, rng: &noDropout, arena: arena)
 
             var cross = Sublayer.begin(x, norm: w.crossAttentionNorm, preNorm: config.preNorm, arena: arena)
@@ -94,7 +113,7 @@ public final class IncrementalDecoder {
             linearForward(crossQ, cross.functionInput, weight: w.crossAttention.q.weight, bias: w.crossAttention.q.bias)
             let crossOut = attend(q: crossQ, keys: crossKeys[l], values: crossValues[l], stride: sourceLength * c,
                                   keyCount: sourceLength, mask: AttentionMask(keyPadding: sourcePadding),
-                                  output: w.crossAttention.out, heads: heads)
+                                  output: w.crossAttention.out, heads: heads, blocks: sentenceOfRow)
             x = cross.end(crossOut, norm: w.crossAttentionNorm, dropout: 0, rng: &noDropout, arena: arena)
 
             var feedForwardBlock = Sublayer.begin(x, norm: w.finalNorm, preNorm: config.preNorm, arena: arena)
@@ -121,31 +140,55 @@ public final class IncrementalDecoder {
 
     /// Attention of one query per hypothesis over `keyCount` cached keys, then the output projection.
     private func attend(q: Tensor, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, stride: Int,
-                        keyCount: Int, mask: AttentionMask, output: LinearWeights, heads: Int) -> Tensor {
+                        keyCount: Int, mask: AttentionMask, output: LinearWeights, heads: Int,
+                        blocks: UnsafePointer<Int32>? = nil) -> Tensor {
         let c = q.columns
         let probs = arena.tensor(Shape(rows, heads, 1, keyCount))
-        let k = Tensor(keys, Shape(rows * keyCount, c)), v = Tensor(values, Shape(rows * keyCount, c))
-        MultiHeadAttention.scores(probs, q: q, k: k, keyStride: stride, batch: rows, queries: 1, keys: keyCount, heads: heads)
+        let k = Tensor(keys, Shape(keyCount, c)), v = Tensor(values, Shape(keyCount, c))
+        MultiHeadAttention.scores(probs, q: q, k: k, keyStride: stride, batch: rows, queries: 1, keys: keyCount, heads: heads,
+                                  keyBlocks: blocks)
         attentionSoftmaxForward(probs, batch: rows, heads: heads, queries: 1, keys: keyCount, mask: mask)
         let context = arena.tensor(Shape(rows, c))
-        MultiHeadAttention.weightedValues(context, probs: probs, v: v, valueStride: stride, batch: rows, queries: 1, keys: keyCount, heads: heads)
+        MultiHeadAttention.weightedValues(context, probs: probs, v: v, valueStride: stride, batch: rows, queries: 1, keys: keyCount,
+                                          heads: heads, valueBlocks: blocks)
         let out = arena.tensor(Shape(rows, c))
         linearForward(out, context, weight: output.weight, bias: output.bias)
         return out
     }
 
-    /// Hypothesis r continues hypothesis `parents[r]`: copies the cached prefixes accordingly.
-    /// Rows whose parent is themselves stay in place; the others are gathered through a scratch
-    /// buffer (a row may be the parent of several).
-    func reorder(parents: [Int]) {
-        let c = model.config.dModel
-        let moved = parents.enumerated().filter { $0.offset != $0.element }
-        if moved.isEmpty { return }
-        let length = position * c
-        for cache in selfKeys + selfValues {
-            for (k, (_, p)) in moved.enumerated() { (scratch + k * length).update(from: cache + p * maxLength * c, count: length) }
-            for (k, (r, _)) in moved.enumerated() { (cache + r * maxLength * c).update(from: scratch + k * length, count: length) }
+    /// The next step decodes `parents.count` hypotheses; hypothesis i continues current hypothesis
+    /// `parents[i]`. Reorders the beams, widens them (up to `capacity`) and drops finished
+    /// sentences' rows (pass fewer parents).
+    func select(parents: [Int]) {
+        require(parents.count <= capacity && parents.allSatisfy { (0..<rows).contains($0) },
+                "IncrementalDecoder.select: parents outside 0..<\(rows)")
+        let s = sourceLength
+        for (i, p) in parents.enumerated() {
+            paddingScratch.advanced(by: i * s).update(from: sourcePadding + p * s, count: s)
+            sentenceScratch[i] = sentenceOfRow[p]
         }
+        sourcePadding.update(from: paddingScratch, count: parents.count * s)
+        sentenceOfRow.update(from: sentenceScratch, count: parents.count)
+        // The first continuation of each parent takes over the parent's slot.
+        for slot in 0..<capacity { slotTaken[slot] = false }
+        var copies: [Int] = []
+        for (i, p) in parents.enumerated() {
+            let slot = Int(slotOfRow[p])
+            if slotTaken[slot] { copies.append(i); continue }
+            slotTaken[slot] = true
+            slotScratch[i] = Int32(slot)
+        }
+        // Further continuations copy the parent's prefix into a slot nobody continues. The parent's
+        // slot is not written before the next step, so it is a safe source.
+        var free = (0..<capacity).filter { !slotTaken[$0] }
+        let c = model.config.dModel, length = position * c, slotStride = maxLength * c
+        for i in copies {
+            let from = Int(slotOfRow[parents[i]]), to = free.removeLast()
+            for cache in selfKeys + selfValues { (cache + to * slotStride).update(from: cache + from * slotStride, count: length) }
+            slotScratch[i] = Int32(to)
+        }
+        slotOfRow.update(from: slotScratch, count: parents.count)
+        rows = parents.count
     }
 }
 

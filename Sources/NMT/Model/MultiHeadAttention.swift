@@ -85,22 +85,26 @@ public enum MultiHeadAttention {
 
     /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk]. Keys of sentence b start at `k + b·keyStride`
     /// (a decoding cache holds more rows than are in use).
-    public static func scores(_ s: Tensor, q: Tensor, k: Tensor, keyStride: Int, batch: Int, queries: Int, keys: Int, heads: Int) {
+    public static func scores(_ s: Tensor, q: Tensor, k: Tensor, keyStride: Int, batch: Int, queries: Int, keys: Int, heads: Int,
+                              keyBlocks: UnsafePointer<Int32>? = nil) {
         let c = q.columns, d = c / heads
         if queries == 1 {
             // One query per sentence (incremental decoding): B·H matrix–vector products are too
             // small for BLAS calls to pay off, so the dot products are done here directly.
+            // `keyBlocks` lets several rows share one block of keys (a beam's hypotheses share
+            // their sentence's cross-attention keys): row b reads block keyBlocks[b].
             let scale = 1 / Float(d).squareRoot()
             Threads.parallelChunks(batch * heads, minChunk: 16) { range in
                 for i in range {
                     let (b, h) = (i / heads, i % heads)
-                    let qi = q.pointer + b * c + h * d, out = s.pointer + i * keys
-                    let kb = k.pointer + b * keyStride + h * d
-                    for j in 0..<keys { out[j] = scale * dot(qi, kb + j * c, d) }
+                    let block = keyBlocks.map { Int($0[b]) } ?? b
+                    scaledDots(s.pointer + i * keys, q.pointer + b * c + h * d, rows: k.pointer + block * keyStride + h * d,
+                               stride: c, count: keys, d, scale: scale)
                 }
             }
             return
         }
+        require(keyBlocks == nil, "MultiHeadAttention.scores: shared key blocks need one query per row")
         batchedMatmul(outer: batch, inner: heads,
                       MatrixBatch(s.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),
                       MatrixBatch(q.pointer, outerStride: queries * c, innerStride: d, ld: c),
@@ -109,21 +113,22 @@ public enum MultiHeadAttention {
     }
 
     /// ctx_bh = P_bh·v_bh into [B·Tq, C].
-    public static func weightedValues(_ context: Tensor, probs: Tensor, v: Tensor, valueStride: Int, batch: Int, queries: Int, keys: Int, heads: Int) {
+    public static func weightedValues(_ context: Tensor, probs: Tensor, v: Tensor, valueStride: Int, batch: Int, queries: Int,
+                                      keys: Int, heads: Int, valueBlocks: UnsafePointer<Int32>? = nil) {
         let c = context.columns, d = c / heads
         if queries == 1 {
-            // As in `scores`: one query per sentence, a weighted sum of value rows per head.
+            // As in `scores`: one query per row, a weighted sum of value rows per head.
             Threads.parallelChunks(batch * heads, minChunk: 16) { range in
                 for i in range {
                     let (b, h) = (i / heads, i % heads)
-                    let out = context.pointer + b * c + h * d, p = probs.pointer + i * keys
-                    let vb = v.pointer + b * valueStride + h * d
-                    out.update(repeating: 0, count: d)
-                    for j in 0..<keys where p[j] != 0 { addScaled(out, vb + j * c, d, p[j]) }
+                    let block = valueBlocks.map { Int($0[b]) } ?? b
+                    weightedRowSum(context.pointer + b * c + h * d, weights: probs.pointer + i * keys,
+                                   rows: v.pointer + block * valueStride + h * d, stride: c, count: keys, d)
                 }
             }
             return
         }
+        require(valueBlocks == nil, "MultiHeadAttention.weightedValues: shared value blocks need one query per row")
         batchedMatmul(outer: batch, inner: heads,
                       MatrixBatch(context.pointer, outerStride: queries * c, innerStride: d, ld: c),
                       MatrixBatch(probs.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),

@@ -14,6 +14,17 @@ public func sgemm(
     _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
     m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0
 ) {
+    if m <= 5 && !transposeA {
+        // A few rows (decoding a batch of one): sgemm packs all of B for them, which costs more
+        // than the product; one sgemv per row reads B once each (measured 1.2–6× faster for
+        // m ≤ 5 on [m, 256]·[256, 8000] and [m, 1024]·[1024, 256]). Row i: C[i, :] = alpha · op(B)ᵀ · A[i, :] + beta · C[i, :].
+        for i in 0..<m {
+            cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
+                        Int32(transposeB ? n : k), Int32(transposeB ? k : n), alpha,
+                        b, Int32(ldb), a + i * lda, 1, beta, c + i * ldc, 1)
+        }
+        return
+    }
     cblas_sgemm(CblasRowMajor,
                 transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,

@@ -52,6 +52,38 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
         }
     }
 
+    /// `select` reorders, widens and drops cached hypotheses (with copy cycles: a swap and a
+    /// 3-cycle): the next step's log-probabilities equal those of a decoder that was fed each
+    /// selected prefix from the start.
+    @Test func selectingHypothesesGivesTheLogitsOfTheirPrefixes() throws {
+        let model = try randomModel(vocabulary: 30)
+        let source: [[Int32]] = [[5, 6, 7, 8], [9, 10, 11, 12]]
+        let batch = Batch(pairs: source.map { (source: $0, target: []) })
+        let encoded = model.encode(source: batch.source, batch: 2, length: batch.sourceLength)
+        // Six hypotheses (three per sentence) with distinct prefixes.
+        let prefixes: [[Int32]] = [[2, 13, 14], [2, 15, 16], [17, 18, 19], [20, 21, 22], [23, 24, 25], [26, 27, 28]]
+        let sentenceOf = [0, 0, 0, 1, 1, 1]
+        let decoder = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
+                                         sourceLength: batch.sourceLength, sentenceOf: sentenceOf, maxLength: 8, capacity: 8)
+        for step in 0..<3 { _ = decoder.step(prefixes.map { $0[step] }) }
+        // Swap 0↔1, keep 2, 3-cycle 3→4→5→3, then duplicate row 2 into two extra rows.
+        let parents = [1, 0, 2, 4, 5, 3, 2, 2]
+        decoder.select(parents: parents)
+        let next: [Int32] = [5, 6, 7, 8, 9, 10, 11, 12]
+        let selected = decoder.step(next)
+        let v = 30
+        for (i, p) in parents.enumerated() {
+            let fresh = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
+                                           sourceLength: batch.sourceLength, sentenceOf: [sentenceOf[p]], maxLength: 8)
+            for step in 0..<3 { _ = fresh.step([prefixes[p][step]]) }
+            let expected = fresh.step([next[i]])
+            for j in 3..<v { #expect(abs(selected[i * v + j] - expected[j]) < 1e-5, "row \(i) token \(j)") }
+        }
+        // Dropping rows: keep rows 5 and 0 only.
+        decoder.select(parents: [5, 0])
+        #expect(decoder.rows == 2)
+    }
+
     @Test func beamOfOneEqualsGreedy() throws {
         let model = try randomModel(vocabulary: 40)
         let sources: [[Int32]] = [[5, 6, 7], [8, 9, 10, 11, 12, 13], [14], [15, 16, 17, 18]]

@@ -26,6 +26,22 @@ import Testing
         for i in 0..<m * n { #expect(abs(Double(c.t[i]) - expected[i]) < 1e-5) }
     }
 
+    /// m ≤ 5 rows go through one sgemv per row (decoding one sentence); the result is the same product.
+    @Test(arguments: [false, true])
+    func fewRowsGiveTheSameProductAsManyRows(tb: Bool) {
+        var rng = RandomGenerator(seed: 3)
+        for m in 1...7 {
+            let (n, k) = (11, 13)
+            let a = OwnedTensor(Shape(m, k), uniform: 1, rng: &rng)
+            let b = OwnedTensor(tb ? Shape(n, k) : Shape(k, n), uniform: 1, rng: &rng)
+            let c = OwnedTensor(Shape(m, n))
+            c.t.fill(3)
+            matmul(c.t, a.t, b.t, transposeB: tb, alpha: 0.5, beta: 1)
+            let expected = naive(a.t, b.t, ta: false, tb: tb, m: m, n: n, k: k)
+            for i in 0..<m * n { #expect(abs(Double(c.t[i]) - (3 + 0.5 * expected[i])) < 1e-5, "m = \(m)") }
+        }
+    }
+
     @Test func betaOneAccumulatesIntoTheOutput() {
         var rng = RandomGenerator(seed: 2)
         let a = OwnedTensor(Shape(3, 4), uniform: 1, rng: &rng)
