@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch side of scripts/bench-train-step: the same shapes as NMTBench train-step (pre-norm
-Transformer, shared embeddings, V = 8000, random pairs of 10–40 tokens up to ≈4,096 target
-tokens, one padded batch sorted by length), forward + backward, best of 5.
-Prints: RESULT <preset> <threads> <ms/step> <target tokens/s> <peak RSS MB>"""
+Transformer, shared embeddings, V = 8000, three trainer-style batches of ≈4,096 target tokens
+with sentences of 15, 25 and 35 tokens), forward + backward, each batch's best of 3.
+Prints: RESULT <preset> <threads> <ms/batch> <target tokens/s> <peak RSS MB>"""
 import math, random, resource, sys, time
 import torch
 import torch.nn as nn
@@ -13,20 +13,20 @@ torch.set_num_threads(threads)
 C, FF, H, L = {"tiny": (256, 1024, 4, 3), "base": (512, 2048, 8, 6)}[preset]
 V = 8000
 random.seed(2)
-pairs, tgt_tokens = [], 0
-while tgt_tokens < 4096:
-    n = random.randint(10, 40)
-    pairs.append(([random.randint(4, V - 1) for _ in range(n)], [random.randint(4, V - 1) for _ in range(n)]))
-    tgt_tokens += n + 1
-pairs.sort(key=lambda p: len(p[0]))
-B = len(pairs)
-S = max(len(s) for s, _ in pairs) + 1
-T = max(len(t) for _, t in pairs) + 1
-src = torch.zeros(B, S, dtype=torch.long); tin = torch.zeros(B, T, dtype=torch.long); tout = torch.zeros(B, T, dtype=torch.long)
-for b, (s, t) in enumerate(pairs):
-    src[b, :len(s)] = torch.tensor(s); src[b, len(s)] = 3
-    tin[b, 0] = 2; tin[b, 1:len(t) + 1] = torch.tensor(t)
-    tout[b, :len(t)] = torch.tensor(t); tout[b, len(t)] = 3
+
+def make_batch(length):
+    """4096 // (length + 1) random pairs of `length` tokens: one trainer-style batch (one length)."""
+    pairs = [([random.randint(4, V - 1) for _ in range(length)], [random.randint(4, V - 1) for _ in range(length)])
+             for _ in range(4096 // (length + 1))]
+    B, S, T = len(pairs), length + 1, length + 1
+    src = torch.zeros(B, S, dtype=torch.long); tin = torch.zeros(B, T, dtype=torch.long); tout = torch.zeros(B, T, dtype=torch.long)
+    for b, (s, t) in enumerate(pairs):
+        src[b, :len(s)] = torch.tensor(s); src[b, len(s)] = 3
+        tin[b, 0] = 2; tin[b, 1:len(t) + 1] = torch.tensor(t)
+        tout[b, :len(t)] = torch.tensor(t); tout[b, len(t)] = 3
+    return src, tin, tout
+
+batches = [make_batch(n) for n in (15, 25, 35)]
 
 class Model(nn.Module):
     def __init__(self):
@@ -46,15 +46,18 @@ class Model(nn.Module):
 
 model = Model()
 model.train()
-def step():
+def step(src, tin, tout):
     model.zero_grad(set_to_none=False)
     logits = model(src, tin)
     loss = F.cross_entropy(logits.reshape(-1, V), tout.reshape(-1), ignore_index=0, label_smoothing=0.1)
     loss.backward()
-step()
-best = float("inf")
-for _ in range(5):
-    t0 = time.perf_counter(); step(); best = min(best, time.perf_counter() - t0)
-real_tgt = int((tout != 0).sum())
+total, real_tgt = 0.0, 0
+for src, tin, tout in batches:
+    step(src, tin, tout)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter(); step(src, tin, tout); best = min(best, time.perf_counter() - t0)
+    total += best
+    real_tgt += int((tout != 0).sum())
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"RESULT {preset} {threads} {best * 1000:.0f} {real_tgt / best:.0f} {peak:.0f}")
+print(f"RESULT {preset} {threads} {total / len(batches) * 1000:.0f} {real_tgt / total:.0f} {peak:.0f}")

@@ -134,50 +134,52 @@ func benchScore() throws {
     }
 }
 
-/// Forward + backward (no optimizer) for a preset at ≈4,096 target tokens per batch: random
-/// sentence pairs of 10–40 tokens, V = 8,000. FLOPs are counted analytically (matrix products
-/// only; backward = 2× forward).
+/// Forward + backward (no optimizer) for a preset at ≈4,096 target tokens per batch, batched as
+/// the trainer batches (sorted by length, so a batch holds sentences of one length): three
+/// batches of random sentence pairs of 15, 25 and 35 tokens (+ </s>), the mean of 10–40, V = 8,000.
+/// Time = sum of each batch's best of 3. FLOPs are counted analytically (matrix products only;
+/// backward = 2× forward). scripts/bench_train_step_torch.py builds the same batches.
 func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
-    print("## train step (forward + backward), ≈4,096 target tokens, V = 8000, best of 5")
-    print("| preset | threads | tokens/batch (src+tgt / tgt) | ms/step | target tokens/s | GFLOP/s | peak memory MB |")
+    print("## train step (forward + backward), batches of ≈4,096 target tokens (lengths 15/25/35), V = 8000")
+    print("| preset | threads | target tokens (3 batches) | ms/batch | target tokens/s | GFLOP/s | peak memory MB |")
     print("|---|---|---|---|---|---|---|")
     for preset in presets {
         let config = TransformerConfig.preset(preset, vocabularySize: 8000)
         let model = try Transformer(config: config)
         model.initialize(seed: 1)
         var rng = RandomGenerator(seed: 2)
-        var pairs: [(source: [Int32], target: [Int32])] = []
-        var targetTokens = 0
-        while targetTokens < 4096 {
-            let length = 10 + Int(rng.next() % 31)
-            let source = (0..<length).map { _ in Int32(4 + rng.next() % 7996) }
-            let target = (0..<length).map { _ in Int32(4 + rng.next() % 7996) }
-            pairs.append((source, target))
-            targetTokens += length + 1
+        let batches = [15, 25, 35].map { length in
+            Batch(pairs: (0..<(4096 / (length + 1))).map { _ in
+                ((0..<length).map { _ in Int32(4 + rng.next() % 7996) }, (0..<length).map { _ in Int32(4 + rng.next() % 7996) })
+            })
         }
-        // Bucket by length like the trainer does: sort, then one padded batch.
-        pairs.sort { $0.source.count < $1.source.count }
-        let batch = Batch(pairs: pairs)
         let c = Double(config.dModel), f = Double(config.ffnDim), v = Double(config.vocabularySize)
-        let s = Double(batch.sourceLength), t = Double(batch.targetLength)
-        let srcPadded = Double(batch.size) * s, tgtPadded = Double(batch.size) * t
-        let encoder = Double(config.encoderLayers) * srcPadded * (2 * (4 * c * c + 2 * c * f) + 4 * s * c)
-        let decoder = Double(config.decoderLayers) * (tgtPadded * (2 * (4 * c * c + 2 * c * c + 2 * c * f) + 4 * t * c + 4 * s * c)
-                                                      + srcPadded * 2 * (2 * c * c))
-        let output = tgtPadded * 2 * c * v
-        let flops = 3 * (encoder + decoder + output)
+        var flops = 0.0, targetTokens = 0
+        for batch in batches {
+            let s = Double(batch.sourceLength), t = Double(batch.targetLength)
+            let srcPadded = Double(batch.size) * s, tgtPadded = Double(batch.size) * t
+            let encoder = Double(config.encoderLayers) * srcPadded * (2 * (4 * c * c + 2 * c * f) + 4 * s * c)
+            let decoder = Double(config.decoderLayers) * (tgtPadded * (2 * (4 * c * c + 2 * c * c + 2 * c * f) + 4 * t * c + 4 * s * c)
+                                                          + srcPadded * 2 * (2 * c * c))
+            flops += 3 * (encoder + decoder + tgtPadded * 2 * c * v)
+            targetTokens += batch.targetTokens
+        }
         for threads in [1, 2] {
             Threads.set(threads)
             var dropout = RandomGenerator(seed: 3)
-            let time = bestTime(repeats: 5) {
-                model.parameters.zeroGradients()
-                model.forward(batch, labelSmoothing: 0.1, training: true, backward: true, rng: &dropout)
+            var time = 0.0
+            for batch in batches {
+                time += bestTime(repeats: 3) {
+                    model.parameters.zeroGradients()
+                    model.forward(batch, labelSmoothing: 0.1, training: true, backward: true, rng: &dropout)
+                }
             }
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let memory = Double(usage.ru_maxrss) / 1024  // peak resident set, MB
-            print("| \(preset.rawValue) | \(threads) | \(batch.sourceTokens + batch.targetTokens) / \(batch.targetTokens) | \(fmt(time * 1e3, 0)) | \(fmt(Double(batch.targetTokens) / time, 0)) | \(fmt(flops / time / 1e9)) | \(fmt(memory, 0)) |")
-            print("RESULT \(preset.rawValue) \(threads) \(fmt(time * 1e3, 0)) \(fmt(Double(batch.targetTokens) / time, 0)) \(fmt(flops / time / 1e9)) \(fmt(memory, 0))")
+            let perBatch = time / Double(batches.count)
+            print("| \(preset.rawValue) | \(threads) | \(targetTokens) | \(fmt(perBatch * 1e3, 0)) | \(fmt(Double(targetTokens) / time, 0)) | \(fmt(flops / time / 1e9)) | \(fmt(memory, 0)) |")
+            print("RESULT \(preset.rawValue) \(threads) \(fmt(perBatch * 1e3, 0)) \(fmt(Double(targetTokens) / time, 0)) \(fmt(flops / time / 1e9)) \(fmt(memory, 0))")
         }
     }
 }

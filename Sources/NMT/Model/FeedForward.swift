@@ -5,8 +5,8 @@
 
 public struct FeedForwardActivations {
     var input: Tensor             // x [N, C]
-    var preActivation: Tensor     // u [N, F]
-    var dropMask: Tensor?         // [N, F]
+    var preActivation: Tensor?    // u [N, F] (GELU only: ReLU's derivative is read off a')
+    var dropMask: DropoutMask?    // [N, F]
     var activated: Tensor         // a' [N, F]
 }
 
@@ -14,17 +14,16 @@ public enum FeedForward {
     public static func forward(_ y: Tensor, _ x: Tensor, weights w: FeedForwardWeights, activation: Activation,
                                dropout: Float, rng: inout RandomGenerator, arena: Arena) -> FeedForwardActivations {
         let f = w.fc1.weight.rows
-        let u = arena.tensor(Shape(x.rows, f)), a = arena.tensor(Shape(x.rows, f))
+        let u = arena.tensor(Shape(x.rows, f))
         linearForward(u, x, weight: w.fc1.weight, bias: w.fc1.bias)
+        // ReLU runs in place: a' > 0 exactly where u > 0 and the unit was kept, which is all its
+        // backward needs, so u is not stored ([N, F] saved per layer).
+        let a = activation == .relu ? u : arena.tensor(u.shape)
         activationForward(a, u, activation)
-        var mask: Tensor? = nil
-        if dropout > 0 {
-            let m = arena.tensor(a.shape)
-            dropoutForward(a, a, mask: m, probability: dropout, rng: &rng)
-            mask = m
-        }
+        var mask: DropoutMask? = nil
+        if dropout > 0 { mask = dropoutForward(a, a, kept: arena.bytes(a.count), probability: dropout, rng: &rng) }
         linearForward(y, a, weight: w.fc2.weight, bias: w.fc2.bias)
-        return FeedForwardActivations(input: x, preActivation: u, dropMask: mask, activated: a)
+        return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: a)
     }
 
     /// Accumulates dx and the weight gradients.
@@ -33,12 +32,18 @@ public enum FeedForward {
         let da = arena.tensor(a.activated.shape)
         matmul(da, dy, w.fc2.weight)
         linearBackward(dx: nil, dWeight: g.fc2.weight, dBias: g.fc2.bias, dy: dy, x: a.activated, weight: w.fc2.weight)
-        if let mask = a.dropMask {
-            let p = da.pointer, m = mask.pointer
-            for i in 0..<da.count { p[i] *= m[i] }
+        let du: Tensor
+        if let u = a.preActivation {
+            a.dropMask?.apply(to: da)
+            du = arena.zeros(u.shape)
+            activationBackward(dx: du, dy: da, x: u, activation)
+        } else {
+            // ReLU: du = da · mask · 1[u > 0] = da · (a' > 0 ? scale : 0), in place.
+            let scale = a.dropMask?.scale ?? 1
+            let d = da.pointer, out = a.activated.pointer
+            for i in 0..<da.count { d[i] = out[i] > 0 ? d[i] * scale : 0 }
+            du = da
         }
-        let du = arena.zeros(a.preActivation.shape)
-        activationBackward(dx: du, dy: da, x: a.preActivation, activation)
         linearBackward(dx: dx, dWeight: g.fc1.weight, dBias: g.fc1.bias, dy: du, x: a.input, weight: w.fc1.weight)
     }
 }

@@ -15,8 +15,7 @@ public struct AttentionActivations {
     var keyValue: Tensor   // [B·Tk, C] input
     var q, k, v: Tensor    // projections
     var probs: Tensor      // [B, H, Tq, Tk] before dropout
-    var dropMask: Tensor?  // [B, H, Tq, Tk]
-    var dropped: Tensor    // probabilities after dropout (= probs without dropout)
+    var dropMask: DropoutMask?  // [B, H, Tq, Tk]; the dropped probabilities are recomputed from it
     var context: Tensor    // [B·Tq, C]
     var batch, queries, keys: Int
 }
@@ -33,21 +32,24 @@ public enum MultiHeadAttention {
         linearForward(k, keyValue, weight: w.k.weight, bias: w.k.bias)
         linearForward(v, keyValue, weight: w.v.weight, bias: w.v.bias)
         let probs = arena.tensor(Shape(batch, heads, queries, keys))
-        var dropMask: Tensor? = nil
-        var dropped = probs
         let context = arena.tensor(Shape(batch * queries, c))
         scores(probs, q: q, k: k, keyStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
         attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys, mask: mask)
+        var dropMask: DropoutMask? = nil
         if dropout > 0 {
-            let m = arena.tensor(probs.shape), d = arena.tensor(probs.shape)
-            dropoutForward(d, probs, mask: m, probability: dropout, rng: &rng)
-            dropMask = m
-            dropped = d
+            // The dropped probabilities are a temporary: backward rebuilds them from probs and the mask.
+            let kept = arena.bytes(probs.count)
+            let temporaries = arena.mark()
+            let dropped = arena.tensor(probs.shape)
+            dropMask = dropoutForward(dropped, probs, kept: kept, probability: dropout, rng: &rng)
+            weightedValues(context, probs: dropped, v: v, valueStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
+            arena.release(to: temporaries)
+        } else {
+            weightedValues(context, probs: probs, v: v, valueStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
         }
-        weightedValues(context, probs: dropped, v: v, valueStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
         linearForward(out, context, weight: w.out.weight, bias: w.out.bias)
         return AttentionActivations(query: query, keyValue: keyValue, q: q, k: k, v: v, probs: probs, dropMask: dropMask,
-                                    dropped: dropped, context: context, batch: batch, queries: queries, keys: keys)
+                                    context: context, batch: batch, queries: queries, keys: keys)
     }
 
     /// Accumulates dQuery and dKeyValue (the same tensor for self-attention) and the weight gradients.
@@ -62,17 +64,20 @@ public enum MultiHeadAttention {
 
         let dProbs = arena.tensor(a.probs.shape)
         let dV = arena.tensor(a.v.shape)
-        let probsBatch = MatrixBatch(a.dropped.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
+        var dropped = a.probs
+        if let mask = a.dropMask {
+            dropped = arena.tensor(a.probs.shape)
+            dropped.copy(from: a.probs)
+            mask.apply(to: dropped)
+        }
+        let probsBatch = MatrixBatch(dropped.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
         let dProbsBatch = MatrixBatch(dProbs.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
         func perHead(_ t: Tensor, _ length: Int) -> MatrixBatch { MatrixBatch(t.pointer, outerStride: length * c, innerStride: d, ld: c) }
         // dP' = dctx·vᵀ  [Tq, D]·[D, Tk]
         batchedMatmul(outer: b, inner: heads, dProbsBatch, perHead(dContext, tq), perHead(a.v, tk), m: tq, n: tk, k: d, transposeB: true)
         // dv = P'ᵀ·dctx  [Tk, Tq]·[Tq, D]
         batchedMatmul(outer: b, inner: heads, perHead(dV, tk), probsBatch, perHead(dContext, tq), m: tk, n: d, k: tq, transposeA: true)
-        if let mask = a.dropMask {
-            let p = dProbs.pointer, m = mask.pointer
-            for i in 0..<dProbs.count { p[i] *= m[i] }
-        }
+        a.dropMask?.apply(to: dProbs)
         attentionSoftmaxBackward(dProbs, probs: a.probs, rows: b * heads * tq, keys: tk)
         let dQ = arena.tensor(a.q.shape), dK = arena.tensor(a.k.shape)
         // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]

@@ -11,7 +11,7 @@ public struct Sublayer {
     var normInput: Tensor      // what the LayerNorm normalised: x (pre) or x + dropout(F) (post)
     var normOutput: Tensor     // LN output: F's input (pre) or y (post)
     var mean, rstd: UnsafeMutablePointer<Float>
-    var dropMask: Tensor?
+    var dropMask: DropoutMask?
     let preNorm: Bool
 
     /// Starts the sub-layer on x; returns it with F's input available as `functionInput`.
@@ -27,14 +27,11 @@ public struct Sublayer {
 
     var functionInput: Tensor { preNorm ? normOutput : input }
 
-    /// Finishes with F's output `f` (overwritten by its dropout); returns y.
+    /// Finishes with F's output `f` (overwritten by its dropout, then by the residual sum: F's
+    /// output is not needed by the backward pass, so its memory holds x + dropout(F)); returns y.
     mutating func end(_ f: Tensor, norm: NormWeights, dropout: Float, rng: inout RandomGenerator, arena: Arena) -> Tensor {
-        if dropout > 0 {
-            let m = arena.tensor(f.shape)
-            dropoutForward(f, f, mask: m, probability: dropout, rng: &rng)
-            dropMask = m
-        }
-        let sum = arena.tensor(input.shape)
+        if dropout > 0 { dropMask = dropoutForward(f, f, kept: arena.bytes(f.count), probability: dropout, rng: &rng) }
+        let sum = f
         residualForward(sum, input, f)
         if preNorm { return sum }
         let y = arena.tensor(input.shape)
@@ -54,12 +51,8 @@ public struct Sublayer {
         }
         addScaled(dx.pointer, dSum.pointer, dx.count)
         let dF = arena.tensor(dy.shape)
-        if let mask = dropMask {
-            let out = dF.pointer, g = dSum.pointer, m = mask.pointer
-            for i in 0..<dF.count { out[i] = g[i] * m[i] }
-        } else {
-            dF.copy(from: dSum)
-        }
+        dF.copy(from: dSum)
+        dropMask?.apply(to: dF)
         return dF
     }
 

@@ -30,7 +30,7 @@ struct DecoderLayerActivations {
 /// Embedding-stage activations: ids and the dropout mask.
 struct EmbeddingActivations {
     var ids: UnsafeMutablePointer<Int32>
-    var dropMask: Tensor?
+    var dropMask: DropoutMask?
 }
 
 public final class Transformer: @unchecked Sendable {
@@ -136,26 +136,39 @@ public final class Transformer: @unchecked Sendable {
             h = f.1
         }
 
-        // Output projection onto the shared embedding, and the loss. The [B·T, V] logits are the
-        // largest buffer: with a backward pass they are freed as soon as dH and dE are computed.
+        // Output projection onto the shared embedding, and the loss.
         let targets = copyIds(batch.targetOutput)
         let rowLoss = arena.floats(b * t), rowNLL = arena.floats(b * t)
-        let dH = arena.tensor(h.shape)
-        let beforeLogits = arena.mark()
-        let logits = arena.tensor(Shape(b * t, config.vocabularySize))
-        matmul(logits, h, weights.embedding, transposeB: true)
         let tokens = batch.targetTokens
         let scale = gradientScale ?? (tokens > 0 ? 1 / Float(tokens) : 0)
-        let loss = labelSmoothedCrossEntropy(logits: logits, targets: targets, paddingIndex: Vocabulary.padding,
-                                             labelSmoothing: labelSmoothing, rowLoss: rowLoss, rowNLL: rowNLL,
-                                             gradient: backward ? logits : nil, gradientScale: scale)
-        guard backward else { return StepResult(loss: loss, tokenNLL: rowNLL, logits: logits) }
-
-        // Backward: output projection.
-        let dLogits = logits
-        matmul(dH, dLogits, weights.embedding)
-        matmul(gradients.embedding, dLogits, h, transposeA: true, beta: 1)
-        arena.release(to: beforeLogits)
+        guard backward else {
+            let logits = arena.tensor(Shape(b * t, config.vocabularySize))
+            matmul(logits, h, weights.embedding, transposeB: true)
+            let loss = labelSmoothedCrossEntropy(logits: logits, targets: targets, paddingIndex: Vocabulary.padding,
+                                                 labelSmoothing: labelSmoothing, rowLoss: rowLoss, rowNLL: rowNLL)
+            return StepResult(loss: loss, tokenNLL: rowNLL, logits: logits)
+        }
+        // With a backward pass the [B·T, V] logits — the largest buffer of a step — are made a
+        // chunk of rows at a time: logits, loss and gradient in place, then that chunk's share of
+        // dH and dE, so only one chunk (≤ 2^22 floats) is alive.
+        let dH = arena.tensor(h.shape)
+        let v = config.vocabularySize, c = config.dModel
+        let chunkRows = max(64, (1 << 22) / v)
+        for start in stride(from: 0, to: b * t, by: chunkRows) {
+            let rows = min(chunkRows, b * t - start)
+            let beforeChunk = arena.mark()
+            let logits = arena.tensor(Shape(rows, v))
+            let hChunk = Tensor(h.pointer + start * c, Shape(rows, c))
+            matmul(logits, hChunk, weights.embedding, transposeB: true)
+            labelSmoothedCrossEntropy(logits: logits, targets: targets + start, paddingIndex: Vocabulary.padding,
+                                      labelSmoothing: labelSmoothing, rowLoss: rowLoss + start, rowNLL: rowNLL + start,
+                                      gradient: logits, gradientScale: scale)
+            let dLogits = logits
+            matmul(Tensor(dH.pointer + start * c, Shape(rows, c)), dLogits, weights.embedding)
+            matmul(gradients.embedding, dLogits, hChunk, transposeA: true, beta: 1)
+            arena.release(to: beforeChunk)
+        }
+        let loss = crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: targets, count: b * t, paddingIndex: Vocabulary.padding)
 
         // Decoder stack.
         var dY = dH
@@ -165,12 +178,15 @@ public final class Transformer: @unchecked Sendable {
                               mean: final.mean, rstd: final.rstd)
         }
         let dEncoderOutput = arena.zeros(encoderOutput.shape)
+        // Each layer's input gradient goes into the buffer the layer above no longer needs.
+        var dSpare = arena.tensor(dY.shape)
         for i in stride(from: config.decoderLayers - 1, through: 0, by: -1) {
-            let dIn = arena.zeros(dY.shape)
+            let dIn = dSpare
+            dIn.zero()
             let temporaries = arena.mark()
             decoderLayerBackward(dY, into: dIn, decoderActs[i], weights.decoder[i], gradients.decoder[i], dEncoderOutput: dEncoderOutput)
             arena.release(to: temporaries)
-            dY = dIn
+            (dY, dSpare) = (dIn, dY)
         }
         embeddingBackward(dY, targetEmbedding, count: b * t)
 
@@ -181,12 +197,14 @@ public final class Transformer: @unchecked Sendable {
             layerNormBackward(dx: dX, dWeight: g.weight, dBias: g.bias, dy: dEncoderOutput, x: final.input, weight: norm.weight,
                               mean: final.mean, rstd: final.rstd)
         }
+        dSpare = arena.tensor(dX.shape)
         for i in stride(from: config.encoderLayers - 1, through: 0, by: -1) {
-            let dIn = arena.zeros(dX.shape)
+            let dIn = dSpare
+            dIn.zero()
             let temporaries = arena.mark()
             encoderLayerBackward(dX, into: dIn, encoderActs[i], weights.encoder[i], gradients.encoder[i])
             arena.release(to: temporaries)
-            dX = dIn
+            (dX, dSpare) = (dIn, dX)
         }
         embeddingBackward(dX, sourceEmbedding, count: b * s)
         return StepResult(loss: loss, tokenNLL: rowNLL, logits: nil)
@@ -230,20 +248,13 @@ public final class Transformer: @unchecked Sendable {
         let x = arena.tensor(Shape(count, config.dModel))
         embeddingForward(x, ids: ids, table: weights.embedding, scale: embeddingScale)
         addPositions(x, length: length, table: positions, offset: positionOffset)
-        var mask: Tensor? = nil
-        if dropout > 0 {
-            let m = arena.tensor(x.shape)
-            dropoutForward(x, x, mask: m, probability: dropout, rng: &rng)
-            mask = m
-        }
+        var mask: DropoutMask? = nil
+        if dropout > 0 { mask = dropoutForward(x, x, kept: arena.bytes(x.count), probability: dropout, rng: &rng) }
         return (x, EmbeddingActivations(ids: ids, dropMask: mask))
     }
 
     func embeddingBackward(_ dx: Tensor, _ a: EmbeddingActivations, count: Int) {
-        if let mask = a.dropMask {
-            let d = dx.pointer, m = mask.pointer
-            for i in 0..<dx.count { d[i] *= m[i] }
-        }
+        a.dropMask?.apply(to: dx)
         NMT.embeddingBackward(dTable: gradients.embedding, dOut: dx, ids: a.ids, scale: embeddingScale, paddingIndex: Vocabulary.padding)
     }
 

@@ -71,6 +71,12 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
             }
         }
     }
+    return crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: targets, count: n, paddingIndex: paddingIndex)
+}
+
+/// Sums per-row losses over the non-pad targets, in row order.
+public func crossEntropyTotals(rowLoss: UnsafePointer<Float>, rowNLL: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                               count n: Int, paddingIndex: Int32) -> CrossEntropyResult {
     var result = CrossEntropyResult(lossSum: 0, nllSum: 0, tokens: 0)
     for r in 0..<n where targets[r] != paddingIndex {
         result.lossSum += Double(rowLoss[r])

@@ -78,6 +78,12 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
         #expect(failures.isEmpty, "\(failures)")
     }
 
+    /// ReLU with dropout takes the in-place path (no stored pre-activation, derivative read off a').
+    @Test func reluDropoutGradientsMatchFiniteDifferencesNormwise() throws {
+        let failures = try check(tinyConfig(preNorm: false, activation: .relu, dropout: 0.2), seed: 4, elementwise: false, normwise: 0.08)
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
     @Test func dropoutGradientsMatchFiniteDifferencesWithFixedMasks() throws {
         let failures = try check(tinyConfig(preNorm: true, activation: .gelu, dropout: 0.2), seed: 3)
         #expect(failures.isEmpty, "\(failures)")

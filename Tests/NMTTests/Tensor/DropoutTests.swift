@@ -6,9 +6,10 @@ import Testing
     @Test func dropoutZeroesAboutPAndScalesSurvivors() {
         var rng = RandomGenerator(seed: 20)
         let n = 100_000
-        let x = OwnedTensor(Shape(n)), y = OwnedTensor(Shape(n)), mask = OwnedTensor(Shape(n))
+        let x = OwnedTensor(Shape(n)), y = OwnedTensor(Shape(n))
+        var kept = [UInt8](repeating: 0, count: n)
         x.t.fill(1)
-        dropoutForward(y.t, x.t, mask: mask.t, probability: 0.3, rng: &rng)
+        kept.withUnsafeMutableBufferPointer { _ = dropoutForward(y.t, x.t, kept: $0.baseAddress!, probability: 0.3, rng: &rng) }
         let zeros = y.t.array.filter { $0 == 0 }.count
         #expect(abs(Double(zeros) / Double(n) - 0.3) < 0.01)
         #expect(y.t.array.allSatisfy { $0 == 0 || abs($0 - 1 / 0.7) < 1e-6 })
@@ -16,32 +17,36 @@ import Testing
 
     @Test func dropoutBackwardUsesTheForwardMask() {
         var rng = RandomGenerator(seed: 21)
-        let x = OwnedTensor(Shape(64), uniform: 1, rng: &rng), y = OwnedTensor(Shape(64)), mask = OwnedTensor(Shape(64))
-        dropoutForward(y.t, x.t, mask: mask.t, probability: 0.5, rng: &rng)
+        let x = OwnedTensor(Shape(64), uniform: 1, rng: &rng), y = OwnedTensor(Shape(64))
+        let kept = UnsafeMutablePointer<UInt8>.allocate(capacity: 64)
+        defer { kept.deallocate() }
+        let mask = dropoutForward(y.t, x.t, kept: kept, probability: 0.5, rng: &rng)
         let dy = OwnedTensor(Shape(64), uniform: 1, rng: &rng), dx = OwnedTensor(Shape(64))
-        dropoutBackward(dx: dx.t, dy: dy.t, mask: mask.t)
+        dropoutBackward(dx: dx.t, dy: dy.t, mask: mask)
         // The layer is linear in x given the mask: y = mask·x, so dx = mask·dy exactly.
+        #expect((0..<64).contains { mask[$0] == 0 } && (0..<64).contains { mask[$0] == 2 })
         for i in 0..<64 {
-            #expect(y.t[i] == x.t[i] * mask.t[i])
-            #expect(dx.t[i] == dy.t[i] * mask.t[i])
+            #expect(y.t[i] == x.t[i] * mask[i])
+            #expect(dx.t[i] == dy.t[i] * mask[i])
         }
     }
 
     @Test func sameSeedGivesTheSameMask() {
         let x = OwnedTensor(Shape(256)), y = OwnedTensor(Shape(256))
         x.t.fill(1)
-        let m1 = OwnedTensor(Shape(256)), m2 = OwnedTensor(Shape(256))
+        var m1 = [UInt8](repeating: 0, count: 256), m2 = [UInt8](repeating: 0, count: 256)
         var a = RandomGenerator(seed: 7), b = RandomGenerator(seed: 7)
-        dropoutForward(y.t, x.t, mask: m1.t, probability: 0.1, rng: &a)
-        dropoutForward(y.t, x.t, mask: m2.t, probability: 0.1, rng: &b)
-        #expect(m1.t.array == m2.t.array)
+        m1.withUnsafeMutableBufferPointer { _ = dropoutForward(y.t, x.t, kept: $0.baseAddress!, probability: 0.1, rng: &a) }
+        m2.withUnsafeMutableBufferPointer { _ = dropoutForward(y.t, x.t, kept: $0.baseAddress!, probability: 0.1, rng: &b) }
+        #expect(m1 == m2)
         #expect(a == b)
     }
 
     @Test func probabilityZeroIsTheIdentity() {
         var rng = RandomGenerator(seed: 22)
-        let x = OwnedTensor(Shape(100), uniform: 1, rng: &rng), y = OwnedTensor(Shape(100)), mask = OwnedTensor(Shape(100))
-        dropoutForward(y.t, x.t, mask: mask.t, probability: 0, rng: &rng)
+        let x = OwnedTensor(Shape(100), uniform: 1, rng: &rng), y = OwnedTensor(Shape(100))
+        var kept = [UInt8](repeating: 0, count: 100)
+        kept.withUnsafeMutableBufferPointer { _ = dropoutForward(y.t, x.t, kept: $0.baseAddress!, probability: 0, rng: &rng) }
         #expect(y.t.array == x.t.array)
     }
 }
