@@ -148,21 +148,28 @@ struct Segmenter {
                 if !reader.hasBufferedLine { break }  // input paused (a pipe): don't wait to fill the block
             }
             if block.isEmpty { done = true; break }
-            var outputs = [String](repeating: "", count: block.count)
-            if let nmt, workers > 1 {
-                outputs.withUnsafeMutableBufferPointer { out in
+            if nmt != nil, dropout == 0 {
+                // Each worker writes its share of the block's lines as one UTF-8 buffer.
+                var parts = [[UInt8]](repeating: [], count: workers)
+                parts.withUnsafeMutableBufferPointer { out in
                     encoders.withUnsafeMutableBufferPointer { encs in
                         nonisolated(unsafe) let out = out, encs = encs
                         let lines = block
                         Threads.parallelFor(workers) { w in
                             let start = lines.count * w / workers, end = lines.count * (w + 1) / workers
                             for i in start..<end {
-                                out[i] = encs[w]!.encode(lines[i]).map { nmt.vocabulary[$0] }.joined(separator: " ")
+                                encs[w]!.appendPieces(of: lines[i], to: &out[w])
+                                out[w].append(0x0A)
                             }
                         }
                     }
                 }
-            } else {
+                try sink.write(String(decoding: parts.joined(), as: UTF8.self))
+                sink.flush()
+                continue
+            }
+            var outputs = [String](repeating: "", count: block.count)
+            do {
                 for (i, line) in block.enumerated() {
                     if let nmt {
                         outputs[i] = encoders[0]!.encode(line, dropout: dropout, rng: &rng).map { nmt.vocabulary[$0] }.joined(separator: " ")

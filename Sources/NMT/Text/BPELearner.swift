@@ -7,6 +7,7 @@
 // Speed: pair counts are kept exactly and updated incrementally. An index maps each pair to the
 // words containing it, so a merge touches only those words; a max-heap with lazy deletion finds
 // the best pair (an entry is stale when its count no longer matches the table). No recount.
+// Pairs are numbered once (PairIndex); counts, word lists and marks are arrays by pair id.
 
 public struct BPELearner {
     /// Symbol id → its text (for subword-nmt, the last character of a word carries `</w>`).
@@ -16,8 +17,12 @@ public struct BPELearner {
     private var symbolIds: [[UInt32]: Int32]
     private var words: [[Int32]]
     private var frequencies: [Int]
-    private var pairCounts: [UInt64: Int] = [:]
-    private var wordsWithPair: [UInt64: [Int32]] = [:]
+    private var pairs = PairIndex()
+    private var pairKey: [UInt64] = []
+    private var pairCount: [Int] = []
+    private var wordsWithPair: [[Int32]] = []
+    /// The merge step that last changed a pair's count (to collect each changed pair once).
+    private var changedAt: [Int32] = []
     private var heap: [HeapEntry] = []
     /// Symbols that may not take part in any pair (nmt's byte-fallback placeholder).
     private let barrier: Int32?
@@ -26,7 +31,7 @@ public struct BPELearner {
 
     private struct HeapEntry {
         var count: Int
-        var pair: UInt64
+        var pair: Int32
     }
 
     /// - Parameters:
@@ -44,13 +49,26 @@ public struct BPELearner {
         self.isForbidden = isForbidden
         for (w, word) in self.words.enumerated() where word.count > 1 {
             for k in 0..<(word.count - 1) {
-                let pair = key(word[k], word[k + 1])
-                guard let pair else { continue }
-                pairCounts[pair, default: 0] += frequencies[w]
-                wordsWithPair[pair, default: []].append(Int32(w))
+                guard let key = key(word[k], word[k + 1]) else { continue }
+                let pair = pairId(key)
+                pairCount[pair] += frequencies[w]
+                wordsWithPair[pair].append(Int32(w))
             }
         }
-        for (pair, count) in pairCounts { push(HeapEntry(count: count, pair: pair)) }
+        for pair in 0..<pairCount.count where pairCount[pair] > 0 { push(HeapEntry(count: pairCount[pair], pair: Int32(pair))) }
+    }
+
+    /// The id of a pair, numbering it if new.
+    @inline(__always)
+    private mutating func pairId(_ key: UInt64) -> Int {
+        let (id, isNew) = pairs.insert(key)
+        if isNew {
+            pairKey.append(key)
+            pairCount.append(0)
+            wordsWithPair.append([])
+            changedAt.append(-1)
+        }
+        return Int(id)
     }
 
     @inline(__always)
@@ -70,61 +88,68 @@ public struct BPELearner {
     /// (or no pair is left).
     public mutating func learn(merges: Int, minFrequency: Int) -> [Merge] {
         var result: [Merge] = []
-        var lastVisit = [Int](repeating: -1, count: words.count)
+        var lastVisit = [Int32](repeating: -1, count: words.count)
+        var changed: [Int] = []
         while result.count < merges, let best = popBest() {
             guard best.count >= minFrequency else { break }
-            let (a, b) = (Int32(truncatingIfNeeded: best.pair >> 32), Int32(truncatingIfNeeded: best.pair & 0xFFFF_FFFF))
+            let bestPair = Int(best.pair)
+            let (a, b) = (Int32(truncatingIfNeeded: pairKey[bestPair] >> 32), Int32(truncatingIfNeeded: pairKey[bestPair] & 0xFFFF_FFFF))
             let mergedText = symbols[Int(a)] + symbols[Int(b)]
             if isForbidden(mergedText) {
-                pairCounts[best.pair] = 0
+                pairCount[bestPair] = 0
                 continue
             }
             result.append(Merge(left: symbols[Int(a)], right: symbols[Int(b)], frequency: best.count))
             let merged = symbolId(mergedText)
-            var changed = Set<UInt64>()
-            let step = result.count
-            for w in wordsWithPair[best.pair] ?? [] {
+            let step = Int32(result.count)
+            changed.removeAll(keepingCapacity: true)
+            let affected = wordsWithPair[bestPair]
+            wordsWithPair[bestPair] = []
+            for w in affected {
                 let w = Int(w)
                 if lastVisit[w] == step { continue }
                 lastVisit[w] = step
-                let word = words[w]
                 let frequency = frequencies[w]
                 var containsPair = false
-                for k in 0..<(word.count - 1) where word[k] == a && word[k + 1] == b { containsPair = true; break }
+                words[w].withUnsafeBufferPointer { word in
+                    for k in 0..<(word.count - 1) where word[k] == a && word[k + 1] == b { containsPair = true; break }
+                }
                 guard containsPair else { continue }
-                for k in 0..<(word.count - 1) {
-                    if let pair = key(word[k], word[k + 1]) {
-                        pairCounts[pair]! -= frequency
-                        changed.insert(pair)
+                let oldWord = words[w]
+                for k in 0..<(oldWord.count - 1) {
+                    guard let key = key(oldWord[k], oldWord[k + 1]), let pair = pairs.id(key).map(Int.init) else { continue }
+                    pairCount[pair] -= frequency
+                    if changedAt[pair] != step { changedAt[pair] = step; changed.append(pair) }
+                }
+                // Non-overlapping, left to right: "a a a" with (a, a) becomes "aa a", as subword-nmt
+                // does. In place: the merged word is never longer than what has been read.
+                var length = 0
+                words[w].withUnsafeMutableBufferPointer { word in
+                    var k = 0
+                    while k < word.count {
+                        if k + 1 < word.count && word[k] == a && word[k + 1] == b {
+                            word[length] = merged
+                            k += 2
+                        } else {
+                            word[length] = word[k]
+                            k += 1
+                        }
+                        length += 1
                     }
                 }
-                // Non-overlapping, left to right: "a a a" with (a, a) becomes "aa a", as subword-nmt does.
-                var newWord: [Int32] = []
-                newWord.reserveCapacity(word.count)
-                var k = 0
-                while k < word.count {
-                    if k + 1 < word.count && word[k] == a && word[k + 1] == b {
-                        newWord.append(merged)
-                        k += 2
-                    } else {
-                        newWord.append(word[k])
-                        k += 1
-                    }
-                }
+                words[w].removeLast(words[w].count - length)
+                let newWord = words[w]
                 for k in 0..<max(0, newWord.count - 1) {
-                    guard let pair = key(newWord[k], newWord[k + 1]) else { continue }
-                    pairCounts[pair, default: 0] += frequency
-                    changed.insert(pair)
+                    guard let key = key(newWord[k], newWord[k + 1]) else { continue }
+                    let pair = pairId(key)
+                    pairCount[pair] += frequency
+                    if changedAt[pair] != step { changedAt[pair] = step; changed.append(pair) }
                     if newWord[k] == merged || newWord[k + 1] == merged {
-                        wordsWithPair[pair, default: []].append(Int32(w))
+                        wordsWithPair[pair].append(Int32(w))
                     }
                 }
-                words[w] = newWord
             }
-            wordsWithPair[best.pair] = nil
-            for pair in changed {
-                if let count = pairCounts[pair], count > 0 { push(HeapEntry(count: count, pair: pair)) }
-            }
+            for pair in changed where pairCount[pair] > 0 { push(HeapEntry(count: pairCount[pair], pair: Int32(pair))) }
         }
         return result
     }
@@ -145,8 +170,9 @@ public struct BPELearner {
     private func ranksAbove(_ x: HeapEntry, _ y: HeapEntry) -> Bool {
         if x.count != y.count { return x.count > y.count }
         if x.pair == y.pair { return false }
-        let (xa, xb) = (Int(x.pair >> 32), Int(x.pair & 0xFFFF_FFFF))
-        let (ya, yb) = (Int(y.pair >> 32), Int(y.pair & 0xFFFF_FFFF))
+        let (xKey, yKey) = (pairKey[Int(x.pair)], pairKey[Int(y.pair)])
+        let (xa, xb) = (Int(xKey >> 32), Int(xKey & 0xFFFF_FFFF))
+        let (ya, yb) = (Int(yKey >> 32), Int(yKey & 0xFFFF_FFFF))
         if xa != ya { return symbolScalars[xa].lexicographicallyPrecedes(symbolScalars[ya]) == false }
         return symbolScalars[xb].lexicographicallyPrecedes(symbolScalars[yb]) == false
     }
@@ -179,7 +205,8 @@ public struct BPELearner {
                     parent = best
                 }
             }
-            if let current = pairCounts[top.pair], current == top.count, current > 0 { return top }
+            let current = pairCount[Int(top.pair)]
+            if current == top.count && current > 0 { return top }
         }
         return nil
     }

@@ -19,8 +19,9 @@ public final class BPETokenizer: @unchecked Sendable {
     public let characters: [String]
     public let merges: [(left: String, right: String)]
     private let characterIds: [UInt32: Int32]
-    /// (left id << 32 | right id) → (rank, merged id).
-    private let mergeTable: [UInt64: (rank: Int32, result: Int32)]
+    /// (left id << 32 | right id) → merge number → (rank, merged id).
+    private let mergeIndex: PairIndex
+    private let mergeRules: [(rank: Int32, result: Int32)]
 
     /// Builds the tokenizer from its characters and merges; fails if a merge names an unknown symbol.
     public init(characters: [String], merges: [(left: String, right: String)], source: String = "codes",
@@ -35,7 +36,8 @@ public final class BPETokenizer: @unchecked Sendable {
             characterIds[scalars[0].value] = vocabulary.id(c)!
         }
         self.characterIds = characterIds
-        var table: [UInt64: (Int32, Int32)] = [:]
+        var index = PairIndex(capacity: merges.count)
+        var rules: [(rank: Int32, result: Int32)] = []
         for (rank, merge) in merges.enumerated() {
             guard let left = vocabulary.id(merge.left), let right = vocabulary.id(merge.right),
                   Vocabulary.byte(of: left) == nil, Vocabulary.byte(of: right) == nil, left >= Vocabulary.firstCharacter,
@@ -43,9 +45,10 @@ public final class BPETokenizer: @unchecked Sendable {
                 throw NMTError("\(source):\(mergeLineOffset + rank + 1): merge '\(merge.left) \(merge.right)' uses a symbol that is not a character or an earlier merge")
             }
             let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))
-            if table[key] == nil { table[key] = (Int32(rank), vocabulary.id(merge.left + merge.right)!) }
+            if index.insert(key).isNew { rules.append((Int32(rank), vocabulary.id(merge.left + merge.right)!)) }
         }
-        mergeTable = table
+        mergeIndex = index
+        mergeRules = rules
     }
 
     // MARK: codes file
@@ -140,7 +143,7 @@ public final class BPETokenizer: @unchecked Sendable {
 
     @inline(__always)
     func merge(_ left: Int32, _ right: Int32) -> (rank: Int32, result: Int32)? {
-        mergeTable[UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))]
+        mergeIndex.id(UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))).map { mergeRules[Int($0)] }
     }
 
     /// Text of token ids: byte tokens become raw bytes, ▁ becomes a space, specials are dropped,
@@ -177,11 +180,27 @@ public final class BPETokenizer: @unchecked Sendable {
 /// Encodes lines into token ids with a cache of whole words (not shared between threads).
 public struct BPEEncoder {
     public let tokenizer: BPETokenizer
-    private var cache: [[UInt32]: [Int32]] = [:]
+    /// Cached words: their ids, and their pieces as UTF-8 text joined by spaces (for `apply`).
+    private var cache = WordTable()
+    private var cachedIds: [[Int32]] = []
+    private var cachedText: [[UInt8]] = []
     /// Caching stops growing past this many words (bounded memory on endless input).
     private let cacheLimit = 1 << 20
 
     init(tokenizer: BPETokenizer) { self.tokenizer = tokenizer }
+
+    /// The cache entry of a word (encoding it on first sight), or nil when the cache is full.
+    private mutating func cached(_ word: ArraySlice<UInt32>) -> Int? {
+        let h = WordTable.hash(word)
+        if let index = cache.find(word, hash: h) { return index }
+        if cache.count >= cacheLimit { return nil }
+        var unused = RandomGenerator(seed: 0)
+        let ids = encodeWord(word, dropout: 0, rng: &unused)
+        cache.insert(word, hash: h)
+        cachedIds.append(ids)
+        cachedText.append(Array(ids.map { tokenizer.vocabulary[$0] }.joined(separator: " ").utf8))
+        return cachedIds.count - 1
+    }
 
     /// Token ids of a raw line. With `dropout` > 0 each merge is skipped with that probability
     /// (BPE-dropout, Provilkov et al. 2020), drawing from `rng`; with 0 it is plain BPE.
@@ -190,12 +209,8 @@ public struct BPEEncoder {
         var ids: [Int32] = []
         ids.reserveCapacity(symbols.count)
         for range in Pretokenizer.words(symbols) {
-            if dropout == 0 {
-                let word = Array(symbols[range])
-                if let cached = cache[word] { ids.append(contentsOf: cached); continue }
-                let encoded = encodeWord(symbols[range], dropout: 0, rng: &rng)
-                if cache.count < cacheLimit { cache[word] = encoded }
-                ids.append(contentsOf: encoded)
+            if dropout == 0, let entry = cached(symbols[range]) {
+                ids.append(contentsOf: cachedIds[entry])
             } else {
                 ids.append(contentsOf: encodeWord(symbols[range], dropout: dropout, rng: &rng))
             }
@@ -206,6 +221,23 @@ public struct BPEEncoder {
     public mutating func encode(_ line: String) -> [Int32] {
         var unused = RandomGenerator(seed: 0)
         return encode(line, dropout: 0, rng: &unused)
+    }
+
+    /// Appends a line's pieces (plain BPE) as `apply` prints them: UTF-8, separated by single spaces.
+    public mutating func appendPieces(of line: String, to out: inout [UInt8]) {
+        let symbols = Pretokenizer.symbols(line)
+        var first = true
+        for range in Pretokenizer.words(symbols) {
+            if !first { out.append(0x20) }
+            first = false
+            if let entry = cached(symbols[range]) {
+                out.append(contentsOf: cachedText[entry])
+            } else {
+                var unused = RandomGenerator(seed: 0)
+                let ids = encodeWord(symbols[range], dropout: 0, rng: &unused)
+                out.append(contentsOf: ids.map { tokenizer.vocabulary[$0] }.joined(separator: " ").utf8)
+            }
+        }
     }
 
     /// Merges the lowest-ranked adjacent pair, every occurrence left to right, until none applies.
@@ -252,20 +284,13 @@ public struct BPEEncoder {
 
 /// Distinct pretokenized words of some files and their frequencies, in first-seen order.
 struct WordCounts {
-    var words: [[UInt32]] = []
+    private var table = WordTable()
     var frequencies: [Int] = []
-    /// Keyed by slices so that a lookup of a word already seen allocates nothing.
-    private var index: [ArraySlice<UInt32>: Int] = [:]
+    var words: [[UInt32]] { table.words }
 
     mutating func add(_ word: ArraySlice<UInt32>, _ frequency: Int) {
-        if let i = index[word] {
-            frequencies[i] += frequency
-        } else {
-            let owned = Array(word)
-            index[owned[...]] = words.count
-            words.append(owned)
-            frequencies.append(frequency)
-        }
+        let (index, isNew) = table.insert(word, hash: WordTable.hash(word))
+        if isNew { frequencies.append(frequency) } else { frequencies[index] += frequency }
     }
 
     /// Files are counted in parallel, then merged in file order (the same result as one pass).
