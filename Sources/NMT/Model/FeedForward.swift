@@ -41,7 +41,9 @@ public enum FeedForward {
             // ReLU: du = da · mask · 1[u > 0] = da · (a' > 0 ? scale : 0), in place.
             let scale = a.dropMask?.scale ?? 1
             let d = da.pointer, out = a.activated.pointer
-            for i in 0..<da.count { d[i] = out[i] > 0 ? d[i] * scale : 0 }
+            Threads.parallelChunks(da.count, minChunk: 1 << 16) { range in
+                for i in range { d[i] = out[i] > 0 ? d[i] * scale : 0 }
+            }
             du = da
         }
         linearBackward(dx: dx, dWeight: g.fc1.weight, dBias: g.fc1.bias, dy: du, x: a.input, weight: w.fc1.weight)

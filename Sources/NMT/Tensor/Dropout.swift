@@ -4,8 +4,9 @@
 //   forward:  kept[i] = 0 with probability p, else 1;  y = x · kept · 1/(1−p)
 //   backward: dx += dy · kept · 1/(1−p)
 // The mask is kept for the backward pass as one byte per element (a quarter of a Float mask:
-// masks were a fifth of a training step's activation memory). Masks are drawn serially from
-// one seeded generator, so they do not depend on the thread count.
+// masks were a fifth of a training step's activation memory). Each mask takes one number from
+// the seeded generator and derives element i's draw from it and i (counter-based, splitmix64),
+// so masks are drawn in parallel and still do not depend on the thread count.
 
 /// Which elements dropout kept, one byte each (1 kept, 0 zeroed), and the survivors' scale.
 public struct DropoutMask {
@@ -21,8 +22,10 @@ public struct DropoutMask {
     /// x[i] *= factor i, in place (a gradient passing back through the dropout).
     public func apply(to x: Tensor) {
         checkShape(x.count == count, "DropoutMask.apply: tensor vs mask", x.shape, Shape(count))
-        let p = x.pointer
-        for i in 0..<count { p[i] = kept[i] != 0 ? p[i] * scale : 0 }
+        let p = x.pointer, kept = kept, scale = scale
+        Threads.parallelChunks(count, minChunk: 1 << 16) { range in
+            for i in range { p[i] = kept[i] != 0 ? p[i] * scale : 0 }
+        }
     }
 }
 
@@ -34,14 +37,33 @@ public func dropoutForward(_ y: Tensor, _ x: Tensor, kept: UnsafeMutablePointer<
     require(p >= 0 && p < 1, "dropoutForward: probability \(p) outside [0, 1)")
     let scale = 1 / (1 - p)
     let xp = x.pointer, yp = y.pointer
-    for i in 0..<x.count { kept[i] = rng.nextUnitFloat() < p ? 0 : 1 }
-    for i in 0..<x.count { yp[i] = kept[i] != 0 ? xp[i] * scale : 0 }
+    let stream = rng.next()
+    Threads.parallelChunks(x.count, minChunk: 1 << 15) { range in
+        for i in range {
+            let keep = uniformDraw(stream, i) >= p
+            kept[i] = keep ? 1 : 0
+            yp[i] = keep ? xp[i] * scale : 0
+        }
+    }
     return DropoutMask(kept: kept, count: x.count, scale: scale)
+}
+
+/// Draw i of a counter-based stream, uniform in [0, 1): splitmix64's finaliser of
+/// (stream + i·golden ratio), top 24 bits.
+@inline(__always)
+func uniformDraw(_ stream: UInt64, _ i: Int) -> Float {
+    var z = stream &+ UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    z ^= z >> 31
+    return Float(z >> 40) * (1 / Float(1 << 24))
 }
 
 /// dx += dy · mask.
 public func dropoutBackward(dx: Tensor, dy: Tensor, mask: DropoutMask) {
     checkShape(dy.count == mask.count && dx.count == mask.count, "dropoutBackward: dy/dx vs mask", dy.shape, Shape(mask.count))
-    let dyp = dy.pointer, dxp = dx.pointer
-    for i in 0..<mask.count where mask.kept[i] != 0 { dxp[i] += dyp[i] * mask.scale }
+    let dyp = dy.pointer, dxp = dx.pointer, kept = mask.kept, scale = mask.scale
+    Threads.parallelChunks(mask.count, minChunk: 1 << 16) { range in
+        for i in range where kept[i] != 0 { dxp[i] += dyp[i] * scale }
+    }
 }

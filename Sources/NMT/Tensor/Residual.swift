@@ -4,7 +4,9 @@
 public func residualForward(_ y: Tensor, _ a: Tensor, _ b: Tensor) {
     checkShape(a.count == b.count && y.count == a.count, "residualForward: a vs b", a.shape, b.shape)
     let yp = y.pointer, ap = a.pointer, bp = b.pointer
-    for i in 0..<y.count { yp[i] = ap[i] + bp[i] }
+    Threads.parallelChunks(y.count, minChunk: 1 << 16) { range in
+        for i in range { yp[i] = ap[i] + bp[i] }
+    }
 }
 
 public func residualBackward(da: Tensor, db: Tensor, dy: Tensor) {
