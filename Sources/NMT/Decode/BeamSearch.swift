@@ -10,6 +10,7 @@
 // Beam 1 takes the greedy path. Ties break by candidate order, so results are deterministic.
 
 import Foundation
+import Synchronization
 
 public enum LengthPenaltyStyle: String, CaseIterable, Sendable {
     case average, gnmt
@@ -148,14 +149,19 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
 public func searchBatches(model: Transformer, sources: [[Int32]], batches: [[Int]], options: SearchOptions) -> [[Hypothesis]] {
     var results = [[Hypothesis]](repeating: [], count: sources.count)
     func work(_ batch: [Int]) -> Int { batch.count * (batch.map { sources[$0].count }.max() ?? 0) }
+    // Largest batches first (a workspace grows once to its final size, and the small batches
+    // at the end even out the workers), each taken by whichever worker is free.
+    let queue = batches.sorted { work($0) > work($1) }
+    let next = Atomic<Int>(0)
     let workers = min(Threads.count, batches.count)
     results.withUnsafeMutableBufferPointer { out in
         nonisolated(unsafe) let out = out
-        Threads.parallelFor(max(workers, 1)) { w in
+        Threads.parallelFor(max(workers, 1)) { _ in
             let workspace = DecodingWorkspace()
-            // Largest batches first: the workspace grows once to its final size.
-            for batch in stride(from: w, to: batches.count, by: max(workers, 1)).map({ batches[$0] })
-                .sorted(by: { work($0) > work($1) }) {
+            while true {
+                let taken = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if taken >= queue.count { break }
+                let batch = queue[taken]
                 let found = beamSearch(model: model, sources: batch.map { sources[$0] }, options: options, workspace: workspace)
                 for (i, index) in batch.enumerated() { out[index] = found[i] }
             }
