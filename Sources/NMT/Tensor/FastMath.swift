@@ -115,50 +115,6 @@ public func expShifted(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
     return total
 }
 
-/// out[j] = scale · (q · rows[j]) for j < count, rows[j] = rows + j·stride, each of length n.
-/// Four rows at a time share the loads of q (one query against cached attention keys).
-@inline(__always)
-public func scaledDots(_ out: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, rows: UnsafePointer<Float>, stride: Int,
-                       count: Int, _ n: Int, scale: Float) {
-    var j = 0
-    if n % 16 == 0 {
-        while j + 4 <= count {
-            let r0 = rows + j * stride, r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride
-            var a0 = Float16x(), a1 = Float16x(), a2 = Float16x(), a3 = Float16x()
-            var i = 0
-            while i < n {
-                let qv = load16(q + i)
-                a0 += qv * load16(r0 + i); a1 += qv * load16(r1 + i)
-                a2 += qv * load16(r2 + i); a3 += qv * load16(r3 + i)
-                i += 16
-            }
-            out[j] = scale * a0.sum(); out[j + 1] = scale * a1.sum()
-            out[j + 2] = scale * a2.sum(); out[j + 3] = scale * a3.sum()
-            j += 4
-        }
-    }
-    while j < count { out[j] = scale * dot(q, rows + j * stride, n); j += 1 }
-}
-
-/// out[0..<n] = Σ_j weights[j] · rows[j] for j < count, rows[j] = rows + j·stride (the
-/// attention-weighted sum of cached values for one query). Sums are kept in registers per
-/// 16 columns; zero weights (masked keys) are skipped.
-@inline(__always)
-public func weightedRowSum(_ out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>,
-                           stride: Int, count: Int, _ n: Int) {
-    var i = 0
-    while i + 16 <= n {
-        var acc = Float16x()
-        for j in 0..<count where weights[j] != 0 { acc += weights[j] * load16(rows + j * stride + i) }
-        store16(acc, out + i)
-        i += 16
-    }
-    if i < n {
-        for c in i..<n { out[c] = 0 }
-        for j in 0..<count where weights[j] != 0 { addScaled(out + i, rows + j * stride + i, n - i, weights[j]) }
-    }
-}
-
 /// y[i] += alpha · x[i] for i < n.
 @inline(__always)
 public func addScaled(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, _ alpha: Float = 1) {

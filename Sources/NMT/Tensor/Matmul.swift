@@ -1,4 +1,4 @@
-// Matmul: the one wrapper over OpenBLAS's cblas_sgemm that every matrix product in nmt
+// Matmul: the one wrapper over OpenBLAS (cblas_sgemm, and cblas_sgemv for matrix-vector cases) that every matrix product in nmt
 // goes through, and its batched form for attention (B×H independent small products).
 //
 // Row-major throughout: C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C,
@@ -30,6 +30,15 @@ public func sgemm(
                 transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha,
                 a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// y = alpha · op(A) · x for a row-major A [rows, columns] with leading dimension lda (a
+/// decoding step's attention for one query and one head: scores K·q and context Vᵀ·p).
+@inline(__always)
+public func sgemv(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+                  _ x: UnsafePointer<Float>, rows: Int, columns: Int, alpha: Float = 1) {
+    cblas_sgemv(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), alpha,
+                a, Int32(lda), x, 1, 0, y, 1)
 }
 
 /// out = alpha · op(a) · op(b) + beta · out, for tensors seen as matrices [rows, columns].
