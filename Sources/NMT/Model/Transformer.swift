@@ -35,6 +35,8 @@ struct EmbeddingActivations {
 
 public final class Transformer: @unchecked Sendable {
     public let config: TransformerConfig
+    /// Floats of logits alive at once in a training step (rows per chunk = this / V).
+    var outputChunkFloats = 1 << 22
     public let parameters: ParameterStore
     public let weights: TransformerWeights
     public let gradients: TransformerWeights
@@ -153,7 +155,7 @@ public final class Transformer: @unchecked Sendable {
         // dH and dE, so only one chunk (≤ 2^22 floats) is alive.
         let dH = arena.tensor(h.shape)
         let v = config.vocabularySize, c = config.dModel
-        let chunkRows = max(64, (1 << 22) / v)
+        let chunkRows = max(1, outputChunkFloats / v)
         for start in stride(from: 0, to: b * t, by: chunkRows) {
             let rows = min(chunkRows, b * t - start)
             let beforeChunk = arena.mark()

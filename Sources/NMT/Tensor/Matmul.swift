@@ -1,5 +1,6 @@
-// Matmul: the one wrapper over OpenBLAS (cblas_sgemm, and cblas_sgemv for matrix-vector cases) that every matrix product in nmt
-// goes through, and its batched form for attention (B×H independent small products).
+// Matmul: the one wrapper over OpenBLAS (cblas_sgemm; cblas_sgemv for matrix–vector cases)
+// that every matrix product in nmt goes through, and its batched form for attention (B×H
+// independent small products).
 //
 // Row-major throughout: C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C,
 // where op(X) = X or Xᵀ. With beta = 1 the product accumulates into C (gradients).

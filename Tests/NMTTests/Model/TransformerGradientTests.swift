@@ -63,6 +63,25 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
         return failures
     }
 
+    /// The training step makes logits a chunk of rows at a time; chunks of 2 rows give the same
+    /// loss and gradients as one chunk.
+    @Test func chunkedOutputProjectionGivesTheSameLossAndGradients() throws {
+        let model = try Transformer(config: tinyConfig(preNorm: true, activation: .relu, dropout: 0.1))
+        model.initialize(seed: 8)
+        func step(chunkFloats: Int) -> (Double, [Float]) {
+            model.outputChunkFloats = chunkFloats
+            model.parameters.zeroGradients()
+            var rng = RandomGenerator(seed: 5)
+            let loss = model.forward(paddedBatch, labelSmoothing: 0.1, training: true, backward: true, rng: &rng).loss.loss
+            return (loss, Array(UnsafeBufferPointer(start: model.parameters.gradients, count: model.parameters.count)))
+        }
+        let (wholeLoss, wholeGradients) = step(chunkFloats: 1 << 22)
+        let (chunkedLoss, chunkedGradients) = step(chunkFloats: 2 * model.config.vocabularySize)
+        #expect(abs(chunkedLoss - wholeLoss) <= 1e-6 * wholeLoss)  // products of 2 rows round differently
+        let worst = zip(wholeGradients, chunkedGradients).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-6, "largest gradient difference \(worst)")
+    }
+
     @Test func preNormGradientsMatchFiniteDifferences() throws {
         let failures = try check(tinyConfig(preNorm: true), seed: 1)
         #expect(failures.isEmpty, "\(failures)")
