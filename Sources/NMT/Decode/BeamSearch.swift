@@ -82,7 +82,7 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
     }
 
     for t in 0..<longest {
-        let logProbs = decoder.step(last)
+        let (logits, logZ) = decoder.stepLogits(last)
         var parents: [Int] = [], nextLive: [Int] = []
         var nextTokens: [[Int32]] = [], nextScores: [Double] = [], nextLast: [Int32] = []
         for (slot, sentence) in live.enumerated() {
@@ -90,15 +90,15 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
             if t == maxLengths[sentence] - 1 {
                 // Maximum length: every open hypothesis ends here with </s>.
                 for r in base..<(base + width) where scores[r] > -.infinity {
-                    finalize(sentence, tokens[r], scores[r] + Double(logProbs[r * v + Int(eos)]))
+                    finalize(sentence, tokens[r], scores[r] + Double(logits[r * v + Int(eos)] - logZ[r]))
                 }
                 continue
             }
             // The best 2k continuations of each live row, then the best 2k of those.
             candidates.removeAll(keepingCapacity: true)
             for r in base..<(base + width) where scores[r] > -.infinity {
-                for (token, logp) in topK(logProbs.pointer + r * v, v, 2 * k) {
-                    candidates.append((scores[r] + Double(logp), r, token))
+                for (token, logit) in topK(logits.pointer + r * v, v, 2 * k) {
+                    candidates.append((scores[r] + Double(logit - logZ[r]), r, token))
                 }
             }
             candidates.sort { $0.score != $1.score ? $0.score > $1.score : ($0.row != $1.row ? $0.row < $1.row : $0.token < $1.token) }
@@ -184,15 +184,15 @@ private func greedy(_ model: Transformer, _ encoderOutput: Tensor, _ padding: Un
     var last = [Int32](repeating: Vocabulary.beginOfSentence, count: b)
     var results = [Hypothesis?](repeating: nil, count: b)
     for t in 0..<maxLengths.max()! {
-        let logProbs = decoder.step(last)
+        let (logits, logZ) = decoder.stepLogits(last)
         var parents: [Int] = [], nextLive: [Int] = [], nextLast: [Int32] = []
         for (r, sentence) in live.enumerated() {
-            let row = logProbs.pointer + r * v
-            var best = Vocabulary.endOfSentence
+            let row = logits.pointer + r * v
+            var best = Vocabulary.endOfSentence  // the first id after <pad>, <unk>, <s>, which are never generated
             if t < maxLengths[sentence] - 1 {
-                for j in 0..<v where row[j] > row[Int(best)] { best = Int32(j) }
+                for j in (Int(best) + 1)..<v where row[j] > row[Int(best)] { best = Int32(j) }
             }
-            logProbabilities[sentence] += Double(row[Int(best)])
+            logProbabilities[sentence] += Double(row[Int(best)] - logZ[r])
             if best == Vocabulary.endOfSentence {
                 let lp = options.lengthPenaltyStyle.penalty(length: tokens[sentence].count + 1, alpha: options.lengthPenalty)
                 results[sentence] = Hypothesis(tokens: tokens[sentence], logProbability: logProbabilities[sentence],
@@ -212,11 +212,12 @@ private func greedy(_ model: Transformer, _ encoderOutput: Tensor, _ padding: Un
     return results.map { [$0!] }
 }
 
-/// The `count` largest entries of x[0..<n] as (index, value), largest first (ties: lower index first).
+/// The `count` largest entries of x[3..<n] as (index, value), largest first (ties: lower index
+/// first). Ids 0–2 (<pad>, <unk>, <s>) are never generated.
 func topK(_ x: UnsafePointer<Float>, _ n: Int, _ count: Int) -> [(Int32, Float)] {
     var best: [(Int32, Float)] = []
     best.reserveCapacity(count + 1)
-    for j in 0..<n {
+    for j in Int(Vocabulary.endOfSentence)..<n {
         let value = x[j]
         if best.count == count && value <= best[count - 1].1 { continue }
         var position = best.count

@@ -80,8 +80,26 @@ public final class IncrementalDecoder {
     }
 
     /// Log-probabilities [R, V] of the next token after feeding `tokens` (one per hypothesis) at
-    /// the current position. Valid until the next call.
+    /// the current position; <pad>, <unk> and <s> get −∞. Valid until the next call.
     func step(_ tokens: [Int32]) -> Tensor {
+        let (logits, logZ) = stepLogits(tokens)
+        let v = model.config.vocabularySize
+        for r in 0..<rows {
+            let row = logits.pointer + r * v
+            for j in 0..<v { row[j] -= logZ[r] }
+            // <pad>, <unk> and <s> are never generated (as fairseq forbids <pad>); the rest keep
+            // their log-probabilities, so scores stay equal to forced decoding's.
+            row[Int(Vocabulary.padding)] = -.infinity
+            row[Int(Vocabulary.unknown)] = -.infinity
+            row[Int(Vocabulary.beginOfSentence)] = -.infinity
+        }
+        return logits
+    }
+
+    /// What search reads: the logits [R, V] and each row's log-normaliser, so that log p(j) =
+    /// logits[r, j] − logZ[r] (the same Float subtraction as `step`) is formed only for the
+    /// few tokens a search looks at. Valid until the next call.
+    func stepLogits(_ tokens: [Int32]) -> (logits: Tensor, logZ: UnsafeMutablePointer<Float>) {
         require(tokens.count == rows, "IncrementalDecoder.step: \(tokens.count) tokens for \(rows) hypotheses")
         require(position < maxLength && position < model.config.maxPositions, "IncrementalDecoder.step: position \(position) beyond the cache")
         arena.reset()
@@ -125,17 +143,10 @@ public final class IncrementalDecoder {
         if let norm = model.weights.decoderNorm { x = model.finalNormForward(x, norm, arena: arena).1 }
         let logits = arena.tensor(Shape(rows, config.vocabularySize))
         matmul(logits, x, model.weights.embedding, transposeB: true)
-        logSoftmaxRows(logits)
-        // <pad>, <unk> and <s> are never generated (as fairseq forbids <pad>); the rest keep their
-        // log-probabilities, so scores stay equal to forced decoding's.
-        for r in 0..<rows {
-            let row = logits.pointer + r * config.vocabularySize
-            row[Int(Vocabulary.padding)] = -.infinity
-            row[Int(Vocabulary.unknown)] = -.infinity
-            row[Int(Vocabulary.beginOfSentence)] = -.infinity
-        }
+        let logZ = arena.floats(rows)
+        logNormalizers(logits, into: logZ)
         position += 1
-        return logits
+        return (logits, logZ)
     }
 
     /// Attention of one query per hypothesis over `keyCount` cached keys, then the output projection.
@@ -192,16 +203,15 @@ public final class IncrementalDecoder {
     }
 }
 
-/// x[r, :] ← log softmax(x[r, :]) in place.
-func logSoftmaxRows(_ x: Tensor) {
+/// logZ[r] = log Σ_j e^(x[r, j]) (max-shifted), the log-softmax normaliser of each row.
+func logNormalizers(_ x: Tensor, into logZ: UnsafeMutablePointer<Float>) {
     let v = x.columns
     Threads.parallelChunks(x.rows, minChunk: 4) { rows in
         for r in rows {
             let p = x.pointer + r * v
             let m = maximum(p, v)
             let total = expSumOnly(p, v, shift: m)
-            let logZ = m + Float(Foundation.log(Double(total)))
-            for j in 0..<v { p[j] -= logZ }
+            logZ[r] = m + Float(Foundation.log(Double(total)))
         }
     }
 }
