@@ -51,6 +51,11 @@ def convert(model_path, out_dir):
         s.gamma = w[name + ".weight"]
         s.beta = w[name + ".bias"]
 
+    def self_attention(s, prefix):
+        fused(s.self_attention.linear[0], [f"{prefix}.self_attn.{x}_proj" for x in "qkv"])
+        linear(s.self_attention.linear[1], f"{prefix}.self_attn.out_proj")
+        norm(s.self_attention.layer_norm, f"{prefix}.self_attn_layer_norm")
+
     def ffn(s, prefix):
         norm(s.layer_norm, prefix + ".final_layer_norm")
         linear(s.linear_0, prefix + ".fc1")
@@ -66,9 +71,7 @@ def convert(model_path, out_dir):
     enc.position_encodings.encodings = positions
     for i, layer in enumerate(enc.layer):
         p = f"encoder.layers.{i}"
-        fused(layer.self_attention.linear[0], [f"{p}.self_attn.{x}_proj" for x in "qkv"])
-        linear(layer.self_attention.linear[1], f"{p}.self_attn.out_proj")
-        norm(layer.self_attention.layer_norm, f"{p}.self_attn_layer_norm")
+        self_attention(layer, p)
         ffn(layer.ffn, p)
     if config["preNorm"]:
         norm(enc.layer_norm, "encoder.layer_norm")
@@ -80,9 +83,7 @@ def convert(model_path, out_dir):
     dec.projection.weight = embedding
     for i, layer in enumerate(dec.layer):
         p = f"decoder.layers.{i}"
-        fused(layer.self_attention.linear[0], [f"{p}.self_attn.{x}_proj" for x in "qkv"])
-        linear(layer.self_attention.linear[1], f"{p}.self_attn.out_proj")
-        norm(layer.self_attention.layer_norm, f"{p}.self_attn_layer_norm")
+        self_attention(layer, p)
         linear(layer.attention.linear[0], f"{p}.encoder_attn.q_proj")
         fused(layer.attention.linear[1], [f"{p}.encoder_attn.{x}_proj" for x in "kv"])
         linear(layer.attention.linear[2], f"{p}.encoder_attn.out_proj")

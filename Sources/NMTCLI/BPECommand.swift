@@ -168,14 +168,13 @@ struct Segmenter {
                 sink.flush()
                 continue
             }
+            // BPE-dropout and the subword-nmt format: one thread, lines in order.
             var outputs = [String](repeating: "", count: block.count)
-            do {
-                for (i, line) in block.enumerated() {
-                    if let nmt {
-                        outputs[i] = encoders[0]!.encode(line, dropout: dropout, rng: &rng).map { nmt.vocabulary[$0] }.joined(separator: " ")
-                    } else {
-                        outputs[i] = subword!.apply(line: line, dropout: dropout, rng: &rng)
-                    }
+            for (i, line) in block.enumerated() {
+                if let nmt {
+                    outputs[i] = nmt.pieceText(encoders[0]!.encode(line, dropout: dropout, rng: &rng))
+                } else {
+                    outputs[i] = subword!.apply(line: line, dropout: dropout, rng: &rng)
                 }
             }
             try sink.write(outputs.joined(separator: "\n") + "\n")

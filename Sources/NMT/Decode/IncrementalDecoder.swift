@@ -193,10 +193,13 @@ public final class IncrementalDecoder {
         // slot is not written before the next step, so it is a safe source.
         var free = (0..<capacity).filter { !slotTaken[$0] }
         let c = model.config.dModel, length = position * c, slotStride = maxLength * c
-        for i in copies {
-            let from = Int(slotOfRow[parents[i]]), to = free.removeLast()
-            for cache in selfKeys + selfValues { (cache + to * slotStride).update(from: cache + from * slotStride, count: length) }
-            slotScratch[i] = Int32(to)
+        if !copies.isEmpty {
+            let caches = selfKeys + selfValues
+            for i in copies {
+                let from = Int(slotOfRow[parents[i]]), to = free.removeLast()
+                for cache in caches { (cache + to * slotStride).update(from: cache + from * slotStride, count: length) }
+                slotScratch[i] = Int32(to)
+            }
         }
         slotOfRow.update(from: slotScratch, count: parents.count)
         rows = parents.count

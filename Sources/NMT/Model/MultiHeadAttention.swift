@@ -67,8 +67,7 @@ public enum MultiHeadAttention {
         var dropped = a.probs
         if let mask = a.dropMask {
             dropped = arena.tensor(a.probs.shape)
-            dropped.copy(from: a.probs)
-            mask.apply(to: dropped)
+            mask.apply(a.probs, into: dropped)
         }
         let probsBatch = MatrixBatch(dropped.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
         let dProbsBatch = MatrixBatch(dProbs.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)

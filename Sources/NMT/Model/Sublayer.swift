@@ -51,8 +51,7 @@ public struct Sublayer {
         }
         addScaled(dx.pointer, dSum.pointer, dx.count)
         let dF = arena.tensor(dy.shape)
-        dF.copy(from: dSum)
-        dropMask?.apply(to: dF)
+        if let mask = dropMask { mask.apply(dSum, into: dF) } else { dF.copy(from: dSum) }
         return dF
     }
 

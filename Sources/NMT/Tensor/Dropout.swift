@@ -19,14 +19,18 @@ public struct DropoutMask {
     @inline(__always)
     public subscript(i: Int) -> Float { kept[i] != 0 ? scale : 0 }
 
-    /// x[i] *= factor i, in place (a gradient passing back through the dropout).
-    public func apply(to x: Tensor) {
-        checkShape(x.count == count, "DropoutMask.apply: tensor vs mask", x.shape, Shape(count))
-        let p = x.pointer, kept = kept, scale = scale
+    /// y[i] = x[i] · factor i (y may be x): what the forward pass made of x, or a gradient
+    /// passing back through the dropout.
+    public func apply(_ x: Tensor, into y: Tensor) {
+        checkShape(x.count == count && y.count == count, "DropoutMask.apply: tensors vs mask", x.shape, Shape(count))
+        let xp = x.pointer, yp = y.pointer, kept = kept, scale = scale
         Threads.parallelChunks(count, minChunk: 1 << 16) { range in
-            for i in range { p[i] = kept[i] != 0 ? p[i] * scale : 0 }
+            for i in range { yp[i] = kept[i] != 0 ? xp[i] * scale : 0 }
         }
     }
+
+    /// x[i] *= factor i, in place.
+    public func apply(to x: Tensor) { apply(x, into: x) }
 }
 
 /// y = dropout(x) (y may be x); the mask is written into `kept` (x.count bytes) and returned.

@@ -20,9 +20,8 @@ public func sgemm(
         // than the product; one sgemv per row reads B once each (measured 1.2–6× faster for
         // m ≤ 5 on [m, 256]·[256, 8000] and [m, 1024]·[1024, 256]). Row i: C[i, :] = alpha · op(B)ᵀ · A[i, :] + beta · C[i, :].
         for i in 0..<m {
-            cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
-                        Int32(transposeB ? n : k), Int32(transposeB ? k : n), alpha,
-                        b, Int32(ldb), a + i * lda, 1, beta, c + i * ldc, 1)
+            sgemv(c + i * ldc, b, lda: ldb, transposeA: !transposeB, a + i * lda,
+                  rows: transposeB ? n : k, columns: transposeB ? k : n, alpha: alpha, beta: beta)
         }
         return
     }
@@ -33,13 +32,14 @@ public func sgemm(
                 a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// y = alpha · op(A) · x for a row-major A [rows, columns] with leading dimension lda (a
-/// decoding step's attention for one query and one head: scores K·q and context Vᵀ·p).
+/// y = alpha · op(A) · x + beta · y for a row-major A [rows, columns] with leading dimension lda
+/// (products of a few rows, and a decoding step's attention for one query and one head:
+/// scores K·q and context Vᵀ·p).
 @inline(__always)
 public func sgemv(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
-                  _ x: UnsafePointer<Float>, rows: Int, columns: Int, alpha: Float = 1) {
+                  _ x: UnsafePointer<Float>, rows: Int, columns: Int, alpha: Float = 1, beta: Float = 0) {
     cblas_sgemv(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), alpha,
-                a, Int32(lda), x, 1, 0, y, 1)
+                a, Int32(lda), x, 1, beta, y, 1)
 }
 
 /// out = alpha · op(a) · op(b) + beta · out, for tensors seen as matrices [rows, columns].

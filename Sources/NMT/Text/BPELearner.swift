@@ -110,44 +110,40 @@ public struct BPELearner {
                 if lastVisit[w] == step { continue }
                 lastVisit[w] = step
                 let frequency = frequencies[w]
-                var containsPair = false
-                words[w].withUnsafeBufferPointer { word in
-                    for k in 0..<(word.count - 1) where word[k] == a && word[k + 1] == b { containsPair = true; break }
-                }
-                guard containsPair else { continue }
-                let oldWord = words[w]
-                for k in 0..<(oldWord.count - 1) {
-                    guard let key = key(oldWord[k], oldWord[k + 1]), let pair = pairs.id(key).map(Int.init) else { continue }
+                guard words[w].indices.dropLast().contains(where: { words[w][$0] == a && words[w][$0 + 1] == b }) else { continue }
+                // The word is taken out of `words` while it changes, so it is edited in place
+                // (no copy) while the pair tables are updated.
+                var word = words[w]
+                words[w] = []
+                for k in 0..<(word.count - 1) {
+                    guard let key = key(word[k], word[k + 1]), let pair = pairs.id(key).map(Int.init) else { continue }
                     pairCount[pair] -= frequency
                     if changedAt[pair] != step { changedAt[pair] = step; changed.append(pair) }
                 }
                 // Non-overlapping, left to right: "a a a" with (a, a) becomes "aa a", as subword-nmt
                 // does. In place: the merged word is never longer than what has been read.
-                var length = 0
-                words[w].withUnsafeMutableBufferPointer { word in
-                    var k = 0
-                    while k < word.count {
-                        if k + 1 < word.count && word[k] == a && word[k + 1] == b {
-                            word[length] = merged
-                            k += 2
-                        } else {
-                            word[length] = word[k]
-                            k += 1
-                        }
-                        length += 1
+                var length = 0, k = 0
+                while k < word.count {
+                    if k + 1 < word.count && word[k] == a && word[k + 1] == b {
+                        word[length] = merged
+                        k += 2
+                    } else {
+                        word[length] = word[k]
+                        k += 1
                     }
+                    length += 1
                 }
-                words[w].removeLast(words[w].count - length)
-                let newWord = words[w]
-                for k in 0..<max(0, newWord.count - 1) {
-                    guard let key = key(newWord[k], newWord[k + 1]) else { continue }
+                word.removeLast(word.count - length)
+                for k in 0..<max(0, word.count - 1) {
+                    guard let key = key(word[k], word[k + 1]) else { continue }
                     let pair = pairId(key)
                     pairCount[pair] += frequency
                     if changedAt[pair] != step { changedAt[pair] = step; changed.append(pair) }
-                    if newWord[k] == merged || newWord[k + 1] == merged {
+                    if word[k] == merged || word[k + 1] == merged {
                         wordsWithPair[pair].append(Int32(w))
                     }
                 }
+                words[w] = word
             }
             for pair in changed where pairCount[pair] > 0 { push(HeapEntry(count: pairCount[pair], pair: Int32(pair))) }
         }

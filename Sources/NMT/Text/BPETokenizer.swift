@@ -163,6 +163,11 @@ public final class BPETokenizer: @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The pieces of `ids` as `apply` prints them: vocabulary entries separated by single spaces.
+    public func pieceText(_ ids: [Int32]) -> String {
+        ids.map { vocabulary[$0] }.joined(separator: " ")
+    }
+
     /// Ids of a line of `apply` output (pieces separated by single spaces); nil names the first unknown piece.
     public func ids(pieces line: String) -> Result<[Int32], NMTError> {
         if line.isEmpty { return .success([]) }
@@ -198,7 +203,7 @@ public struct BPEEncoder {
         let ids = encodeWord(word, dropout: 0, rng: &unused)
         cache.insert(word, hash: h)
         cachedIds.append(ids)
-        cachedText.append(Array(ids.map { tokenizer.vocabulary[$0] }.joined(separator: " ").utf8))
+        cachedText.append(Array(tokenizer.pieceText(ids).utf8))
         return cachedIds.count - 1
     }
 
@@ -235,7 +240,7 @@ public struct BPEEncoder {
             } else {
                 var unused = RandomGenerator(seed: 0)
                 let ids = encodeWord(symbols[range], dropout: 0, rng: &unused)
-                out.append(contentsOf: ids.map { tokenizer.vocabulary[$0] }.joined(separator: " ").utf8)
+                out.append(contentsOf: tokenizer.pieceText(ids).utf8)
             }
         }
     }
