@@ -10,26 +10,24 @@ import Testing
         let arguments = ["train", "--train-src", en, "--train-tgt", es, "--out", run, "--d-model", "32", "--ffn-dim", "64",
                          "--heads", "2", "--encoder-layers", "1", "--decoder-layers", "1", "--bpe-merges", "200", "--max-tokens", "600",
                          "--max-len", "120", "--max-positions", "128", "--max-steps", "1000000", "--log-every", "1", "--valid-every", "1000000"]
-        // The shell starts training, waits for three logged updates, sends SIGTERM and reports the exit status.
-        let script = """
-        "$0" "$@" 2> "\(run).stderr" &
-        pid=$!
-        for i in $(seq 1 1200); do
-            [ "$(grep -c '"train"' "\(run)/log.jsonl" 2>/dev/null)" -ge 3 ] 2>/dev/null && break
-            sleep 0.1
-        done
-        kill -TERM $pid
-        wait $pid
-        echo "exit $?"
-        """
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", script, try nmtExecutable().path] + arguments
-        let output = Pipe()
-        shell.standardOutput = output
-        try shell.run()
-        shell.waitUntilExit()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // Start training, wait for three logged updates, send SIGTERM, wait for the exit. (No shell in
+        // between: a shell spawned from a dispatch thread inherits a blocked SIGCHLD and can hang in `wait`.)
+        let process = Process()
+        process.executableURL = try nmtExecutable()
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: run + ".stderr", contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: run + ".stderr"))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && process.isRunning {
+            let log = (try? String(contentsOfFile: run + "/log.jsonl", encoding: .utf8)) ?? ""
+            if log.components(separatedBy: "\"train\"").count - 1 >= 3 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let printed = "exit \(process.terminationStatus)\n"
         let stderr = (try? String(contentsOfFile: run + ".stderr", encoding: .utf8)) ?? ""
         #expect(printed == "exit 0\n", "\(stderr)")
         #expect(stderr.contains("stopping after this step") && stderr.contains("stopped by signal"))
