@@ -164,14 +164,17 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
             flops += 3 * (encoder + decoder + tgtPadded * 2 * c * v)
             targetTokens += batch.targetTokens
         }
+        let gradients = TransformerGradients(for: model)
+        let arena = Arena()
         for threads in [1, 2] {
             Threads.set(threads)
-            var dropout = RandomGenerator(seed: 3)
+            let dropout = DropoutSampler(config: config, rng: RandomGenerator(seed: 3))
             var time = 0.0
             for batch in batches {
                 time += bestTime(repeats: 3) {
-                    model.parameters.zeroGradients()
-                    model.forward(batch, labelSmoothing: 0.1, training: true, backward: true, rng: &dropout)
+                    gradients.zero()
+                    let pass = model.forward(batch, dropout: dropout, arena: arena)
+                    model.backward(pass, labelSmoothing: 0.1, gradients: gradients, arena: arena)
                 }
             }
             var usage = rusage()
@@ -214,17 +217,16 @@ func dumpStep(modelPath: String, dumpPath: String) throws {
     let loaded = try ModelFile.load(modelPath)
     let model = loaded.model
     let batch = checkBatch(vocabularySize: model.config.vocabularySize)
-    var rng = RandomGenerator(seed: 0)
-    let forward = model.forward(batch, labelSmoothing: 0.1, training: false, backward: false, rng: &rng)
-    let logits = Array(forward.logits!.buffer)
-    model.parameters.zeroGradients()
-    let result = model.forward(batch, labelSmoothing: 0.1, training: false, backward: true, rng: &rng).loss
+    let arena = Arena()
+    let logits = Array(model.score(batch, labelSmoothing: 0.1, arena: arena).logits.buffer)
+    let gradients = TransformerGradients(for: model)
+    let result = model.backward(model.forward(batch, dropout: nil, arena: arena), labelSmoothing: 0.1, gradients: gradients, arena: arena).loss
     var loss: [Float] = [Float(result.loss), Float(result.nll)]
     var source = batch.source.map(Float.init), targetIn = batch.targetInput.map(Float.init), targetOut = batch.targetOutput.map(Float.init)
     var copies = logits
     var tensors: [(String, [Int], UnsafePointer<Float>)] = []
     let store = model.parameters
-    for e in store.entries { tensors.append(("grad." + e.name, e.shape, UnsafePointer(store.gradients + e.offset))) }
+    for e in store.entries { tensors.append(("grad." + e.name, e.shape, UnsafePointer(gradients.buffer.pointer + e.offset))) }
     try copies.withUnsafeMutableBufferPointer { l in
         try loss.withUnsafeMutableBufferPointer { lo in
             try source.withUnsafeMutableBufferPointer { s in

@@ -3,8 +3,8 @@
 // prefix. Cross-attention keys and values are projected once per source sentence and shared by
 // that sentence's hypotheses.
 //
-// It uses the training code's pieces — embed, Sublayer, linear, scores/softmax/weightedValues,
-// FeedForward — so there is one implementation of each operation.
+// Each step runs the model's own DecoderLayers with a cache (the layer that training runs over
+// whole sequences), so there is one implementation of each operation.
 //
 // Caches: per layer, selfKeys/selfValues [capacity, Tmax, C] — hypothesis r's prefix lives in
 // slot slotOfRow[r] — and crossKeys/crossValues [B, S, C] (row r reads sentence sentenceOfRow[r]).
@@ -68,10 +68,8 @@ public final class IncrementalDecoder {
         let sentences = encoderOutput.rows / s
         for layer in model.weights.decoder {
             let keys = memory.floats(sentences * s * c), values = memory.floats(sentences * s * c)
-            linearForward(Tensor(keys, Shape(sentences * s, c)), encoderOutput, weight: layer.crossAttention.k.weight,
-                          bias: layer.crossAttention.k.bias)
-            linearForward(Tensor(values, Shape(sentences * s, c)), encoderOutput, weight: layer.crossAttention.v.weight,
-                          bias: layer.crossAttention.v.bias)
+            MultiHeadAttention.projectKeyValues(encoderOutput, weights: layer.crossAttention, keys: Tensor(keys, Shape(sentences * s, c)),
+                                                values: Tensor(values, Shape(sentences * s, c)))
             crossKeys.append(keys)
             crossValues.append(values)
             selfKeys.append(memory.floats(self.capacity * maxLength * c))
@@ -103,68 +101,30 @@ public final class IncrementalDecoder {
         require(tokens.count == rows, "IncrementalDecoder.step: \(tokens.count) tokens for \(rows) hypotheses")
         require(position < maxLength && position < model.config.maxPositions, "IncrementalDecoder.step: position \(position) beyond the cache")
         arena.reset()
-        let config = model.config, c = config.dModel, heads = config.heads
-        var noDropout = RandomGenerator(seed: 0)
+        let c = model.config.dModel
         let ids = arena.ids(rows)
         for (r, t) in tokens.enumerated() { ids[r] = t }
-        var (x, _) = model.embed(ids, count: rows, length: 1, dropout: 0, rng: &noDropout, positionOffset: position, arena: arena)
-        let keys = position + 1
-        for (l, w) in model.weights.decoder.enumerated() {
-            // Causal self-attention over the cached prefix plus this position.
-            var block = Sublayer.begin(x, norm: w.selfAttentionNorm, preNorm: config.preNorm, arena: arena)
-            let h = block.functionInput
-            let q = arena.tensor(Shape(rows, c)), kNew = arena.tensor(Shape(rows, c)), vNew = arena.tensor(Shape(rows, c))
-            linearForward(q, h, weight: w.selfAttention.q.weight, bias: w.selfAttention.q.bias)
-            linearForward(kNew, h, weight: w.selfAttention.k.weight, bias: w.selfAttention.k.bias)
-            linearForward(vNew, h, weight: w.selfAttention.v.weight, bias: w.selfAttention.v.bias)
-            for r in 0..<rows {
-                let slot = Int(slotOfRow[r])
-                (selfKeys[l] + (slot * maxLength + position) * c).update(from: kNew.pointer + r * c, count: c)
-                (selfValues[l] + (slot * maxLength + position) * c).update(from: vNew.pointer + r * c, count: c)
-            }
-            let selfOut = attend(q: q, keys: selfKeys[l], values: selfValues[l], stride: maxLength * c, keyCount: keys,
-                                 mask: AttentionMask(), output: w.selfAttention.out, heads: heads, blocks: slotOfRow)
-            x = block.end(selfOut, norm: w.selfAttentionNorm, dropout: 0, rng: &noDropout, arena: arena)
-
-            var cross = Sublayer.begin(x, norm: w.crossAttentionNorm, preNorm: config.preNorm, arena: arena)
-            let crossQ = arena.tensor(Shape(rows, c))
-            linearForward(crossQ, cross.functionInput, weight: w.crossAttention.q.weight, bias: w.crossAttention.q.bias)
-            let crossOut = attend(q: crossQ, keys: crossKeys[l], values: crossValues[l], stride: sourceLength * c,
-                                  keyCount: sourceLength, mask: AttentionMask(keyPadding: sourcePadding),
-                                  output: w.crossAttention.out, heads: heads, blocks: sentenceOfRow)
-            x = cross.end(crossOut, norm: w.crossAttentionNorm, dropout: 0, rng: &noDropout, arena: arena)
-
-            var feedForwardBlock = Sublayer.begin(x, norm: w.finalNorm, preNorm: config.preNorm, arena: arena)
-            let f = arena.tensor(x.shape)
-            _ = FeedForward.forward(f, feedForwardBlock.functionInput, weights: w.feedForward, activation: config.activation,
-                                    dropout: 0, rng: &noDropout, arena: arena)
-            x = feedForwardBlock.end(f, norm: w.finalNorm, dropout: 0, rng: &noDropout, arena: arena)
+        var (x, _) = model.embed(ids, count: rows, length: 1, positionOffset: position, dropout: nil, arena: arena)
+        for (l, layer) in model.decoderLayers.enumerated() {
+            // Self-attention over the cached prefix plus this position (row r's prefix in slot slotOfRow[r]);
+            // cross-attention over its sentence's keys (sentenceOfRow[r]).
+            let cache = DecoderLayerCache(
+                selfAttention: AttentionCache(keyValues: KeyValues(keys: selfKeys[l], values: selfValues[l], count: position + 1,
+                                                                   blockStride: maxLength * c, rowStride: c, blocks: slotOfRow),
+                                              writePosition: position),
+                crossAttention: AttentionCache(keyValues: KeyValues(keys: crossKeys[l], values: crossValues[l], count: sourceLength,
+                                                                    blockStride: sourceLength * c, rowStride: c, blocks: sentenceOfRow),
+                                               writePosition: nil))
+            _ = layer.forward(&x, memory: nil, cache: cache, batch: rows, queries: 1, selfMask: AttentionMask(),
+                              crossMask: AttentionMask(keyPadding: sourcePadding), dropout: nil, arena: arena)
         }
-        if let norm = model.weights.decoderNorm { x = model.finalNormForward(x, norm, arena: arena).1 }
-        let logits = arena.tensor(Shape(rows, config.vocabularySize))
-        matmul(logits, x, model.weights.embedding, transposeB: true)
+        x = model.finalNorm(x, model.weights.decoderNorm, arena: arena).1
+        let logits = arena.tensor(Shape(rows, model.config.vocabularySize))
+        linearForward(logits, x, weight: model.weights.outputProjection, bias: nil)
         let logZ = arena.floats(rows)
         logNormalizers(logits, into: logZ)
         position += 1
         return (logits, logZ)
-    }
-
-    /// Attention of one query per hypothesis over `keyCount` cached keys, then the output projection.
-    private func attend(q: Tensor, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, stride: Int,
-                        keyCount: Int, mask: AttentionMask, output: LinearWeights, heads: Int,
-                        blocks: UnsafePointer<Int32>? = nil) -> Tensor {
-        let c = q.columns
-        let probs = arena.tensor(Shape(rows, heads, 1, keyCount))
-        let k = Tensor(keys, Shape(keyCount, c)), v = Tensor(values, Shape(keyCount, c))
-        MultiHeadAttention.scores(probs, q: q, k: k, keyStride: stride, batch: rows, queries: 1, keys: keyCount, heads: heads,
-                                  keyBlocks: blocks)
-        attentionSoftmaxForward(probs, batch: rows, heads: heads, queries: 1, keys: keyCount, mask: mask)
-        let context = arena.tensor(Shape(rows, c))
-        MultiHeadAttention.weightedValues(context, probs: probs, v: v, valueStride: stride, batch: rows, queries: 1, keys: keyCount,
-                                          heads: heads, valueBlocks: blocks)
-        let out = arena.tensor(Shape(rows, c))
-        linearForward(out, context, weight: output.weight, bias: output.bias)
-        return out
     }
 
     /// The next step decodes `parents.count` hypotheses; hypothesis i continues current hypothesis
@@ -205,18 +165,3 @@ public final class IncrementalDecoder {
         rows = parents.count
     }
 }
-
-/// logZ[r] = log Σ_j e^(x[r, j]) (max-shifted), the log-softmax normaliser of each row.
-func logNormalizers(_ x: Tensor, into logZ: UnsafeMutablePointer<Float>) {
-    let v = x.columns
-    Threads.parallelChunks(x.rows, minChunk: 4) { rows in
-        for r in rows {
-            let p = x.pointer + r * v
-            let m = maximum(p, v)
-            let total = expSumOnly(p, v, shift: m)
-            logZ[r] = m + Float(Foundation.log(Double(total)))
-        }
-    }
-}
-
-import Foundation

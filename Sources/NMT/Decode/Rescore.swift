@@ -13,12 +13,12 @@ public func rescore(model: Transformer, tokenizer: BPETokenizer, sources: [Strin
     let limit = model.config.maxPositions - 2
     let pairs = zip(sources, targets).map { (source: Array(encoder.encode($0).prefix(limit)), target: Array(encoder.encode($1).prefix(limit))) }
     var results = [ForcedScore](repeating: ForcedScore(logProbability: 0, tokens: 0), count: pairs.count)
-    var rng = RandomGenerator(seed: 0)
+    let arena = Arena()
     var start = 0
     while start < pairs.count {
         let end = min(start + max(batchSize, 1), pairs.count)
         let batch = Batch(pairs: Array(pairs[start..<end]))
-        let nll = model.forward(batch, labelSmoothing: 0, training: false, backward: false, rng: &rng).tokenNLL
+        let nll = model.score(batch, labelSmoothing: 0, arena: arena).tokenNLL
         for b in 0..<batch.size {
             var total = 0.0
             for t in 0..<batch.targetLength { total += Double(nll[b * batch.targetLength + t]) }

@@ -12,7 +12,7 @@ public struct FeedForwardActivations {
 
 public enum FeedForward {
     public static func forward(_ y: Tensor, _ x: Tensor, weights w: FeedForwardWeights, activation: Activation,
-                               dropout: Float, rng: inout RandomGenerator, arena: Arena) -> FeedForwardActivations {
+                               dropout: DropoutSampler?, arena: Arena) -> FeedForwardActivations {
         let f = w.fc1.weight.rows
         let u = arena.tensor(Shape(x.rows, f))
         linearForward(u, x, weight: w.fc1.weight, bias: w.fc1.bias)
@@ -20,8 +20,7 @@ public enum FeedForward {
         // backward needs, so u is not stored ([N, F] saved per layer).
         let a = activation == .relu ? u : arena.tensor(u.shape)
         activationForward(a, u, activation)
-        var mask: DropoutMask? = nil
-        if dropout > 0 { mask = dropoutForward(a, a, kept: arena.bytes(a.count), probability: dropout, rng: &rng) }
+        let mask = dropout.flatMap { $0.apply(a, a, probability: $0.activation, arena: arena) }
         linearForward(y, a, weight: w.fc2.weight, bias: w.fc2.bias)
         return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: a)
     }
@@ -30,8 +29,8 @@ public enum FeedForward {
     public static func backward(dx: Tensor, dy: Tensor, _ a: FeedForwardActivations, weights w: FeedForwardWeights,
                                 gradients g: FeedForwardWeights, activation: Activation, arena: Arena) {
         let da = arena.tensor(a.activated.shape)
-        matmul(da, dy, w.fc2.weight)
-        linearBackward(dx: nil, dWeight: g.fc2.weight, dBias: g.fc2.bias, dy: dy, x: a.activated, weight: w.fc2.weight)
+        matmul(da, dy, w.fc2.weight.float32)
+        linearBackward(dx: nil, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, x: a.activated, weight: w.fc2.weight.float32)
         let du: Tensor
         if let u = a.preActivation {
             a.dropMask?.apply(to: da)
@@ -46,6 +45,6 @@ public enum FeedForward {
             }
             du = da
         }
-        linearBackward(dx: dx, dWeight: g.fc1.weight, dBias: g.fc1.bias, dy: du, x: a.input, weight: w.fc1.weight)
+        linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dBias: g.fc1.bias, dy: du, x: a.input, weight: w.fc1.weight.float32)
     }
 }

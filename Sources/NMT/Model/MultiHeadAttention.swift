@@ -7,63 +7,129 @@
 //   ctx_bh = P'_bh·v_bh,  out = ctx·Woᵀ + bo
 // Backward (per head):  dP' = dctx·vᵀ,  dv = P'ᵀ·dctx,  dP = dP'·mask,  dS = softmax′(dP),
 //   dq = dS·k/√D,  dk = dSᵀ·q/√D; then the four projections.
-// The same `attend` core serves training and incremental decoding (keys from a cache).
+// One forward serves training, rescoring and incremental decoding (keys and values from a cache).
+
+/// Keys and values as attention reads them, in each layout it meets: key t of block b is the row
+/// at `keys + b·blockStride + t·rowStride` (values alike). Training: one block per sequence of
+/// [B·Tk, C]. Decoding: query row r reads block `blocks[r]` — a beam's hypotheses share their
+/// sentence's cross-attention block, and self-attention blocks are cache slots.
+public struct KeyValues {
+    var keys: UnsafeMutablePointer<Float>
+    var values: UnsafeMutablePointer<Float>
+    /// Tk: keys each query sees.
+    var count: Int
+    var blockStride: Int
+    var rowStride: Int
+    var blocks: UnsafePointer<Int32>?
+
+    /// Projected keys and values [B·Tk, C] of B sequences.
+    init(keys: Tensor, values: Tensor, count: Int) {
+        self.init(keys: keys.pointer, values: values.pointer, count: count, blockStride: count * keys.columns, rowStride: keys.columns, blocks: nil)
+    }
+
+    init(keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, count: Int, blockStride: Int, rowStride: Int,
+         blocks: UnsafePointer<Int32>?) {
+        (self.keys, self.values, self.count, self.blockStride, self.rowStride, self.blocks) = (keys, values, count, blockStride, rowStride, blocks)
+    }
+}
+
+/// A decoding cache of one attention layer, for one query per row.
+public struct AttentionCache {
+    /// What attention reads this step.
+    var keyValues: KeyValues
+    /// Self-attention: this step's keys and values (projected from the query rows) are written at
+    /// this position of each row's block first. nil for cross-attention, whose keys and values were
+    /// projected once per source sentence.
+    var writePosition: Int?
+}
 
 /// What attention's forward pass keeps for its backward pass.
 public struct AttentionActivations {
     var query: Tensor      // [B·Tq, C] input
-    var keyValue: Tensor   // [B·Tk, C] input
-    var q, k, v: Tensor    // projections
+    var keyValue: Tensor?  // [B·Tk, C] input (nil when keys came from a cache)
+    var q: Tensor          // [B·Tq, C]
+    var keyValues: KeyValues
     var probs: Tensor      // [B, H, Tq, Tk] before dropout
     var dropMask: DropoutMask?  // [B, H, Tq, Tk]; the dropped probabilities are recomputed from it
     var context: Tensor    // [B·Tq, C]
-    var batch, queries, keys: Int
+    var batch, queries: Int
 }
 
 public enum MultiHeadAttention {
-    /// out = attention(query, keyValue); returns the activations for `backward`.
-    public static func forward(_ out: Tensor, query: Tensor, keyValue: Tensor, weights w: AttentionWeights,
-                               batch: Int, queries: Int, keys: Int, heads: Int, mask: AttentionMask,
-                               dropout: Float, rng: inout RandomGenerator, arena: Arena) -> AttentionActivations {
+    /// out = attention(query, keyValue): over whole sequences (B sequences of `queries` queries; keys
+    /// and values projected from `keyValue`, Tk = keyValue.rows / B), or with a `cache` one query per
+    /// row over cached keys and values (self-attention projects `keyValue` — the same rows as the
+    /// query — into the cache first; cross-attention passes no `keyValue`). Returns the activations
+    /// for `backward` (whole sequences only).
+    public static func forward(_ out: Tensor, query: Tensor, keyValue: Tensor?, cache: AttentionCache? = nil, weights w: AttentionWeights,
+                               batch: Int, queries: Int, heads: Int, mask: AttentionMask,
+                               dropout: DropoutSampler?, arena: Arena) -> AttentionActivations {
         let c = query.columns
         let q = arena.tensor(Shape(batch * queries, c))
-        let k = arena.tensor(Shape(batch * keys, c)), v = arena.tensor(Shape(batch * keys, c))
         linearForward(q, query, weight: w.q.weight, bias: w.q.bias)
-        linearForward(k, keyValue, weight: w.k.weight, bias: w.k.bias)
-        linearForward(v, keyValue, weight: w.v.weight, bias: w.v.bias)
+        var keyValues: KeyValues
+        if let keyValue {
+            let k = arena.tensor(keyValue.shape), v = arena.tensor(keyValue.shape)
+            projectKeyValues(keyValue, weights: w, keys: k, values: v)
+            keyValues = KeyValues(keys: k, values: v, count: keyValue.rows / batch)
+            if let cache {
+                // Append this position's keys and values to each row's block.
+                keyValues = cache.keyValues
+                let position = cache.writePosition!
+                for r in 0..<k.rows {
+                    let block = Int(keyValues.blocks.map { $0[r] } ?? Int32(r))
+                    let offset = block * keyValues.blockStride + position * keyValues.rowStride
+                    (keyValues.keys + offset).update(from: k.pointer + r * c, count: c)
+                    (keyValues.values + offset).update(from: v.pointer + r * c, count: c)
+                }
+            }
+        } else {
+            guard let cache else { fatalError("MultiHeadAttention.forward: neither keyValue inputs nor a cache") }
+            keyValues = cache.keyValues
+        }
+        let keys = keyValues.count
         let probs = arena.tensor(Shape(batch, heads, queries, keys))
         let context = arena.tensor(Shape(batch * queries, c))
-        scores(probs, q: q, k: k, keyStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
+        scores(probs, q: q, keyValues, batch: batch, queries: queries, heads: heads)
         attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys, mask: mask)
         var dropMask: DropoutMask? = nil
-        if dropout > 0 {
+        if let dropout, dropout.attention > 0 {
             // The dropped probabilities are a temporary: backward rebuilds them from probs and the mask.
             let kept = arena.bytes(probs.count)
             let temporaries = arena.mark()
             let dropped = arena.tensor(probs.shape)
-            dropMask = dropoutForward(dropped, probs, kept: kept, probability: dropout, rng: &rng)
-            weightedValues(context, probs: dropped, v: v, valueStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
+            dropMask = dropoutForward(dropped, probs, kept: kept, probability: dropout.attention, rng: &dropout.rng)
+            weightedValues(context, probs: dropped, keyValues, batch: batch, queries: queries, heads: heads)
             arena.release(to: temporaries)
         } else {
-            weightedValues(context, probs: probs, v: v, valueStride: keys * c, batch: batch, queries: queries, keys: keys, heads: heads)
+            weightedValues(context, probs: probs, keyValues, batch: batch, queries: queries, heads: heads)
         }
         linearForward(out, context, weight: w.out.weight, bias: w.out.bias)
-        return AttentionActivations(query: query, keyValue: keyValue, q: q, k: k, v: v, probs: probs, dropMask: dropMask,
-                                    context: context, batch: batch, queries: queries, keys: keys)
+        return AttentionActivations(query: query, keyValue: cache == nil ? keyValue : nil, q: q, keyValues: keyValues, probs: probs,
+                                    dropMask: dropMask, context: context, batch: batch, queries: queries)
+    }
+
+    /// k = x·Wkᵀ + bk and v = x·Wvᵀ + bv for inputs x [N, C] (a decoder projects the encoder
+    /// output once per sentence this way).
+    static func projectKeyValues(_ x: Tensor, weights w: AttentionWeights, keys: Tensor, values: Tensor) {
+        linearForward(keys, x, weight: w.k.weight, bias: w.k.bias)
+        linearForward(values, x, weight: w.v.weight, bias: w.v.bias)
     }
 
     /// Accumulates dQuery and dKeyValue (the same tensor for self-attention) and the weight gradients.
     public static func backward(dQuery: Tensor, dKeyValue: Tensor, dOut: Tensor, _ a: AttentionActivations,
                                 weights w: AttentionWeights, gradients g: AttentionWeights, heads: Int, arena: Arena) {
+        guard let keyValue = a.keyValue else { fatalError("MultiHeadAttention.backward: a decoding step has no backward pass") }
         let c = a.query.columns, d = c / heads
-        let (b, tq, tk) = (a.batch, a.queries, a.keys)
+        let (b, tq, tk) = (a.batch, a.queries, a.keyValues.count)
+        let k = Tensor(a.keyValues.keys, keyValue.shape), v = Tensor(a.keyValues.values, keyValue.shape)
         let alpha = 1 / Float(d).squareRoot()
         let dContext = arena.tensor(a.context.shape)
-        matmul(dContext, dOut, w.out.weight)
-        linearBackward(dx: nil, dWeight: g.out.weight, dBias: g.out.bias, dy: dOut, x: a.context, weight: w.out.weight)
+        matmul(dContext, dOut, w.out.weight.float32)
+        linearBackward(dx: nil, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context, weight: w.out.weight.float32)
 
         let dProbs = arena.tensor(a.probs.shape)
-        let dV = arena.tensor(a.v.shape)
+        let dV = arena.tensor(v.shape)
         var dropped = a.probs
         if let mask = a.dropMask {
             dropped = arena.tensor(a.probs.shape)
@@ -73,71 +139,65 @@ public enum MultiHeadAttention {
         let dProbsBatch = MatrixBatch(dProbs.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
         func perHead(_ t: Tensor, _ length: Int) -> MatrixBatch { MatrixBatch(t.pointer, outerStride: length * c, innerStride: d, ld: c) }
         // dP' = dctx·vᵀ  [Tq, D]·[D, Tk]
-        batchedMatmul(outer: b, inner: heads, dProbsBatch, perHead(dContext, tq), perHead(a.v, tk), m: tq, n: tk, k: d, transposeB: true)
+        batchedMatmul(outer: b, inner: heads, dProbsBatch, perHead(dContext, tq), perHead(v, tk), m: tq, n: tk, k: d, transposeB: true)
         // dv = P'ᵀ·dctx  [Tk, Tq]·[Tq, D]
         batchedMatmul(outer: b, inner: heads, perHead(dV, tk), probsBatch, perHead(dContext, tq), m: tk, n: d, k: tq, transposeA: true)
         a.dropMask?.apply(to: dProbs)
         attentionSoftmaxBackward(dProbs, probs: a.probs, rows: b * heads * tq, keys: tk)
-        let dQ = arena.tensor(a.q.shape), dK = arena.tensor(a.k.shape)
+        let dQ = arena.tensor(a.q.shape), dK = arena.tensor(k.shape)
         // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]
-        batchedMatmul(outer: b, inner: heads, perHead(dQ, tq), dProbsBatch, perHead(a.k, tk), m: tq, n: d, k: tk, alpha: alpha)
+        batchedMatmul(outer: b, inner: heads, perHead(dQ, tq), dProbsBatch, perHead(k, tk), m: tq, n: d, k: tk, alpha: alpha)
         batchedMatmul(outer: b, inner: heads, perHead(dK, tk), dProbsBatch, perHead(a.q, tq), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
-        linearBackward(dx: dQuery, dWeight: g.q.weight, dBias: g.q.bias, dy: dQ, x: a.query, weight: w.q.weight)
-        linearBackward(dx: dKeyValue, dWeight: g.k.weight, dBias: g.k.bias, dy: dK, x: a.keyValue, weight: w.k.weight)
-        linearBackward(dx: dKeyValue, dWeight: g.v.weight, dBias: g.v.bias, dy: dV, x: a.keyValue, weight: w.v.weight)
+        linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dBias: g.q.bias, dy: dQ, x: a.query, weight: w.q.weight.float32)
+        linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dBias: g.k.bias, dy: dK, x: keyValue, weight: w.k.weight.float32)
+        linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dBias: g.v.bias, dy: dV, x: keyValue, weight: w.v.weight.float32)
     }
 
-    /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk]. Keys of sentence b start at `k + b·keyStride`
-    /// (a decoding cache holds more rows than are in use).
-    public static func scores(_ s: Tensor, q: Tensor, k: Tensor, keyStride: Int, batch: Int, queries: Int, keys: Int, heads: Int,
-                              keyBlocks: UnsafePointer<Int32>? = nil) {
-        let c = q.columns, d = c / heads
+    /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk].
+    static func scores(_ s: Tensor, q: Tensor, _ kv: KeyValues, batch: Int, queries: Int, heads: Int) {
+        let c = q.columns, d = c / heads, keys = kv.count
         if queries == 1 {
             // One query per row (incremental decoding): B·H matrix–vector products, one sgemv each
             // (OpenBLAS's AVX-512 kernels beat SIMD Swift built for baseline x86-64 here, ~1.6×).
-            // `keyBlocks` lets rows read other blocks of keys (a beam's hypotheses share their
-            // sentence's cross-attention keys; cached prefixes live in slots): row b reads block
-            // keyBlocks[b].
             let scale = 1 / Float(d).squareRoot()
             Threads.parallelChunks(batch * heads, minChunk: 16) { range in
                 for i in range {
                     let (b, h) = (i / heads, i % heads)
-                    let block = keyBlocks.map { Int($0[b]) } ?? b
-                    sgemv(s.pointer + i * keys, k.pointer + block * keyStride + h * d, lda: c, transposeA: false,
+                    let block = kv.blocks.map { Int($0[b]) } ?? b
+                    sgemv(s.pointer + i * keys, kv.keys + block * kv.blockStride + h * d, lda: kv.rowStride, transposeA: false,
                           q.pointer + b * c + h * d, rows: keys, columns: d, alpha: scale)
                 }
             }
             return
         }
-        require(keyBlocks == nil, "MultiHeadAttention.scores: shared key blocks need one query per row")
+        require(kv.blocks == nil, "MultiHeadAttention.scores: shared key blocks need one query per row")
         batchedMatmul(outer: batch, inner: heads,
                       MatrixBatch(s.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),
                       MatrixBatch(q.pointer, outerStride: queries * c, innerStride: d, ld: c),
-                      MatrixBatch(k.pointer, outerStride: keyStride, innerStride: d, ld: c),
+                      MatrixBatch(kv.keys, outerStride: kv.blockStride, innerStride: d, ld: kv.rowStride),
                       m: queries, n: keys, k: d, transposeB: true, alpha: 1 / Float(d).squareRoot())
     }
 
     /// ctx_bh = P_bh·v_bh into [B·Tq, C].
-    public static func weightedValues(_ context: Tensor, probs: Tensor, v: Tensor, valueStride: Int, batch: Int, queries: Int,
-                                      keys: Int, heads: Int, valueBlocks: UnsafePointer<Int32>? = nil) {
-        let c = context.columns, d = c / heads
+    static func weightedValues(_ context: Tensor, probs: Tensor, _ kv: KeyValues, batch: Int, queries: Int, heads: Int) {
+        let c = context.columns, d = c / heads, keys = kv.count
         if queries == 1 {
             // As in `scores`: one query per row, a weighted sum of value rows per head (sgemv, Vᵀ·p).
             Threads.parallelChunks(batch * heads, minChunk: 16) { range in
                 for i in range {
                     let (b, h) = (i / heads, i % heads)
-                    let block = valueBlocks.map { Int($0[b]) } ?? b
-                    sgemv(context.pointer + b * c + h * d, v.pointer + block * valueStride + h * d, lda: c, transposeA: true,
+                    let block = kv.blocks.map { Int($0[b]) } ?? b
+                    sgemv(context.pointer + b * c + h * d, kv.values + block * kv.blockStride + h * d, lda: kv.rowStride, transposeA: true,
                           probs.pointer + i * keys, rows: keys, columns: d)
                 }
             }
             return
         }
-        require(valueBlocks == nil, "MultiHeadAttention.weightedValues: shared value blocks need one query per row")
+        require(kv.blocks == nil, "MultiHeadAttention.weightedValues: shared value blocks need one query per row")
         batchedMatmul(outer: batch, inner: heads,
                       MatrixBatch(context.pointer, outerStride: queries * c, innerStride: d, ld: c),
                       MatrixBatch(probs.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),
-                      MatrixBatch(v.pointer, outerStride: valueStride, innerStride: d, ld: c),
+                      MatrixBatch(kv.values, outerStride: kv.blockStride, innerStride: d, ld: kv.rowStride),
                       m: queries, n: d, k: keys)
     }
 }

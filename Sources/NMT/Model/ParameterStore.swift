@@ -1,7 +1,7 @@
-// ParameterStore: all weights in one contiguous Float32 buffer, with gradients (and, for the
-// optimizer, Adam's moments) in buffers of the same layout — so the optimizer is one loop.
-// Each tensor has a fairseq name, a shape and an offset; `TransformerWeights` views the buffer
-// as the model's structure.
+// ParameterStore: all weights in one contiguous Float32 buffer. Each tensor has a fairseq name, a
+// shape and an offset; `TransformerWeights` views the buffer as the model's structure. Training
+// keeps gradients (and Adam its moments) in `ParameterBuffer`s of the same layout, so the
+// optimizer is one loop — a model loaded only to translate has no such buffers.
 
 public final class ParameterStore: @unchecked Sendable {
     public struct Entry: Sendable, Equatable {
@@ -14,7 +14,6 @@ public final class ParameterStore: @unchecked Sendable {
     public let entries: [Entry]
     public let count: Int
     public let values: UnsafeMutablePointer<Float>
-    public let gradients: UnsafeMutablePointer<Float>
     private let index: [String: Int]
 
     public init(entries layout: [(name: String, shape: [Int])]) {
@@ -29,20 +28,14 @@ public final class ParameterStore: @unchecked Sendable {
         count = offset
         values = .allocate(capacity: max(count, 1))
         values.initialize(repeating: 0, count: max(count, 1))
-        gradients = .allocate(capacity: max(count, 1))
-        gradients.initialize(repeating: 0, count: max(count, 1))
         index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
     }
 
-    deinit {
-        values.deallocate()
-        gradients.deallocate()
-    }
+    deinit { values.deallocate() }
 
     public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
 
     public func value(_ name: String) -> Tensor { tensor(name, in: values) }
-    public func gradient(_ name: String) -> Tensor { tensor(name, in: gradients) }
 
     func tensor(_ name: String, in base: UnsafeMutablePointer<Float>) -> Tensor {
         guard let e = entry(name) else { fatalError("ParameterStore: no tensor named \(name)") }
@@ -56,10 +49,24 @@ public final class ParameterStore: @unchecked Sendable {
     }
 
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: values, count: count) }
-    public var gradientBuffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: gradients, count: count) }
-
-    public func zeroGradients() { gradients.update(repeating: 0, count: count) }
 
     /// Number of weights (without alignment padding).
     public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
+}
+
+/// A zeroed buffer with a parameter store's layout: gradients, optimizer moments.
+public final class ParameterBuffer: @unchecked Sendable {
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<Float>
+
+    public init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    public func zero() { pointer.update(repeating: 0, count: count) }
 }

@@ -29,8 +29,8 @@ public struct Sublayer {
 
     /// Finishes with F's output `f` (overwritten by its dropout, then by the residual sum: F's
     /// output is not needed by the backward pass, so its memory holds x + dropout(F)); returns y.
-    mutating func end(_ f: Tensor, norm: NormWeights, dropout: Float, rng: inout RandomGenerator, arena: Arena) -> Tensor {
-        if dropout > 0 { dropMask = dropoutForward(f, f, kept: arena.bytes(f.count), probability: dropout, rng: &rng) }
+    mutating func end(_ f: Tensor, norm: NormWeights, dropout: DropoutSampler?, arena: Arena) -> Tensor {
+        if let dropout { dropMask = dropout.apply(f, f, probability: dropout.residual, arena: arena) }
         let sum = f
         residualForward(sum, input, f)
         if preNorm { return sum }

@@ -1,9 +1,10 @@
 // TransformerWeights: the model's structure over a ParameterStore buffer (values or gradients),
-// with fairseq's tensor names. Linear weights are [out, in] as in PyTorch.
+// with fairseq's tensor names. Linear weights are [out, in] as in PyTorch; the layers read them
+// as `WeightMatrix` (Float32 views of the buffer here; int8 for quantized decoding).
 
 public struct LinearWeights {
-    public var weight: Tensor  // [out, in]
-    public var bias: Tensor    // [out]
+    public var weight: WeightMatrix  // [out, in]
+    public var bias: Tensor          // [out]
 }
 
 public struct NormWeights {
@@ -38,6 +39,8 @@ public struct DecoderLayerWeights {
 
 public struct TransformerWeights {
     public var embedding: Tensor  // [V, C], shared by source, target and output projection
+    /// The output projection logits = h·Eᵀ as decoding reads it (the same matrix as `embedding`).
+    public var outputProjection: WeightMatrix
     public var encoder: [EncoderLayerWeights]
     public var encoderNorm: NormWeights?  // pre-norm only
     public var decoder: [DecoderLayerWeights]
@@ -83,12 +86,13 @@ public struct TransformerWeights {
     /// Views `base` (the store's values or gradients) as the model's weights.
     public init(_ store: ParameterStore, _ base: UnsafeMutablePointer<Float>, _ c: TransformerConfig) {
         func t(_ name: String) -> Tensor { store.tensor(name, in: base) }
-        func linear(_ p: String) -> LinearWeights { LinearWeights(weight: t(p + ".weight"), bias: t(p + ".bias")) }
+        func linear(_ p: String) -> LinearWeights { LinearWeights(weight: .float32(t(p + ".weight")), bias: t(p + ".bias")) }
         func norm(_ p: String) -> NormWeights { NormWeights(weight: t(p + ".weight"), bias: t(p + ".bias")) }
         func attention(_ p: String) -> AttentionWeights {
             AttentionWeights(q: linear(p + ".q_proj"), k: linear(p + ".k_proj"), v: linear(p + ".v_proj"), out: linear(p + ".out_proj"))
         }
         embedding = t("embed_tokens.weight")
+        outputProjection = .float32(embedding)
         encoder = (0..<c.encoderLayers).map { i in
             let p = "encoder.layers.\(i)"
             return EncoderLayerWeights(selfAttention: attention(p + ".self_attn"), selfAttentionNorm: norm(p + ".self_attn_layer_norm"),

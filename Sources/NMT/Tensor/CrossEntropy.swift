@@ -47,18 +47,13 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
                 continue
             }
             require(target >= 0 && Int(target) < v, "labelSmoothedCrossEntropy: target \(target) outside a vocabulary of \(v)")
-            let m = maximum(x, v)
             let sumX = sum(x, v)
             let xTarget = x[Int(target)]
             // With a gradient buffer, the exponentials are written there (then turned into p − q).
             let e = gradientPointer.map { $0 + r * v }
-            let total: Float
-            if let e {
-                total = expShifted(e, x, v, shift: m)
-            } else {
-                total = expSumOnly(x, v, shift: m)
-            }
-            let logZ = Double(m) + log(Double(total))
+            let normalizer = logNormalizer(x, v, exponentials: e)
+            let total = normalizer.sum
+            let logZ = normalizer.value
             let nll = logZ - Double(xTarget)
             let smooth = Double(v) * logZ - Double(sumX)  // −Σ_j log p_j
             // Target weight (1 − ε) = (1 − ε − ε') + ε' as fairseq writes it.
@@ -84,6 +79,32 @@ public func crossEntropyTotals(rowLoss: UnsafePointer<Float>, rowNLL: UnsafePoin
         result.tokens += 1
     }
     return result
+}
+
+/// The log-softmax normaliser of a row, log Σ_j e^(x_j), max-shifted: m = max x, Σ = Σ_j e^(x_j − m).
+struct LogNormalizer {
+    var shift: Float
+    var sum: Float
+    /// m + log Σ in Double (the loss).
+    var value: Double { Double(shift) + log(Double(sum)) }
+    /// m + log Σ in Float (decoding's per-row logZ).
+    var floatValue: Float { shift + Float(log(Double(sum))) }
+}
+
+/// The normaliser of x[0..<n]; with `exponentials`, the terms e^(x_j − m) are written there.
+@inline(__always)
+func logNormalizer(_ x: UnsafePointer<Float>, _ n: Int, exponentials: UnsafeMutablePointer<Float>? = nil) -> LogNormalizer {
+    let m = maximum(x, n)
+    let total = exponentials.map { expShifted($0, x, n, shift: m) } ?? expSumOnly(x, n, shift: m)
+    return LogNormalizer(shift: m, sum: total)
+}
+
+/// logZ[r] = log Σ_j e^(x[r, j]) of each row of x [R, V] (decoding reads log p = x − logZ).
+func logNormalizers(_ x: Tensor, into logZ: UnsafeMutablePointer<Float>) {
+    let v = x.columns
+    Threads.parallelChunks(x.rows, minChunk: 4) { rows in
+        for r in rows { logZ[r] = logNormalizer(x.pointer + r * v, v).floatValue }
+    }
 }
 
 /// Σ e^(x − shift) without storing the exponentials.

@@ -13,7 +13,13 @@ import Foundation
 
 public enum Threads {
     nonisolated(unsafe) private static var current = 0
-    nonisolated(unsafe) private static var insideParallelRegion = false
+    /// Marks the threads running a parallel region's bodies (thread-local, so independent callers —
+    /// two translations at once — do not see each other's regions).
+    nonisolated(unsafe) private static var regionKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     /// Cores nmt uses. Defaults to every core the process may run on.
     public static var count: Int {
@@ -28,8 +34,19 @@ public enum Threads {
         openblas_set_num_threads(1)
     }
 
-    /// True inside `parallelFor` (nested parallel loops run serially).
-    public static var inParallelRegion: Bool { insideParallelRegion }
+    /// True on a thread that is running the body of a `parallelFor` (nested parallel loops run serially).
+    public static var inParallelRegion: Bool { pthread_getspecific(regionKey) != nil }
+
+    /// Runs `body` with the calling thread marked as inside a parallel region: every `parallelFor`
+    /// it reaches runs serially on this thread. For workers that each own a share of the work
+    /// (decoding workers with single-threaded kernels).
+    public static func serially<R>(_ body: () throws -> R) rethrows -> R {
+        let key = regionKey
+        let outer = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(key, outer) }
+        return try body()
+    }
 
     /// Runs `body(i)` for every i in 0..<n, split into at most `Threads.count` contiguous
     /// chunks run in parallel. Each index is processed exactly once, by one worker, so a body
@@ -37,17 +54,17 @@ public enum Threads {
     /// Nested calls run serially on the calling worker.
     public static func parallelFor(_ n: Int, _ body: (Int) -> Void) {
         let workers = min(n, count)
-        if workers <= 1 || insideParallelRegion {
+        if workers <= 1 || inParallelRegion {
             for i in 0..<n { body(i) }
             return
         }
-        insideParallelRegion = true
-        defer { insideParallelRegion = false }
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let start = n * w / workers, end = n * (w + 1) / workers
-                for i in start..<end { body(i) }
+                serially {
+                    let start = n * w / workers, end = n * (w + 1) / workers
+                    for i in start..<end { body(i) }
+                }
             }
         }
     }

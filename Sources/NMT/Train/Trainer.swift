@@ -180,7 +180,9 @@ public final class Trainer {
         StopSignal.install()
         let started = Date()
         var plan = BatchPlan(corpus: corpus, maxTokens: o.maxTokens, seed: o.seed, epoch: progress.epoch)
-        var dropoutRng = RandomGenerator(state: progress.dropoutRng)
+        let dropout = DropoutSampler(config: model.config, rng: RandomGenerator(state: progress.dropoutRng))
+        let gradients = TransformerGradients(for: model)
+        let arena = Arena()
         var bpeRng = RandomGenerator(state: progress.bpeDropoutRng)
         var bpeEncoder = tokenizer.encoder()
         var interval = (loss: 0.0, nll: 0.0, tokens: 0, sourceTokens: 0, steps: 0, start: Date())
@@ -198,7 +200,7 @@ public final class Trainer {
         }
 
         func saveCheckpoint() throws {
-            progress.dropoutRng = dropoutRng.state
+            progress.dropoutRng = dropout.rng.state
             progress.bpeDropoutRng = bpeRng.state
             let numbered = checkpointPath(String(progress.step))
             try ModelFile.save(model, tokenizer: tokenizer, step: progress.step, to: numbered)
@@ -214,8 +216,7 @@ public final class Trainer {
             guard let validation else { return }
             lastValidatedStep = progress.step
             let start = Date()
-            var noDropout = RandomGenerator(seed: 0)
-            let loss = validation.loss(model: model, labelSmoothing: o.labelSmoothing, maxTokens: o.maxTokens, rng: &noDropout)
+            let loss = validation.loss(model: model, labelSmoothing: o.labelSmoothing, maxTokens: o.maxTokens, arena: arena)
             let bleu = validation.bleu(model: model, tokenizer: tokenizer, beam: o.validBeam)
             let value = o.bestMetric == .loss ? loss.loss : -bleu
             var improved = false
@@ -256,18 +257,18 @@ public final class Trainer {
             let stepStart = Date()
             let targetTokens = batches.reduce(0) { $0 + $1.targetTokens }
             let scale = 1 / Float(targetTokens)
-            model.parameters.zeroGradients()
+            gradients.zero()
             var lossSum = 0.0, nllSum = 0.0
             for batch in batches {
-                let result = model.forward(batch, labelSmoothing: o.labelSmoothing, training: true, backward: true,
-                                           rng: &dropoutRng, gradientScale: scale)
+                let pass = model.forward(batch, dropout: dropout, arena: arena)
+                let result = model.backward(pass, labelSmoothing: o.labelSmoothing, gradientScale: scale, gradients: gradients, arena: arena)
                 lossSum += result.loss.lossSum
                 nllSum += result.loss.nllSum
             }
-            let gradientNorm = clipGlobalNorm(model.parameters.gradientBuffer, maxNorm: o.clipNorm)
+            let gradientNorm = clipGlobalNorm(gradients.buffer.buffer, maxNorm: o.clipNorm)
             progress.step += 1
             let lr = o.schedule.rate(step: progress.step, lr: o.lr, warmup: o.warmupSteps, warmupInitLR: o.warmupInitLR, dModel: model.config.dModel)
-            adam.update(parameters: model.parameters.values, gradients: model.parameters.gradients, lr: Float(lr))
+            adam.update(parameters: model.parameters.values, gradients: gradients.buffer.pointer, lr: Float(lr))
             progress.trainedSeconds += Date().timeIntervalSince(stepStart)
             let loss = lossSum / Double(targetTokens)
             lossHistory.append((progress.step, loss))

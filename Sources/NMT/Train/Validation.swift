@@ -19,11 +19,11 @@ public struct Validation {
         references = targetLines
     }
 
-    public func loss(model: Transformer, labelSmoothing: Float, maxTokens: Int, rng: inout RandomGenerator) -> CrossEntropyResult {
+    public func loss(model: Transformer, labelSmoothing: Float, maxTokens: Int, arena: Arena) -> CrossEntropyResult {
         var total = CrossEntropyResult(lossSum: 0, nllSum: 0, tokens: 0)
         for indices in BatchPlan(corpus: corpus, maxTokens: max(maxTokens, 2 * 1024), seed: 0, epoch: 0).batches {
             let batch = Batch(pairs: indices.map { (source: Array(corpus.source($0)), target: Array(corpus.target($0))) })
-            let r = model.forward(batch, labelSmoothing: labelSmoothing, training: false, backward: false, rng: &rng).loss
+            let r = model.score(batch, labelSmoothing: labelSmoothing, arena: arena).loss
             total.lossSum += r.lossSum
             total.nllSum += r.nllSum
             total.tokens += r.tokens

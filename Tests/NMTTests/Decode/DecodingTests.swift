@@ -17,9 +17,8 @@ func randomModel(vocabulary: Int, preNorm: Bool = true, seed: UInt64 = 11) throw
 
 /// log p(target | source) with </s>, by one teacher-forced forward pass (what `rescore` computes).
 func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]) -> Double {
-    var rng = RandomGenerator(seed: 0)
     let batch = Batch(pairs: [(source: source, target: target)])
-    return -model.forward(batch, labelSmoothing: 0, training: false, backward: false, rng: &rng).loss.nllSum
+    return -model.score(batch, labelSmoothing: 0, arena: Arena()).loss.nllSum
 }
 
 @Suite struct DecodingTests {
@@ -29,14 +28,14 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
         let sources: [[Int32]] = [[5, 6, 7, 8, 9, 10], [11, 12]]
         let targets: [[Int32]] = [[13, 14, 15, 16], [17, 18, 19, 20]]
         // Full forward, teacher forced.
-        var rng = RandomGenerator(seed: 0)
         let batch = Batch(pairs: zip(sources, targets).map { (source: $0, target: $1) })
-        let full = model.forward(batch, labelSmoothing: 0, training: false, backward: false, rng: &rng).logits!
+        let scoring = Arena(), encoding = Arena()
+        let full = model.score(batch, labelSmoothing: 0, arena: scoring).logits
         let v = 30, t = batch.targetLength
         var expected = [Float](repeating: 0, count: full.count)
         for i in 0..<full.count { expected[i] = full[i] }
         // Incremental.
-        let encoded = model.encode(source: batch.source, batch: 2, length: batch.sourceLength)
+        let encoded = model.encode(source: batch.source, batch: 2, length: batch.sourceLength, arena: encoding)
         let decoder = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
                                          sourceLength: batch.sourceLength, sentenceOf: [0, 1], maxLength: t)
         for step in 0..<t {
@@ -59,7 +58,8 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
         let model = try randomModel(vocabulary: 30)
         let source: [[Int32]] = [[5, 6, 7, 8], [9, 10, 11, 12]]
         let batch = Batch(pairs: source.map { (source: $0, target: []) })
-        let encoded = model.encode(source: batch.source, batch: 2, length: batch.sourceLength)
+        let encoding = Arena()
+        let encoded = model.encode(source: batch.source, batch: 2, length: batch.sourceLength, arena: encoding)
         // Six hypotheses (three per sentence) with distinct prefixes.
         let prefixes: [[Int32]] = [[2, 13, 14], [2, 15, 16], [17, 18, 19], [20, 21, 22], [23, 24, 25], [26, 27, 28]]
         let sentenceOf = [0, 0, 0, 1, 1, 1]

@@ -27,10 +27,12 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
         var rng = RandomGenerator(seed: seed + 1)
         for i in 0..<model.parameters.count { model.parameters.values[i] += (rng.nextUnitFloat() - 0.5) * 0.2 }
         let dropoutSeed: UInt64 = 99
-        model.parameters.zeroGradients()
-        var stepRng = RandomGenerator(seed: dropoutSeed)
-        let training = config.dropout > 0
-        model.forward(paddedBatch, labelSmoothing: 0.1, training: training, backward: true, rng: &stepRng)
+        let gradients = TransformerGradients(for: model), arena = Arena()
+        // The same dropout masks every time (none without dropout).
+        func sampler() -> DropoutSampler? {
+            config.dropout > 0 ? DropoutSampler(config: config, rng: RandomGenerator(seed: dropoutSeed)) : nil
+        }
+        model.backward(model.forward(paddedBatch, dropout: sampler(), arena: arena), labelSmoothing: 0.1, gradients: gradients, arena: arena)
         var failures: [String] = []
         let h: Float = 2e-3
         for entry in model.parameters.entries {
@@ -41,8 +43,7 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
                 let p = model.parameters.values + entry.offset + i
                 let saved = p.pointee
                 func loss() -> Double {
-                    var r = RandomGenerator(seed: dropoutSeed)  // the same dropout masks every time
-                    return model.forward(paddedBatch, labelSmoothing: 0.1, training: training, backward: false, rng: &r).loss.loss
+                    model.loss(model.forward(paddedBatch, dropout: sampler(), arena: arena), labelSmoothing: 0.1, arena: arena).loss.loss
                 }
                 p.pointee = saved + h
                 let plus = loss()
@@ -50,7 +51,7 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
                 let minus = loss()
                 p.pointee = saved
                 let numeric = (plus - minus) / (2 * Double(h))
-                let analytic = Double(model.parameters.gradients[entry.offset + i])
+                let analytic = Double(gradients.buffer.pointer[entry.offset + i])
                 numericNorm += numeric * numeric
                 differenceNorm += (numeric - analytic) * (numeric - analytic)
                 worst = max(worst, abs(numeric - analytic) - 1e-2 * abs(analytic))
@@ -68,12 +69,12 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
     @Test func chunkedOutputProjectionGivesTheSameLossAndGradients() throws {
         let model = try Transformer(config: tinyConfig(preNorm: true, activation: .relu, dropout: 0.1))
         model.initialize(seed: 8)
+        let gradients = TransformerGradients(for: model), arena = Arena()
         func step(chunkFloats: Int) -> (Double, [Float]) {
-            model.outputChunkFloats = chunkFloats
-            model.parameters.zeroGradients()
-            var rng = RandomGenerator(seed: 5)
-            let loss = model.forward(paddedBatch, labelSmoothing: 0.1, training: true, backward: true, rng: &rng).loss.loss
-            return (loss, Array(UnsafeBufferPointer(start: model.parameters.gradients, count: model.parameters.count)))
+            gradients.zero()
+            let pass = model.forward(paddedBatch, dropout: DropoutSampler(config: model.config, rng: RandomGenerator(seed: 5)), arena: arena)
+            let loss = model.backward(pass, labelSmoothing: 0.1, gradients: gradients, arena: arena, chunkFloats: chunkFloats).loss.loss
+            return (loss, Array(gradients.buffer.buffer))
         }
         let (wholeLoss, wholeGradients) = step(chunkFloats: 1 << 22)
         let (chunkedLoss, chunkedGradients) = step(chunkFloats: 2 * model.config.vocabularySize)

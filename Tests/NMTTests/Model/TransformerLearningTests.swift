@@ -16,9 +16,8 @@ import Testing
 
     /// Teacher-forced argmax accuracy over non-pad target tokens.
     func accuracy(_ model: Transformer, _ batch: Batch) -> Double {
-        var rng = RandomGenerator(seed: 0)
-        let result = model.forward(batch, labelSmoothing: 0, training: false, backward: false, rng: &rng)
-        let logits = result.logits!
+        let arena = Arena()
+        let logits = model.score(batch, labelSmoothing: 0, arena: arena).logits
         var correct = 0, total = 0
         for (row, target) in batch.targetOutput.enumerated() where target != Vocabulary.padding {
             let p = logits.pointer + row * logits.columns
@@ -36,12 +35,15 @@ import Testing
         let model = try Transformer(config: config)
         model.initialize(seed: 5)
         let adam = Adam(count: model.parameters.count, beta2: 0.98)
-        var data = RandomGenerator(seed: 6), dropout = RandomGenerator(seed: 7)
+        var data = RandomGenerator(seed: 6)
+        let dropout = DropoutSampler(config: config, rng: RandomGenerator(seed: 7))
+        let gradients = TransformerGradients(for: model), arena = Arena()
         for step in 1...800 {
-            model.parameters.zeroGradients()
-            model.forward(reversalBatch(&data, size: 32), labelSmoothing: 0, training: true, backward: true, rng: &dropout)
+            gradients.zero()
+            let pass = model.forward(reversalBatch(&data, size: 32), dropout: dropout, arena: arena)
+            model.backward(pass, labelSmoothing: 0, gradients: gradients, arena: arena)
             let lr = LearningRateSchedule.inverseSqrt.rate(step: step, lr: 5e-3, warmup: 50, warmupInitLR: 1e-5, dModel: 32)
-            adam.update(parameters: model.parameters.values, gradients: model.parameters.gradients, lr: Float(lr))
+            adam.update(parameters: model.parameters.values, gradients: gradients.buffer.pointer, lr: Float(lr))
         }
         var heldOut = RandomGenerator(seed: 1234)
         let acc = accuracy(model, reversalBatch(&heldOut, size: 200))

@@ -1,0 +1,84 @@
+// WeightMatrix: a linear layer's weight [out, in] as the layers read it — Float32 (a view of the
+// parameter store, what training uses), or int8 with one Float scale per output row (quantized
+// decoding, CTranslate2's scheme: scale_o = 127 / max_i |W[o, i]|, q[o, i] = round(W[o, i]·scale_o),
+// so W ≈ q / scale).
+//
+//   y[n, o] = Σ_i x[n, i] · W[o, i]  (+ b[o])
+// A new weight type is a new case here and in `linearForward`; the layers do not change.
+
+public struct QuantizedMatrix: @unchecked Sendable {
+    public let values: UnsafeMutablePointer<Int8>   // [rows, columns]
+    public let scales: UnsafeMutablePointer<Float>  // [rows]
+    public let rows: Int
+    public let columns: Int
+
+    public init(values: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        self.values = values
+        self.scales = scales
+        self.rows = rows
+        self.columns = columns
+    }
+
+    /// Quantizes `w` [rows, columns] into `values` and `scales` (a row of zeros gets scale 1).
+    public static func quantize(_ w: Tensor, values: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) -> QuantizedMatrix {
+        let (rows, columns) = (w.rows, w.columns)
+        for r in 0..<rows {
+            let row = w.pointer + r * columns
+            var largest: Float = 0
+            for j in 0..<columns { largest = max(largest, abs(row[j])) }
+            let scale: Float = largest > 0 ? 127 / largest : 1
+            scales[r] = scale
+            for j in 0..<columns { values[r * columns + j] = Int8((row[j] * scale).rounded()) }
+        }
+        return QuantizedMatrix(values: values, scales: scales, rows: rows, columns: columns)
+    }
+}
+
+public enum WeightMatrix: @unchecked Sendable {
+    case float32(Tensor)
+    case int8(QuantizedMatrix)
+
+    public var rows: Int {
+        switch self {
+        case .float32(let t): return t.rows
+        case .int8(let q): return q.rows
+        }
+    }
+
+    public var columns: Int {
+        switch self {
+        case .float32(let t): return t.columns
+        case .int8(let q): return q.columns
+        }
+    }
+
+    /// The Float32 matrix (training and its gradients always hold Float32 weights).
+    public var float32: Tensor {
+        guard case .float32(let t) = self else { fatalError("WeightMatrix: training needs Float32 weights, this one is int8") }
+        return t
+    }
+}
+
+/// y = x·Wᵀ + b for a weight of any type (b optional: the output projection has none).
+public func linearForward(_ y: Tensor, _ x: Tensor, weight: WeightMatrix, bias: Tensor?) {
+    switch weight {
+    case .float32(let w):
+        linearForward(y, x, weight: w, bias: bias)
+    case .int8(let q):
+        checkShape(x.columns == q.columns, "linearForward: input vs int8 weight [out, in]", x.shape, Shape(q.rows, q.columns))
+        checkShape(y.rows == x.rows && y.columns == q.rows, "linearForward: output vs input·weightᵀ", y.shape, Shape(x.rows, q.rows))
+        if let bias { checkShape(bias.count == q.rows, "linearForward: bias vs weight [out, in]", bias.shape, Shape(q.rows, q.columns)) }
+        // Reference product: each output is a Float dot product with the dequantized row q/scale.
+        // (Correct on any CPU; the fast path with int8 activations belongs with `nmt quantize`.)
+        let c = q.columns
+        Threads.parallelChunks(x.rows * q.rows, minChunk: 256) { range in
+            for index in range {
+                let (n, o) = (index / q.rows, index % q.rows)
+                let xr = x.pointer + n * c, wr = q.values + o * c
+                var total: Float = 0
+                for i in 0..<c { total += xr[i] * Float(wr[i]) }
+                y.pointer[n * q.rows + o] = total / q.scales[o] + (bias?.pointer[o] ?? 0)
+            }
+        }
+    }
+}
