@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // OpenBLAS (Debian: libopenblas-dev). Every matrix product goes through it.
@@ -19,7 +20,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         // The toolkit: tensors and kernels, text, model, training, decoding, evaluation, I/O.
-        .target(name: "NMT", dependencies: ["CBLAS"]),
+        .target(name: "NMT", dependencies: ["CBLAS", .product(name: "Yams", package: "Yams")]),
         // The `nmt` command: a thin layer over the library.
         .executableTarget(
             name: "NMTCLI",

@@ -25,7 +25,10 @@ struct RescoreCommand: ParsableCommand {
             guard sources.count == targets.count else {
                 throw NMTError("\(src) has \(sources.count) lines but \(tgt) has \(targets.count)")
             }
-            let scores = rescore(model: loaded.model, tokenizer: loaded.tokenizer, sources: sources, targets: targets, batchSize: batchSize)
+            guard batchSize >= 1 else { throw NMTError("--batch-size must be at least 1") }
+            var options = TranslationOptions()
+            options.batchSize = batchSize
+            let scores = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options).rescore(sources: sources, targets: targets)
             let sink = OutputSink(fd: 1, name: "<stdout>")
             for s in scores { try sink.write(String(format: "%.6f", s.logProbability) + "\t\(s.tokens)\n") }
             try sink.drain()

@@ -20,6 +20,9 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
+    @Option(help: "YAML file of options (keys are the long flag names, e.g. max-tokens: 8192); flags override it.") var config: String?
+    @Flag(help: "Print the effective configuration as YAML and exit.") var dumpConfig = false
+
     @Option(help: "Training prefix: reads PREFIX.SRC and PREFIX.TGT.") var train: String?
     @Option(help: "Validation prefix: reads PREFIX.SRC and PREFIX.TGT.") var valid: String?
     @Option(help: "Source language suffix.") var src: String?
@@ -28,15 +31,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training target file.") var trainTgt: String?
     @Option(help: "Validation source file.") var validSrc: String?
     @Option(help: "Validation target file.") var validTgt: String?
-    @Option(help: "Output directory for checkpoints and log.jsonl.") var out = "runs/model"
+    @Option(help: "Output directory for checkpoints, log.jsonl and config.yaml (default \(d.outputDirectory)).") var out: String?
 
     @Option(help: "BPE codes to use (default: learn a joint BPE on the training data).") var bpe: String?
-    @Option(help: "Merges of the joint BPE learned when --bpe is not given.") var bpeMerges = 8000
-    @Option(help: "BPE-dropout probability on training batches.") var bpeDropout = 0.0
-    @Option(help: "Drop pairs with a side longer than this many subword tokens.") var maxLen = 256
-    @Option(help: "Drop pairs whose token-length ratio exceeds this.") var maxLenRatio = 4.0
+    @Option(help: "Merges of the joint BPE learned when --bpe is not given (default \(d.bpeMerges)).") var bpeMerges: Int?
+    @Option(help: "BPE-dropout probability on training batches (default \(d.bpeDropout)).") var bpeDropout: Double?
+    @Option(help: "Drop pairs with a side longer than this many subword tokens (default \(d.maxLength)).") var maxLen: Int?
+    @Option(help: "Drop pairs whose token-length ratio exceeds this (default \(d.maxLengthRatio)).") var maxLenRatio: Double?
 
-    @Option(help: "Model preset: tiny (256/1024/4/3+3), base (512/2048/8/6+6), big (1024/4096/16/6+6).") var preset = TransformerConfig.Preset.tiny
+    @Option(help: "Model preset: tiny (256/1024/4/3+3), base (512/2048/8/6+6), big (1024/4096/16/6+6) (default \(d.preset.rawValue)).") var preset: TransformerConfig.Preset?
     @Option(help: "Override dModel.") var dModel: Int?
     @Option(help: "Override the feed-forward size.") var ffnDim: Int?
     @Option(help: "Override the number of attention heads.") var heads: Int?
@@ -46,110 +49,89 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Attention dropout.") var attentionDropout: Float?
     @Option(help: "Dropout after the feed-forward activation.") var activationDropout: Float?
     @Option(help: "Maximum positions (sentence length + 2).") var maxPositions: Int?
-    @Flag(inversion: .prefixedNo, help: "Pre-norm (default) or the paper's post-norm (--no-pre-norm).") var preNorm = true
-    @Option(help: "Feed-forward activation: relu or gelu.") var activation = Activation.relu
+    @Flag(inversion: .prefixedNo, help: "Pre-norm (default) or the paper's post-norm (--no-pre-norm).") var preNorm: Bool?
+    @Option(help: "Feed-forward activation: relu or gelu (default \(d.activation.rawValue)).") var activation: Activation?
 
-    @Option(help: "Padded tokens per batch (fairseq's meaning).") var maxTokens = 4096
-    @Option(help: "Accumulate gradients over this many batches per update.") var updateFreq = 1
-    @Option(help: "Random seed (initialisation, batch order, dropout).") var seed: UInt64 = 1
-    @Option(help: "Label smoothing ε.") var labelSmoothing: Float = 0.1
-    @Option(help: "Peak learning rate (default depends on the preset).") var lr: Double?
-    @Option(help: "Warmup steps (default depends on the preset).") var warmupSteps: Int?
-    @Option(help: "Learning rate at step 0 of the warmup.") var warmupInitLr = 1e-7
-    @Option(help: "inverse-sqrt, noam or constant.") var lrSchedule = LearningRateSchedule.inverseSqrt
-    @Option(help: "Adam β1,β2.") var adamBetas = "0.9,0.98"
-    @Option(help: "Adam ε.") var adamEps: Float = 1e-9
-    @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0
-    @Option(help: "Clip the global gradient norm to this (0: off).") var clipNorm = 0.0
+    @Option(help: "Padded tokens per batch, fairseq's meaning (default \(d.maxTokens)).") var maxTokens: Int?
+    @Option(help: "Accumulate gradients over this many batches per update (default \(d.updateFrequency)).") var updateFreq: Int?
+    @Option(help: "Random seed: initialisation, batch order, dropout (default \(d.seed)).") var seed: UInt64?
+    @Option(help: "Label smoothing ε (default \(d.labelSmoothing)).") var labelSmoothing: Float?
+    @Option(help: "Peak learning rate (default: the preset's; tiny 2e-3, base 7e-4, big 5e-4).") var lr: Double?
+    @Option(help: "Warmup steps (default: the preset's; tiny 300, base and big 4000).") var warmupSteps: Int?
+    @Option(help: "Learning rate at step 0 of the warmup (default \(d.warmupInitLR)).") var warmupInitLr: Double?
+    @Option(help: "inverse-sqrt, noam or constant (default \(d.schedule.rawValue)).") var lrSchedule: LearningRateSchedule?
+    @Option(help: "Adam β1,β2 (default 0.9,0.98).") var adamBetas: String?
+    @Option(help: "Adam ε (default \(d.adamEpsilon)).") var adamEps: Float?
+    @Option(help: "Decoupled weight decay (default \(d.weightDecay)).") var weightDecay: Float?
+    @Option(help: "Clip the global gradient norm to this (0: off, the default).") var clipNorm: Double?
 
-    @Option(help: "Validate every N updates.") var validEvery = 500
-    @Option(help: "Beam for validation BLEU (1: greedy).") var validBeam = 1
+    @Option(help: "Validate every N updates (default \(d.validEvery)).") var validEvery: Int?
+    @Option(help: "Beam for validation BLEU (1: greedy, the default).") var validBeam: Int?
     @Option(help: "Translate at most this many validation sentences for BLEU.") var validMaxSentences: Int?
     @Option(help: "Stop after N validations without improvement.") var patience: Int?
-    @Option(help: "loss or bleu: what 'best' means.") var bestMetric = TrainingOptions.BestMetric.loss
+    @Option(help: "loss or bleu: what 'best' means (default \(d.bestMetric.rawValue)).") var bestMetric: TrainingOptions.BestMetric?
     @Option(help: "Save a numbered checkpoint every N updates (default: --valid-every).") var saveEvery: Int?
-    @Option(help: "Keep this many numbered checkpoints.") var keepLast = 5
+    @Option(help: "Keep this many numbered checkpoints (default \(d.keepLast)).") var keepLast: Int?
     @Option(help: "Continue from this checkpoint (default: the run's checkpoint-last, if any).") var resume: String?
     @Flag(help: "With --resume: start a fresh optimizer and schedule (fine-tuning).") var resetOptimizer = false
 
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
-    @Option(help: "Stop after this many epochs.") var maxEpochs: Int?
+    @Option(help: "Stop after this many epochs (default 100 when no limit is given).") var maxEpochs: Int?
     @Option(name: .customLong("max-time"), help: "Stop after this many minutes.") var maxTime: Double?
-    @Option(help: "Log every N updates (when not on a terminal).") var logEvery = 50
+    @Option(help: "Log every N updates when not on a terminal (default \(d.logEvery)).") var logEvery: Int?
     @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    /// The defaults, for the help texts.
+    private static let d = TrainingOptions()
+    private var d: TrainingOptions { TrainCommand.d }
+
+    /// The options: the defaults, then the --config file, then the flags given.
+    func options() throws -> TrainingOptions {
+        var o = try config.map { try ConfigFile.read($0) } ?? TrainingOptions()
+        func pair(_ prefix: String?, _ s: String?, _ t: String?, _ name: String) throws -> (String, String)? {
+            if let s, let t { return (s, t) }
+            if s != nil || t != nil { throw NMTError("--\(name)-src and --\(name)-tgt go together") }
+            guard let prefix else { return nil }
+            guard let src, let tgt else { throw NMTError("--\(name) PREFIX needs --src and --tgt language suffixes") }
+            return ("\(prefix).\(src)", "\(prefix).\(tgt)")
+        }
+        if let files = try pair(train, trainSrc, trainTgt, "train") { (o.trainSource, o.trainTarget) = files }
+        if let files = try pair(valid, validSrc, validTgt, "valid") { (o.validSource, o.validTarget) = (files.0, files.1) }
+        func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainingOptions, T>) { if let value { o[keyPath: keyPath] = value } }
+        func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainingOptions, T?>) { if let value { o[keyPath: keyPath] = value } }
+        set(out, \.outputDirectory); set(bpe, \.bpeCodes); set(bpeMerges, \.bpeMerges); set(bpeDropout, \.bpeDropout)
+        set(maxLen, \.maxLength); set(maxLenRatio, \.maxLengthRatio)
+        set(preset, \.preset); set(dModel, \.dModel); set(ffnDim, \.ffnDim); set(heads, \.heads)
+        set(encoderLayers, \.encoderLayers); set(decoderLayers, \.decoderLayers); set(dropout, \.dropout)
+        set(attentionDropout, \.attentionDropout); set(activationDropout, \.activationDropout); set(maxPositions, \.maxPositions)
+        set(preNorm, \.preNorm); set(activation, \.activation)
+        set(maxTokens, \.maxTokens); set(updateFreq, \.updateFrequency); set(seed, \.seed); set(labelSmoothing, \.labelSmoothing)
+        set(lr, \.lr); set(warmupSteps, \.warmupSteps); set(warmupInitLr, \.warmupInitLR); set(lrSchedule, \.schedule)
+        if let adamBetas {
+            let betas = adamBetas.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard betas.count == 2 else { throw NMTError("--adam-betas takes two numbers, e.g. 0.9,0.98") }
+            o.adamBetas = betas
+        }
+        set(adamEps, \.adamEpsilon); set(weightDecay, \.weightDecay); set(clipNorm, \.clipNorm)
+        set(validEvery, \.validEvery); set(validBeam, \.validBeam); set(validMaxSentences, \.validMaxSentences)
+        set(patience, \.patience); set(bestMetric, \.bestMetric); set(saveEvery, \.saveEvery); set(keepLast, \.keepLast)
+        set(resume, \.resume)
+        if resetOptimizer { o.resetOptimizer = true }
+        set(maxSteps, \.maxSteps); set(maxEpochs, \.maxEpochs); set(maxTime, \.maxMinutes); set(logEvery, \.logEvery)
+        set(threads, \.threads)
+        return o.resolved()
+    }
 
     func run() throws {
         try reportingErrors {
-            if let threads { guard threads >= 1 else { throw NMTError("--threads must be at least 1") }; Threads.set(threads) }
-            var o = TrainingOptions()
-            func pair(_ prefix: String?, _ s: String?, _ t: String?, _ name: String) throws -> (String, String)? {
-                if let s, let t { return (s, t) }
-                guard let prefix else { return nil }
-                guard let src, let tgt else { throw NMTError("--\(name) PREFIX needs --src and --tgt language suffixes") }
-                return ("\(prefix).\(src)", "\(prefix).\(tgt)")
+            let o = try options()
+            try o.validate(requireData: !dumpConfig)
+            if dumpConfig {
+                print(try ConfigFile.yaml(o), terminator: "")
+                return
             }
-            guard let trainFiles = try pair(train, trainSrc, trainTgt, "train") else {
-                throw NMTError("give the training data with --train PREFIX --src L1 --tgt L2, or --train-src FILE --train-tgt FILE")
-            }
-            (o.trainSource, o.trainTarget) = trainFiles
-            if let v = try pair(valid, validSrc, validTgt, "valid") { (o.validSource, o.validTarget) = (v.0, v.1) }
-            o.outputDirectory = out
-            o.bpeCodes = bpe
-            o.bpeMerges = bpeMerges
-            o.bpeDropout = bpeDropout
-            o.maxLength = maxLen
-            o.maxLengthRatio = maxLenRatio
-            o.maxTokens = maxTokens
-            o.updateFrequency = updateFreq
-            o.seed = seed
-            o.labelSmoothing = labelSmoothing
-            // Defaults per preset: small models take a higher peak rate and a short warmup.
-            let (defaultLR, defaultWarmup): (Double, Int) = preset == .tiny ? (2e-3, 300) : (preset == .base ? (7e-4, 4000) : (5e-4, 4000))
-            o.lr = lr ?? defaultLR
-            o.warmupSteps = warmupSteps ?? defaultWarmup
-            o.warmupInitLR = warmupInitLr
-            o.schedule = lrSchedule
-            let betas = adamBetas.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
-            guard betas.count == 2 else { throw NMTError("--adam-betas takes two numbers, e.g. 0.9,0.98") }
-            o.adamBetas = (betas[0], betas[1])
-            o.adamEpsilon = adamEps
-            o.weightDecay = weightDecay
-            o.clipNorm = clipNorm
-            o.validEvery = validEvery
-            o.validBeam = validBeam
-            o.validMaxSentences = validMaxSentences
-            o.patience = patience
-            o.bestMetric = bestMetric
-            o.saveEvery = saveEvery
-            o.keepLast = keepLast
-            o.resume = resume
-            o.resetOptimizer = resetOptimizer
-            if resetOptimizer && resume == nil { throw NMTError("--reset-optimizer needs --resume FILE") }
-            o.maxSteps = maxSteps
-            o.maxEpochs = maxEpochs
-            o.maxMinutes = maxTime
-            o.logEvery = logEvery
-            if maxSteps == nil && maxEpochs == nil && maxTime == nil { o.maxEpochs = 100 }
-
-            var config = TransformerConfig.preset(preset, vocabularySize: 0)
-            if let v = dModel { config.dModel = v }
-            if let v = ffnDim { config.ffnDim = v }
-            if let v = heads { config.heads = v }
-            if let v = encoderLayers { config.encoderLayers = v }
-            if let v = decoderLayers { config.decoderLayers = v }
-            if let v = dropout { config.dropout = v }
-            if let v = attentionDropout { config.attentionDropout = v }
-            if let v = activationDropout { config.activationDropout = v }
-            if let v = maxPositions { config.maxPositions = v }
-            config.preNorm = preNorm
-            config.activation = activation
-            var check = config
-            check.vocabularySize = 100
-            try check.validate()
-
-            let log = TrainingLog()
-            let trainer = Trainer(options: o, config: config, log: log)
-            _ = try trainer.run()
+            if let threads = o.threads { Threads.set(threads) }
+            _ = try Trainer(options: o, log: TrainingLog()).run()
         }
     }
 }

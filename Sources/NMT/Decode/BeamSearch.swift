@@ -10,7 +10,6 @@
 // Beam 1 takes the greedy path. Ties break by candidate order, so results are deterministic.
 
 import Foundation
-import Synchronization
 
 public enum LengthPenaltyStyle: String, CaseIterable, Sendable {
     case average, gnmt
@@ -141,33 +140,6 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
         Array(list.enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
             .map(\.element).prefix(max(1, options.nbest)))
     }
-}
-
-/// Translates `batches` (lists of sentence indices into `sources`) on all cores: each worker takes
-/// whole batches with single-threaded BLAS and its own memory, which on small per-step products
-/// beats splitting every product across threads. Results come back in input order.
-public func searchBatches(model: Transformer, sources: [[Int32]], batches: [[Int]], options: SearchOptions) -> [[Hypothesis]] {
-    var results = [[Hypothesis]](repeating: [], count: sources.count)
-    func work(_ batch: [Int]) -> Int { batch.count * (batch.map { sources[$0].count }.max() ?? 0) }
-    // Largest batches first (a workspace grows once to its final size, and the small batches
-    // at the end even out the workers), each taken by whichever worker is free.
-    let queue = batches.sorted { work($0) > work($1) }
-    let next = Atomic<Int>(0)
-    let workers = min(Threads.count, batches.count)
-    results.withUnsafeMutableBufferPointer { out in
-        nonisolated(unsafe) let out = out
-        Threads.parallelFor(max(workers, 1)) { _ in
-            let workspace = DecodingWorkspace()
-            while true {
-                let taken = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                if taken >= queue.count { break }
-                let batch = queue[taken]
-                let found = beamSearch(model: model, sources: batch.map { sources[$0] }, options: options, workspace: workspace)
-                for (i, index) in batch.enumerated() { out[index] = found[i] }
-            }
-        }
-    }
-    return results
 }
 
 /// Beam 1: the argmax at every step; finished sentences leave the decoder.

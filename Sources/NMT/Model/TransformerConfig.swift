@@ -38,7 +38,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         self.sharedEmbeddings = sharedEmbeddings
     }
 
-    public enum Preset: String, CaseIterable, Sendable {
+    public enum Preset: String, CaseIterable, Codable, Sendable {
         case tiny, base, big
     }
 

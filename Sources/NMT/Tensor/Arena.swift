@@ -26,14 +26,13 @@ public final class Arena: @unchecked Sendable {
     }
 
     deinit {
-        block.deallocate()
-        overflow.forEach { $0.pointer.deallocate() }
+        Arena.deallocate(block, capacity)
+        overflow.forEach { Arena.deallocate($0.pointer, $0.size) }
     }
 
-    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
-        return raw.bindMemory(to: Float.self, capacity: count)
-    }
+    /// Blocks come straight from the system (`PageMemory`), so a freed block's memory is returned.
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> { PageMemory.allocate(count) }
+    private static func deallocate(_ p: UnsafeMutablePointer<Float>, _ count: Int) { PageMemory.deallocate(p, count) }
 
     /// A new uninitialised tensor of `shape`, valid until the next `reset()`.
     public func tensor(_ shape: Shape) -> Tensor {
@@ -67,9 +66,10 @@ public final class Arena: @unchecked Sendable {
             used += rounded
             return p
         }
-        let p = Arena.allocate(max(rounded, Arena.alignment))
-        overflow.append((p, logical - rounded, rounded))
-        overflowFloats += rounded
+        let size = max(rounded, Arena.alignment)
+        let p = Arena.allocate(size)
+        overflow.append((p, logical - rounded, size))
+        overflowFloats += size
         return p
     }
 
@@ -84,7 +84,7 @@ public final class Arena: @unchecked Sendable {
         logical = mark
         used = min(used, mark)
         while let last = overflow.last, last.start >= mark {
-            last.pointer.deallocate()
+            Arena.deallocate(last.pointer, last.size)
             overflowFloats -= last.size
             overflow.removeLast()
         }
@@ -94,15 +94,24 @@ public final class Arena: @unchecked Sendable {
     /// steps overflowed, so that later steps of the same size allocate nothing.
     public func reset() {
         if !overflow.isEmpty || capacity < highWater {
-            overflow.forEach { $0.pointer.deallocate() }
+            overflow.forEach { Arena.deallocate($0.pointer, $0.size) }
             overflow.removeAll(keepingCapacity: true)
             overflowFloats = 0
-            block.deallocate()
+            Arena.deallocate(block, capacity)
             capacity = highWater
             block = Arena.allocate(capacity)
         }
         used = 0
         logical = 0
+    }
+
+    /// Gives the block's pages past its first `keeping` floats back to the system (their contents
+    /// are lost; they read as zeros when next touched). For arenas whose largest use is rare — a
+    /// decoding worker's batch memory — so that what one long batch touched is not held after it.
+    /// Only between steps: everything handed out is invalid.
+    public func discardPages(keeping: Int = 0) {
+        let kept = min(keeping, capacity)
+        PageMemory.discard(block + kept, capacity - kept)
     }
 
     /// Floats held (block plus overflow chunks): the arena's memory footprint / 4.

@@ -56,4 +56,40 @@ import Testing
                             "--d-model", "32", "--ffn-dim", "64", "--heads", "2", "--bpe-merges", "50"])
         #expect(r.status != 0 && r.stderr == "nmt: error: cannot create output directory \(blocker)/run: \(blocker) is not a directory\n")
     }
+
+    @Test func flagsOverrideTheConfigFileAndDumpConfigPrintsTheEffectiveOptions() throws {
+        let dir = try TemporaryDirectory()
+        let config = try dir.write("run.yaml", "max-tokens: 700\nseed: 5\npreset: base\n")
+        let r = try runNMT(["train", "--config", config, "--seed", "9", "--out", dir.path("run"), "--dump-config"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let printed = try ConfigFile.parse(r.stdout, path: "stdout")
+        #expect(printed.maxTokens == 700 && printed.seed == 9 && printed.preset == .base && printed.dModel == 512 && printed.lr == 7e-4)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
+    }
+
+    @Test func anUnknownConfigKeyIsAOneLineErrorWithFileAndLine() throws {
+        let dir = try TemporaryDirectory()
+        let config = try dir.write("run.yaml", "seed: 5\nwarmup: 10\n")
+        let r = try runNMT(["train", "--config", config, "--dump-config"])
+        #expect(r.status != 0 && r.stderr == "nmt: error: \(config):2: unknown option 'warmup'\n")
+    }
+
+    @Test func theRunDirectoryKeepsItsConfigAndAResumeMustMatchIt() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 60)
+        let run = dir.path("run")
+        let arguments = ["train", "--train-src", en, "--train-tgt", es, "--out", run, "--d-model", "32", "--ffn-dim", "64",
+                         "--heads", "2", "--encoder-layers", "1", "--decoder-layers", "1", "--bpe-merges", "100", "--max-tokens", "600",
+                         "--max-len", "120", "--max-positions", "128", "--log-every", "1", "--threads", "1"]
+        var r = try runNMT(arguments + ["--max-steps", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let saved = try ConfigFile.read(run + "/config.yaml")
+        #expect(saved.maxSteps == 2 && saved.dModel == 32 && saved.trainSource == en && saved.lr == 2e-3)
+        r = try runNMT(arguments + ["--max-steps", "3", "--lr", "0.01"])
+        #expect(r.status != 0 && r.stderr == "nmt: error: cannot resume from \(run)/checkpoint-last.state.safetensors: --lr is 0.01 now but was 0.002 in that run; give the run's value, or --resume FILE --reset-optimizer to fine-tune instead\n")
+        // The recorded config runs the same training again: here it continues it.
+        r = try runNMT(["train", "--config", run + "/config.yaml", "--max-steps", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try ModelFile.load(run + "/checkpoint-last.safetensors").step == 3)
+    }
 }

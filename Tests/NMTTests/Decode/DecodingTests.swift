@@ -23,7 +23,7 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
 
 @Suite struct DecodingTests {
     @Test(arguments: [true, false])
-    func incrementalDecodingGivesTheFullForwardLogitsAtEveryStep(preNorm: Bool) throws {
+    func theDecoderLayersCachedModeStepByStepGivesTheLogitsOfItsUncachedModeOverTheWholeSequence(preNorm: Bool) throws {
         let model = try randomModel(vocabulary: 30, preNorm: preNorm)
         let sources: [[Int32]] = [[5, 6, 7, 8, 9, 10], [11, 12]]
         let targets: [[Int32]] = [[13, 14, 15, 16], [17, 18, 19, 20]]

@@ -43,7 +43,7 @@ func rewriteHeader(_ path: String, _ edit: (inout [String: Any]) -> Void) throws
     @Test func headerUsesFairseqNamesAndPyTorchShapes() throws {
         let dir = try TemporaryDirectory()
         let (path, _) = try savedTinyModel(dir)
-        let header = try SafeTensors.readHeader(path: path)
+        let header = try SafeTensorsFile(path: path).header
         #expect(header.tensors["embed_tokens.weight"]?.shape == [englishTokenizer.vocabulary.count, 16])
         #expect(header.tensors["encoder.layers.0.fc1.weight"]?.shape == [32, 16])
         #expect(header.tensors["decoder.layers.0.encoder_attn.k_proj.bias"]?.shape == [16])

@@ -23,6 +23,7 @@ func smallOptions(_ dir: TemporaryDirectory, _ corpus: (String, String), out: St
     o.validEvery = 1000
     o.saveEvery = 10
     o.logEvery = 1
+    o.setModel(smallConfig)
     return o
 }
 
@@ -40,7 +41,7 @@ func quietLog() -> TrainingLog {
         let dir = try TemporaryDirectory()
         var o = smallOptions(dir, try smallCorpus(dir))
         o.maxSteps = 200
-        let trainer = Trainer(options: o, config: smallConfig, log: quietLog())
+        let trainer = Trainer(options: o, log: quietLog())
         let summary = try trainer.run()
         #expect(summary.steps == 200)
         let first = trainer.lossHistory.prefix(5).map(\.loss).reduce(0, +) / 5
@@ -60,15 +61,15 @@ func quietLog() -> TrainingLog {
         let corpus = try smallCorpus(dir)
         var whole = smallOptions(dir, corpus, out: "whole")
         whole.maxSteps = 24
-        let uninterrupted = Trainer(options: whole, config: smallConfig, log: quietLog())
+        let uninterrupted = Trainer(options: whole, log: quietLog())
         _ = try uninterrupted.run()
 
         var firstHalf = smallOptions(dir, corpus, out: "split")
         firstHalf.maxSteps = 12
-        _ = try Trainer(options: firstHalf, config: smallConfig, log: quietLog()).run()
+        _ = try Trainer(options: firstHalf, log: quietLog()).run()
         var secondHalf = firstHalf
         secondHalf.maxSteps = 24
-        let resumed = Trainer(options: secondHalf, config: smallConfig, log: quietLog())
+        let resumed = Trainer(options: secondHalf, log: quietLog())
         _ = try resumed.run()
 
         #expect(resumed.lossHistory.map(\.step) == Array(13...24))
@@ -82,12 +83,11 @@ func quietLog() -> TrainingLog {
         let dir = try TemporaryDirectory()
         var o = smallOptions(dir, try smallCorpus(dir))
         o.maxSteps = 2
-        _ = try Trainer(options: o, config: smallConfig, log: quietLog()).run()
-        var other = smallConfig
-        other.dModel = 64
+        _ = try Trainer(options: o, log: quietLog()).run()
+        o.dModel = 64
         o.maxSteps = 4
         #expect(throws: NMTError("\(dir.path("run/checkpoint-last.safetensors")) has a different model config than the options (dModel: 32 in the checkpoint vs 64 in the options)")) {
-            try Trainer(options: o, config: other, log: quietLog()).run()
+            try Trainer(options: o, log: quietLog()).run()
         }
     }
 
@@ -96,7 +96,7 @@ func quietLog() -> TrainingLog {
         var o = smallOptions(dir, try smallCorpus(dir))
         o.maxTokens = 50
         #expect(throws: NMTError("--max-tokens 50 is smaller than the longest allowed sentence (--max-len 120 + 1 for </s>)")) {
-            try Trainer(options: o, config: smallConfig, log: quietLog()).run()
+            try Trainer(options: o, log: quietLog()).run()
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
     }
@@ -106,7 +106,7 @@ func quietLog() -> TrainingLog {
         let en = try dir.write("a.en", "one\ntwo\nthree\n"), es = try dir.write("a.es", "uno\ndos\n")
         let o = smallOptions(dir, (en, es))
         #expect(throws: NMTError("\(en) has 3 lines but \(es) has 2; the files must be aligned line by line")) {
-            try Trainer(options: o, config: smallConfig, log: quietLog()).run()
+            try Trainer(options: o, log: quietLog()).run()
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
     }
@@ -116,7 +116,7 @@ func quietLog() -> TrainingLog {
         let en = try dir.write("a.en", bytes: Array("one\ntw".utf8) + [0xFE] + Array("o\n".utf8)), es = try dir.write("a.es", "uno\ndos\n")
         let o = smallOptions(dir, (en, es))
         #expect(throws: NMTError("\(en):2: invalid UTF-8 at byte 2 of the line")) {
-            try Trainer(options: o, config: smallConfig, log: quietLog()).run()
+            try Trainer(options: o, log: quietLog()).run()
         }
     }
 
@@ -127,8 +127,8 @@ func quietLog() -> TrainingLog {
         o.validSource = nil
         o.validTarget = nil
         o.maxLengthRatio = 2
-        #expect(throws: NMTError.self) { try Trainer(options: o, config: smallConfig, log: quietLog()).run() }
-        do { _ = try Trainer(options: o, config: smallConfig, log: quietLog()).run() } catch let e as NMTError {
+        #expect(throws: NMTError.self) { try Trainer(options: o, log: quietLog()).run() }
+        do { _ = try Trainer(options: o, log: quietLog()).run() } catch let e as NMTError {
             #expect(e.message.hasPrefix("no training pairs left after filtering 2 lines (1 empty"))
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
@@ -139,7 +139,7 @@ func quietLog() -> TrainingLog {
         var o = smallOptions(dir, try smallCorpus(dir, lines: 20))
         o.outputDirectory = try dir.write("not-a-directory", "x")
         #expect(throws: NMTError("--out \(o.outputDirectory) exists and is not a directory")) {
-            try Trainer(options: o, config: smallConfig, log: quietLog()).run()
+            try Trainer(options: o, log: quietLog()).run()
         }
     }
 
@@ -149,7 +149,7 @@ func quietLog() -> TrainingLog {
         o.maxSteps = 8
         o.saveEvery = 2
         o.keepLast = 2
-        _ = try Trainer(options: o, config: smallConfig, log: quietLog()).run()
+        _ = try Trainer(options: o, log: quietLog()).run()
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path("run")).filter { $0.hasPrefix("checkpoint-") }.sorted()
         #expect(names == ["checkpoint-6.safetensors", "checkpoint-6.state.safetensors", "checkpoint-8.safetensors", "checkpoint-8.state.safetensors",
                           "checkpoint-best.safetensors", "checkpoint-last.safetensors", "checkpoint-last.state.safetensors"])

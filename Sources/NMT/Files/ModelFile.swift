@@ -31,10 +31,10 @@ public enum ModelFile {
                               metadata: metadata)
     }
 
-    /// Reads and validates the header and metadata without loading weights.
-    public static func readDescription(_ path: String) throws -> (header: SafeTensorsHeader, config: TransformerConfig, tokenizer: BPETokenizer, step: Int) {
+    /// Reads and validates the header and metadata of an open file without loading weights.
+    public static func readDescription(_ file: SafeTensorsFile) throws -> (config: TransformerConfig, tokenizer: BPETokenizer, step: Int) {
+        let path = file.path, header = file.header
         func fail(_ what: String) -> NMTError { NMTError("\(path): not a valid model file: \(what)") }
-        let header = try SafeTensors.readHeader(path: path)
         let m = header.metadata
         guard m["format"] == format else { throw fail("metadata format is '\(m["format"] ?? "missing")', expected '\(format)'") }
         guard m["format_version"] == formatVersion else { throw fail("unsupported format_version '\(m["format_version"] ?? "missing")'") }
@@ -59,22 +59,25 @@ public enum ModelFile {
         for (name, shape) in layout {
             guard let info = header.tensors[name] else { throw fail("tensor '\(name)' is missing") }
             guard info.shape == shape else { throw fail("tensor '\(name)' has shape \(info.shape), the config needs \(shape)") }
+            guard info.dtype == .f32 else { throw fail("tensor '\(name)' has dtype \(info.dtype.rawValue); model weights are F32") }
         }
         if header.tensors.count != layout.count {
             let extra = Set(header.tensors.keys).subtracting(layout.map(\.name)).sorted()
             throw fail("unexpected tensor '\(extra.first ?? "?")'")
         }
         guard config.maxPositions <= 1 << 20 else { throw fail("maxPositions \(config.maxPositions) is unreasonably large") }
-        return (header, config, tokenizer, step)
+        return (config, tokenizer, step)
     }
 
+    /// Loads a model file: everything is read from one open file, straight into the parameter store.
     public static func load(_ path: String) throws -> LoadedModel {
-        let (header, config, tokenizer, step) = try readDescription(path)
+        let file = try SafeTensorsFile(path: path)
+        let (config, tokenizer, step) = try readDescription(file)
         let model = try Transformer(config: config)
         for entry in model.parameters.entries {
-            try SafeTensors.readTensor(path: path, header: header, name: entry.name, into: model.parameters.values + entry.offset)
+            try file.readFloats(entry.name, into: model.parameters.values + entry.offset)
         }
-        return LoadedModel(model: model, tokenizer: tokenizer, step: step, metadata: header.metadata)
+        return LoadedModel(model: model, tokenizer: tokenizer, step: step, metadata: file.header.metadata)
     }
 }
 

@@ -29,8 +29,8 @@ public enum CheckpointAveraging {
         for path in files {
             let loaded = try ModelFile.load(path)
             if let reference {
-                if let difference = firstDifference(reference.config, loaded.model.config) {
-                    throw NMTError("cannot average \(reference.path) and \(path): different config (\(difference.replacingOccurrences(of: "in the checkpoint", with: "in the first").replacingOccurrences(of: "in the options", with: "in the second")))")
+                if let d = firstDifference(reference.config, loaded.model.config) {
+                    throw NMTError("cannot average \(reference.path) and \(path): different config (\(d.key): \(d.a) in the first vs \(d.b) in the second)")
                 }
                 if reference.vocabulary != loaded.tokenizer.vocabulary {
                     let i = (0..<min(reference.vocabulary.count, loaded.tokenizer.vocabulary.count)).first { reference.vocabulary.tokens[$0] != loaded.tokenizer.vocabulary.tokens[$0] } ?? min(reference.vocabulary.count, loaded.tokenizer.vocabulary.count)

@@ -5,7 +5,7 @@ import Foundation
 
 public struct Validation {
     let corpus: ParallelCorpus
-    let sources: [[Int32]]
+    let sources: [String]
     let references: [String]
 
     public init(sourcePath: String, targetPath: String, tokenizer: BPETokenizer, maxLength: Int, maxSentences: Int?) throws {
@@ -14,8 +14,7 @@ public struct Validation {
         self.corpus = corpus
         var sourceLines = try readLines(path: sourcePath), targetLines = try readLines(path: targetPath)
         if let m = maxSentences { sourceLines = Array(sourceLines.prefix(m)); targetLines = Array(targetLines.prefix(m)) }
-        var encoder = tokenizer.encoder()
-        sources = sourceLines.map { Array(encoder.encode($0).prefix(maxLength)) }
+        sources = sourceLines
         references = targetLines
     }
 
@@ -31,17 +30,9 @@ public struct Validation {
         return total
     }
 
-    public func bleu(model: Transformer, tokenizer: BPETokenizer, beam: Int) -> Double {
-        var options = SearchOptions()
-        options.beam = beam
-        let hypotheses = translateInBatches(model: model, sources: sources, options: options, batchSize: 64).map { tokenizer.decode($0[0].tokens) }
+    /// Corpus BLEU of `translator`'s translations of the validation sources.
+    public func bleu(translator: Translator) -> Double {
+        let hypotheses = translator.translate(sources).map(\.text)
         return BLEU().corpusScore(hypotheses: hypotheses, references: [references]).score
     }
-}
-
-/// Translates in length-sorted batches of up to `batchSize` sentences, returning results in input order.
-public func translateInBatches(model: Transformer, sources: [[Int32]], options: SearchOptions, batchSize: Int) -> [[Hypothesis]] {
-    let order = sources.indices.sorted { sources[$0].count != sources[$1].count ? sources[$0].count < sources[$1].count : $0 < $1 }
-    let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
-    return searchBatches(model: model, sources: sources, batches: batches, options: options)
 }

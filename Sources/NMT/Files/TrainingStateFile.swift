@@ -16,6 +16,8 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
     public var trainedSeconds = 0.0
     /// sha-free fingerprint of the data and options that must not change under a resume.
     public var fingerprint: String
+    /// The options the run was saved with (absent in files of nmt before 0.2).
+    public var options: TrainingOptions?
 }
 
 public enum TrainingStateFile {
@@ -31,8 +33,19 @@ public enum TrainingStateFile {
                               metadata: ["format": "nmt-training-state", "progress": json, "adam_step": String(adam.step)])
     }
 
+    /// The progress (and options) of a state file, without its moments.
+    public static func progress(_ path: String) throws -> TrainingProgress {
+        let header = try SafeTensorsFile(path: path).header
+        guard header.metadata["format"] == "nmt-training-state", let json = header.metadata["progress"],
+              let progress = try? JSONDecoder().decode(TrainingProgress.self, from: Data(json.utf8)) else {
+            throw NMTError("\(path): not a valid training-state file")
+        }
+        return progress
+    }
+
     public static func load(_ path: String, into adam: Adam) throws -> TrainingProgress {
-        let header = try SafeTensors.readHeader(path: path)
+        let file = try SafeTensorsFile(path: path)
+        let header = file.header
         guard header.metadata["format"] == "nmt-training-state", let json = header.metadata["progress"],
               let progress = try? JSONDecoder().decode(TrainingProgress.self, from: Data(json.utf8)),
               let stepText = header.metadata["adam_step"], let adamStep = Int(stepText) else {
@@ -43,8 +56,8 @@ public enum TrainingStateFile {
                 throw NMTError("\(path): training state does not match the model (\(name) has shape \(header.tensors[name]?.shape ?? []), expected [\(adam.count)])")
             }
         }
-        try SafeTensors.readTensor(path: path, header: header, name: "adam.first_moment", into: adam.firstMoment)
-        try SafeTensors.readTensor(path: path, header: header, name: "adam.second_moment", into: adam.secondMoment)
+        try file.readFloats("adam.first_moment", into: adam.firstMoment)
+        try file.readFloats("adam.second_moment", into: adam.secondMoment)
         adam.restore(step: adamStep)
         return progress
     }

@@ -1,0 +1,249 @@
+// Translator: text in, text out, over one loaded model — what `nmt translate`, validation BLEU and
+// `nmt rescore` run, and what a server would share across requests.
+//
+//   lines → BPE ids (truncated to the model, with a warning) → length-sorted batches (by sentences
+//   or by source tokens) → a queue of batches that every worker takes from, largest first → beam
+//   search (or forced scoring) → n-best hypotheses → detokenized text, in input order.
+//
+// Workers run whole batches with single-threaded kernels and a `DecodingWorkspace` of their own.
+// Workspaces are kept between calls in a pool, so memory stays at what the largest batch needed
+// however long the input; each call checks workspaces out, so several threads may translate with
+// one Translator at once.
+
+import Foundation
+import Synchronization
+
+public struct TranslationOptions: Sendable {
+    public var search = SearchOptions()
+    /// Sentences per batch.
+    public var batchSize = 32
+    /// Source tokens per batch (padded: sentences × longest), instead of `batchSize`.
+    public var maxTokens: Int? = nil
+    /// Bytes of search state (self- and cross-attention caches) the batches being searched at
+    /// once may hold, or nil for no bound. A worker whose next batch would exceed it waits for the
+    /// others (a batch alone always runs): less memory for less parallelism. Batches are never
+    /// changed by it, so neither are translations.
+    public var searchMemory: Int? = nil
+    public init() {}
+}
+
+/// The translation of one line: its n-best hypotheses, best first (none for an empty line).
+public struct Translation: Sendable {
+    public struct Candidate: Sendable {
+        public var text: String
+        public var tokens: [Int32]
+        /// Σ log p / lp(|Y|).
+        public var score: Double
+        /// Σ log p over the tokens and </s>.
+        public var logProbability: Double
+    }
+    public var candidates: [Candidate]
+
+    /// The best hypothesis's text ("" for an empty line).
+    public var text: String { candidates.first?.text ?? "" }
+
+    /// The lines `nmt translate` prints for it: the text (with a tab and the score when `scores`),
+    /// or with n-best lists Moses's `INDEX ||| hypothesis ||| score`, one per hypothesis.
+    public func formatted(index: Int, nbest: Bool, scores: Bool) -> String {
+        if nbest {
+            if candidates.isEmpty { return "\(index) |||  ||| 0\n" }
+            return candidates.map { "\(index) ||| \($0.text) ||| \(String(format: "%.6f", $0.score))\n" }.joined()
+        }
+        guard let best = candidates.first else { return scores ? "\t0\n" : "\n" }
+        return best.text + (scores ? "\t" + String(format: "%.6f", best.score) : "") + "\n"
+    }
+}
+
+public final class Translator: @unchecked Sendable {
+    public let model: Transformer
+    public let tokenizer: BPETokenizer
+    public let options: TranslationOptions
+    private let idleWorkspaces = Mutex<[DecodingWorkspace]>([])
+
+    public init(model: Transformer, tokenizer: BPETokenizer, options: TranslationOptions = TranslationOptions()) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.options = options
+    }
+
+    /// Tokens a source or target sentence may have: positions minus </s> (or <s>) and one more.
+    public var lengthLimit: Int { model.config.maxPositions - 2 }
+
+    // MARK: text
+
+    /// Translations of `lines` in input order; empty lines give empty translations. `warn` hears
+    /// about lines truncated to the model (numbered from `firstLineNumber`).
+    public func translate(_ lines: [String], firstLineNumber: Int = 1, warn: (String) -> Void = { _ in }) -> [Translation] {
+        var encoder = tokenizer.encoder()
+        let sources = lines.enumerated().map { encode($1, lineNumber: firstLineNumber + $0, encoder: &encoder, warn: warn) }
+        return translate(ids: sources, empty: lines.map(\.isEmpty))
+    }
+
+    /// Translates a stream: reads a window of lines (full, or whatever arrived before the input
+    /// paused), translates it, and hands its translations to `window` with the window's first line
+    /// index (0-based), so output can follow input promptly on endless pipes. Invalid UTF-8 is
+    /// replaced by U+FFFD with a warning.
+    public func translate(stream reader: LineReader, warn: (String) -> Void,
+                          window: (_ firstIndex: Int, _ translations: [Translation]) throws -> Void) throws {
+        let size = max(options.batchSize * 8, 256)
+        var encoder = tokenizer.encoder()
+        var lineNumber = 0
+        while true {
+            var sources: [[Int32]] = []
+            var empty: [Bool] = []
+            while sources.count < size {
+                let got: Bool = try reader.nextLine { bytes in
+                    lineNumber += 1
+                    if firstInvalidUTF8Offset(bytes) != nil { warn("line \(lineNumber): invalid UTF-8 replaced by U+FFFD") }
+                    sources.append(encode(String(decoding: bytes, as: UTF8.self), lineNumber: lineNumber, encoder: &encoder, warn: warn))
+                    empty.append(bytes.isEmpty)
+                    return true
+                } ?? false
+                if !got || !reader.hasBufferedLine { break }
+            }
+            if sources.isEmpty { break }
+            try window(lineNumber - sources.count, translate(ids: sources, empty: empty))
+        }
+    }
+
+    /// log p(target | source) of each pair by forced decoding (dropout off, no label smoothing) —
+    /// Marian's scorer and fairseq's --score-reference. Both sides are truncated to the model.
+    public func rescore(sources: [String], targets: [String]) -> [ForcedScore] {
+        var encoder = tokenizer.encoder()
+        let pairs = zip(sources, targets).map { (source: Array(encoder.encode($0).prefix(lengthLimit)), target: Array(encoder.encode($1).prefix(lengthLimit))) }
+        var results = [ForcedScore](repeating: ForcedScore(logProbability: 0, tokens: 0), count: pairs.count)
+        let batches = Translator.batches(lengths: pairs.map { max($0.source.count, $0.target.count) }, batchSize: options.batchSize,
+                                         maxTokens: options.maxTokens)
+        results.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            forEachBatch(batches, cost: { $0.count * (pairs[$0.last!].source.count + pairs[$0.last!].target.count) }) { indices, workspace in
+                let batch = Batch(pairs: indices.map { pairs[$0] })
+                let nll = model.score(batch, labelSmoothing: 0, arena: workspace.batch).tokenNLL
+                for (b, index) in indices.enumerated() {
+                    var total = 0.0
+                    for t in 0..<batch.targetLength { total += Double(nll[b * batch.targetLength + t]) }
+                    out[index] = ForcedScore(logProbability: -total, tokens: pairs[index].target.count + 1)
+                }
+            }
+        }
+        return results
+    }
+
+    // MARK: token ids
+
+    /// Searches hypotheses for token ids (without </s>), in input order; `empty` lines are skipped.
+    public func search(_ sources: [[Int32]], empty: [Bool]? = nil) -> [[Hypothesis]] {
+        let wanted = sources.indices.filter { !(empty?[$0] ?? false) }
+        var results = [[Hypothesis]](repeating: [], count: sources.count)
+        let batches = Translator.batches(lengths: wanted.map { sources[$0].count }, batchSize: options.batchSize, maxTokens: options.maxTokens)
+            .map { $0.map { wanted[$0] } }
+        results.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            forEachBatch(batches, cost: { $0.count * sources[$0.last!].count },
+                         memory: { self.searchMemory(sentences: $0.count, longest: sources[$0.last!].count) }) { indices, workspace in
+                let found = beamSearch(model: model, sources: indices.map { sources[$0] }, options: options.search, workspace: workspace)
+                for (i, index) in indices.enumerated() { out[index] = found[i] }
+            }
+        }
+        return results
+    }
+
+    /// The search state of `sentences` sources of `longest` tokens, as it typically peaks: per
+    /// decoder layer, keys and values of every hypothesis at as many positions as the source has
+    /// (outputs run about as long as their sources), and of the source.
+    func searchMemory(sentences: Int, longest: Int) -> Int {
+        let c = model.config
+        let perPosition = 2 * c.decoderLayers * c.dModel * 4
+        return sentences * (max(options.search.beam, 1) + 1) * (longest + 1) * perPosition
+    }
+
+    private func translate(ids sources: [[Int32]], empty: [Bool]) -> [Translation] {
+        search(sources, empty: empty).map { list in
+            Translation(candidates: list.map {
+                Translation.Candidate(text: tokenizer.decode($0.tokens), tokens: $0.tokens, score: $0.score, logProbability: $0.logProbability)
+            })
+        }
+    }
+
+    private func encode(_ line: String, lineNumber: Int, encoder: inout BPEEncoder, warn: (String) -> Void) -> [Int32] {
+        let ids = encoder.encode(line)
+        if ids.count <= lengthLimit { return ids }
+        warn("line \(lineNumber): \(ids.count) tokens, truncated to the model's \(lengthLimit)")
+        return Array(ids.prefix(lengthLimit))
+    }
+
+    // MARK: batches and workers
+
+    /// Indices of `lengths` in length-sorted batches (ties in input order) of at most `batchSize`
+    /// sentences, or with `maxTokens` of at most that many padded tokens (sentences × (longest + 1)).
+    public static func batches(lengths: [Int], batchSize: Int, maxTokens: Int?) -> [[Int]] {
+        let order = lengths.indices.sorted { lengths[$0] != lengths[$1] ? lengths[$0] < lengths[$1] : $0 < $1 }
+        var batches: [[Int]] = []
+        var start = 0
+        while start < order.count {
+            var end = start + 1
+            while end < order.count {
+                let count = end - start + 1
+                if let maxTokens {
+                    if count * (lengths[order[end]] + 1) > maxTokens { break }
+                } else if count > batchSize { break }
+                end += 1
+            }
+            batches.append(Array(order[start..<end]))
+            start = end
+        }
+        return batches
+    }
+
+    /// Runs `body` for every batch on `Threads.count` workers. Each worker takes whole batches from
+    /// a shared queue, largest `cost` first (a workspace grows once to its final size, and the small
+    /// batches at the end even out the workers), with single-threaded kernels — on the small
+    /// per-step products of decoding that beats splitting every product across threads. A batch
+    /// starts only while the `memory` of the batches in flight stays within the search-memory
+    /// bound (or when none is in flight), so two of the largest batches do not peak together.
+    private func forEachBatch(_ batches: [[Int]], cost: ([Int]) -> Int, memory: (([Int]) -> Int)? = nil,
+                              _ body: ([Int], DecodingWorkspace) -> Void) {
+        guard !batches.isEmpty else { return }
+        let queue = batches.sorted { cost($0) > cost($1) }
+        let needs = queue.map { memory?($0) ?? 0 }
+        let budget = options.searchMemory ?? Int.max
+        let next = Atomic<Int>(0)
+        let inFlight = Gate()
+        let workers = min(Threads.count, queue.count)
+        let workspaces = idleWorkspaces.withLock { idle in
+            (0..<workers).map { _ in idle.popLast() ?? DecodingWorkspace() }
+        }
+        // (With one worker the batch's kernels use every thread instead.)
+        Threads.parallelFor(workers) { w in
+            while true {
+                let taken = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if taken >= queue.count { break }
+                inFlight.enter(needs[taken], budget: budget)
+                body(queue[taken], workspaces[w])
+                workspaces[w].releaseBatchMemory()
+                inFlight.leave(needs[taken])
+            }
+        }
+        idleWorkspaces.withLock { $0.append(contentsOf: workspaces) }
+    }
+}
+
+/// Bytes in flight under a bound: `enter` waits until `amount` fits (or nothing is in flight).
+private final class Gate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var used = 0
+
+    func enter(_ amount: Int, budget: Int) {
+        condition.lock()
+        while used > 0 && used + amount > budget { condition.wait() }
+        used += amount
+        condition.unlock()
+    }
+
+    func leave(_ amount: Int) {
+        condition.lock()
+        used -= amount
+        condition.broadcast()
+        condition.unlock()
+    }
+}

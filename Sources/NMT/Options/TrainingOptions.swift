@@ -1,0 +1,198 @@
+// TrainingOptions: everything `nmt train` is told, in one Codable value — the CLI maps its flags
+// onto it, `--config run.yaml` fills it from a file (keys are the flag names), and every run
+// directory keeps the resolved value as config.yaml. Defaults are the Transformer paper's recipe
+// (Adam 0.9/0.98/1e-9, inverse-sqrt schedule with warmup, label smoothing 0.1); the model and the
+// learning rate follow the preset unless given.
+
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    // Data
+    public var trainSource = ""
+    public var trainTarget = ""
+    public var validSource: String?
+    public var validTarget: String?
+    public var bpeCodes: String?
+    public var bpeMerges = 8000
+    public var bpeDropout = 0.0
+    public var maxLength = 256
+    public var maxLengthRatio = 4.0
+    // Model: the preset, and any field of it overridden (nil: the preset's)
+    public var preset = TransformerConfig.Preset.tiny
+    public var dModel: Int?
+    public var ffnDim: Int?
+    public var heads: Int?
+    public var encoderLayers: Int?
+    public var decoderLayers: Int?
+    public var dropout: Float?
+    public var attentionDropout: Float?
+    public var activationDropout: Float?
+    public var maxPositions: Int?
+    public var preNorm = true
+    public var activation = Activation.relu
+    // Batching
+    public var maxTokens = 4096
+    public var updateFrequency = 1
+    public var seed: UInt64 = 1
+    // Objective and optimizer (lr and warmup: nil is the preset's)
+    public var labelSmoothing: Float = 0.1
+    public var lr: Double?
+    public var warmupSteps: Int?
+    public var warmupInitLR = 1e-7
+    public var schedule = LearningRateSchedule.inverseSqrt
+    public var adamBetas: [Float] = [0.9, 0.98]
+    public var adamEpsilon: Float = 1e-9
+    public var weightDecay: Float = 0
+    public var clipNorm = 0.0
+    // Validation and checkpoints
+    public var validEvery = 500
+    public var validBeam = 1
+    public var validMaxSentences: Int?
+    public var patience: Int?
+    public var bestMetric = BestMetric.loss
+    public var outputDirectory = "runs/model"
+    public var saveEvery: Int?
+    public var keepLast = 5
+    public var resume: String?
+    public var resetOptimizer = false
+    // Stopping, progress, threads (none of the three: at most 100 epochs)
+    public var maxSteps: Int?
+    public var maxEpochs: Int?
+    public var maxMinutes: Double?
+    public var logEvery = 50
+    public var threads: Int?
+
+    public init() {}
+
+    public enum BestMetric: String, CaseIterable, Codable, Sendable { case loss, bleu }
+
+    /// The option names, as flags (`--max-tokens`) and as config-file keys (`max-tokens`).
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case trainSource = "train-src", trainTarget = "train-tgt", validSource = "valid-src", validTarget = "valid-tgt"
+        case bpeCodes = "bpe", bpeMerges = "bpe-merges", bpeDropout = "bpe-dropout", maxLength = "max-len", maxLengthRatio = "max-len-ratio"
+        case preset, dModel = "d-model", ffnDim = "ffn-dim", heads, encoderLayers = "encoder-layers", decoderLayers = "decoder-layers"
+        case dropout, attentionDropout = "attention-dropout", activationDropout = "activation-dropout", maxPositions = "max-positions"
+        case preNorm = "pre-norm", activation
+        case maxTokens = "max-tokens", updateFrequency = "update-freq", seed
+        case labelSmoothing = "label-smoothing", lr, warmupSteps = "warmup-steps", warmupInitLR = "warmup-init-lr", schedule = "lr-schedule"
+        case adamBetas = "adam-betas", adamEpsilon = "adam-eps", weightDecay = "weight-decay", clipNorm = "clip-norm"
+        case validEvery = "valid-every", validBeam = "valid-beam", validMaxSentences = "valid-max-sentences", patience
+        case bestMetric = "best-metric", outputDirectory = "out", saveEvery = "save-every", keepLast = "keep-last"
+        case resume, resetOptimizer = "reset-optimizer"
+        case maxSteps = "max-steps", maxEpochs = "max-epochs", maxMinutes = "max-time", logEvery = "log-every", threads
+    }
+
+    /// Options a resumed run may change: when and how long to train, validate, save and log, and
+    /// where it resumes from. Everything else must match the run's config for an exact continuation.
+    public static let changeableOnResume: Set<CodingKeys> = [
+        .validSource, .validTarget, .validEvery, .validBeam, .validMaxSentences, .patience, .saveEvery, .keepLast,
+        .resume, .resetOptimizer, .maxSteps, .maxEpochs, .maxMinutes, .logEvery, .threads, .outputDirectory,
+    ]
+
+    /// Options that define the model: what a fine-tuning run (`--reset-optimizer`) must still match.
+    public static let modelKeys: Set<CodingKeys> = [
+        .preset, .dModel, .ffnDim, .heads, .encoderLayers, .decoderLayers, .dropout, .attentionDropout, .activationDropout,
+        .maxPositions, .preNorm, .activation,
+    ]
+
+    /// Peak learning rate and warmup of each preset: small models take a higher peak and a short warmup.
+    public static func schedule(of preset: TransformerConfig.Preset) -> (lr: Double, warmupSteps: Int) {
+        switch preset {
+        case .tiny: return (2e-3, 300)
+        case .base: return (7e-4, 4000)
+        case .big: return (5e-4, 4000)
+        }
+    }
+
+    /// The model these options describe (the vocabulary size comes from the tokenizer).
+    public func modelConfig(vocabularySize: Int) -> TransformerConfig {
+        var c = TransformerConfig.preset(preset, vocabularySize: vocabularySize)
+        if let v = dModel { c.dModel = v }
+        if let v = ffnDim { c.ffnDim = v }
+        if let v = heads { c.heads = v }
+        if let v = encoderLayers { c.encoderLayers = v }
+        if let v = decoderLayers { c.decoderLayers = v }
+        if let v = dropout { c.dropout = v }
+        if let v = attentionDropout { c.attentionDropout = v }
+        if let v = activationDropout { c.activationDropout = v }
+        if let v = maxPositions { c.maxPositions = v }
+        c.preNorm = preNorm
+        c.activation = activation
+        return c
+    }
+
+    /// Sets every model option to `config`'s value (the preset stays as the name of the recipe).
+    public mutating func setModel(_ config: TransformerConfig) {
+        (dModel, ffnDim, heads) = (config.dModel, config.ffnDim, config.heads)
+        (encoderLayers, decoderLayers) = (config.encoderLayers, config.decoderLayers)
+        (dropout, attentionDropout, activationDropout) = (config.dropout, config.attentionDropout, config.activationDropout)
+        (maxPositions, preNorm, activation) = (config.maxPositions, config.preNorm, config.activation)
+    }
+
+    /// The options with every default spelled out: model fields and schedule from the preset, and
+    /// the 100-epoch limit when no limit is given. This is what a run records and compares.
+    public func resolved() -> TrainingOptions {
+        var o = self
+        o.setModel(modelConfig(vocabularySize: 0))
+        let presetSchedule = TrainingOptions.schedule(of: preset)
+        o.lr = lr ?? presetSchedule.lr
+        o.warmupSteps = warmupSteps ?? presetSchedule.warmupSteps
+        if maxSteps == nil && maxEpochs == nil && maxMinutes == nil { o.maxEpochs = 100 }
+        return o
+    }
+
+    public var learningRate: Double { lr ?? TrainingOptions.schedule(of: preset).lr }
+    public var warmup: Int { warmupSteps ?? TrainingOptions.schedule(of: preset).warmupSteps }
+
+    /// Checks every option (the training files only when `requireData`); the error names the
+    /// option (as its flag).
+    public func validate(requireData: Bool = true) throws {
+        func fail(_ key: CodingKeys, _ message: String) -> NMTError { NMTError("--\(key.rawValue) \(message)") }
+        guard !requireData || (!trainSource.isEmpty && !trainTarget.isEmpty) else {
+            throw NMTError("give the training data with --train PREFIX --src L1 --tgt L2, or --train-src FILE --train-tgt FILE")
+        }
+        guard (validSource == nil) == (validTarget == nil) else { throw fail(validSource == nil ? .validSource : .validTarget, "is missing: validation needs both sides") }
+        guard bpeMerges >= 0 else { throw fail(.bpeMerges, "\(bpeMerges) must not be negative") }
+        guard bpeDropout >= 0 && bpeDropout < 1 else { throw fail(.bpeDropout, "\(bpeDropout) must be in [0, 1)") }
+        guard maxLength >= 1 else { throw fail(.maxLength, "\(maxLength) must be at least 1") }
+        guard maxLengthRatio > 0 else { throw fail(.maxLengthRatio, "\(maxLengthRatio) must be positive") }
+        guard maxTokens >= maxLength + 1 else {
+            throw fail(.maxTokens, "\(maxTokens) is smaller than the longest allowed sentence (--max-len \(maxLength) + 1 for </s>)")
+        }
+        let config = modelConfig(vocabularySize: 0)
+        guard maxLength + 2 <= config.maxPositions else {
+            throw fail(.maxLength, "\(maxLength) needs at least \(maxLength + 2) positions but the model has --max-positions \(config.maxPositions)")
+        }
+        var check = config
+        check.vocabularySize = 100
+        try check.validate()
+        for (key, value) in [(CodingKeys.updateFrequency, updateFrequency), (.keepLast, keepLast), (.validEvery, validEvery),
+                             (.logEvery, logEvery), (.validBeam, validBeam)] where value < 1 {
+            throw fail(key, "\(value) must be at least 1")
+        }
+        for (key, value) in [(CodingKeys.saveEvery, saveEvery), (.validMaxSentences, validMaxSentences), (.patience, patience),
+                             (.threads, threads)] {
+            if let value, value < 1 { throw fail(key, "\(value) must be at least 1") }
+        }
+        for (key, value) in [(CodingKeys.maxSteps, maxSteps), (.maxEpochs, maxEpochs), (.warmupSteps, warmupSteps)] {
+            if let value, value < 0 { throw fail(key, "\(value) must not be negative") }
+        }
+        if let m = maxMinutes, !(m >= 0) { throw fail(.maxMinutes, "\(m) must not be negative") }
+        guard labelSmoothing >= 0 && labelSmoothing < 1 else { throw fail(.labelSmoothing, "\(labelSmoothing) must be in [0, 1)") }
+        guard learningRate > 0 && learningRate.isFinite else { throw fail(.lr, "\(learningRate) must be positive") }
+        guard warmupInitLR >= 0 else { throw fail(.warmupInitLR, "\(warmupInitLR) must not be negative") }
+        guard adamBetas.count == 2, adamBetas.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
+            throw fail(.adamBetas, "takes two numbers in [0, 1), e.g. 0.9,0.98")
+        }
+        guard adamEpsilon > 0 else { throw fail(.adamEpsilon, "\(adamEpsilon) must be positive") }
+        guard weightDecay >= 0 else { throw fail(.weightDecay, "\(weightDecay) must not be negative") }
+        guard clipNorm >= 0 else { throw fail(.clipNorm, "\(clipNorm) must not be negative (0: off)") }
+        if resetOptimizer && resume == nil { throw fail(.resetOptimizer, "needs --resume FILE") }
+    }
+
+    /// The first option among `keys` (in the order above) whose resolved value differs from
+    /// `other`'s, as (option, our value, theirs).
+    public func firstDifference(from other: TrainingOptions, among keys: Set<CodingKeys>) -> (key: CodingKeys, ours: String, theirs: String)? {
+        let order = CodingKeys.allCases.filter { keys.contains($0) }.map(\.rawValue)
+        guard let d = NMT.firstDifference(resolved(), other.resolved(), keys: order) else { return nil }
+        return (CodingKeys(rawValue: d.key)!, d.a, d.b)
+    }
+}

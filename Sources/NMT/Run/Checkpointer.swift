@@ -1,0 +1,70 @@
+// Checkpointer: the checkpoints of one run directory and their names —
+//   checkpoint-STEP.safetensors (+ .state.safetensors)   numbered, the newest `keepLast` kept
+//   checkpoint-last.*                                    the newest numbered one (hard links)
+//   checkpoint-best.safetensors                          the best validation so far (model only)
+// Every file is written atomically (temporary file, fsync, rename), the model before its state,
+// and "last" moves only once both exist, so a crash at any point leaves a resumable run.
+
+import Foundation
+
+public struct Checkpointer {
+    public let directory: String
+    public let keepLast: Int
+
+    public init(directory: String, keepLast: Int) {
+        self.directory = directory
+        self.keepLast = keepLast
+    }
+
+    public func path(_ name: String) -> String { directory + "/checkpoint-\(name).safetensors" }
+    public var last: String { path("last") }
+    public var best: String { path("best") }
+    public var hasLast: Bool { FileManager.default.fileExists(atPath: last) }
+    public var hasBest: Bool { FileManager.default.fileExists(atPath: best) }
+
+    /// Saves the numbered checkpoint of `progress.step` with its training state, points "last" at
+    /// it, and prunes old numbered checkpoints; returns its path.
+    public func save(model: Transformer, tokenizer: BPETokenizer, progress: TrainingProgress, adam: Adam) throws -> String {
+        let numbered = path(String(progress.step))
+        let state = TrainingStateFile.path(forCheckpoint: numbered)
+        try ModelFile.save(model, tokenizer: tokenizer, step: progress.step, to: numbered)
+        try TrainingStateFile.save(progress, adam: adam, to: state)
+        try replaceAtomically(link: numbered, as: last)
+        try replaceAtomically(link: state, as: TrainingStateFile.path(forCheckpoint: last))
+        prune()
+        return numbered
+    }
+
+    /// Saves the model as the run's best.
+    public func saveBest(model: Transformer, tokenizer: BPETokenizer, step: Int) throws {
+        try ModelFile.save(model, tokenizer: tokenizer, step: step, to: best)
+    }
+
+    /// Keeps the newest `keepLast` numbered checkpoints (and their state files).
+    private func prune() {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let steps = files.compactMap { name -> Int? in
+            guard name.hasPrefix("checkpoint-"), name.hasSuffix(".safetensors"), !name.hasSuffix(".state.safetensors") else { return nil }
+            return Int(name.dropFirst("checkpoint-".count).dropLast(".safetensors".count))
+        }.sorted()
+        for step in steps.dropLast(keepLast) {
+            try? FileManager.default.removeItem(atPath: path(String(step)))
+            try? FileManager.default.removeItem(atPath: TrainingStateFile.path(forCheckpoint: path(String(step))))
+        }
+    }
+}
+
+/// Makes `destination` name the same file as `source`, atomically (hard link, then rename).
+func replaceAtomically(link source: String, as destination: String) throws {
+    let temporary = destination + ".tmp-link-\(getpid())"
+    unlink(temporary)
+    if Foundation.link(source, temporary) != 0 {
+        // No hard links here: copy instead.
+        try? FileManager.default.removeItem(atPath: temporary)
+        try FileManager.default.copyItem(atPath: source, toPath: temporary)
+    }
+    guard rename(temporary, destination) == 0 else {
+        unlink(temporary)
+        throw NMTError("cannot write \(destination): \(String(cString: strerror(errno)))")
+    }
+}

@@ -1,0 +1,281 @@
+// Trainer: the `nmt train` run — checks everything before writing anything, builds or resumes
+// the model, then a loop that only schedules: the next batches (`EpochBatches`), one update
+// (`TrainingStep`), progress lines (`TrainingLog`), validation (`Validation`), checkpoints
+// (`Checkpointer`), and the stopping rules. Resuming restores the model, Adam, the epoch position
+// and the random generators, so the run continues exactly; the options it ran with are compared
+// field by field first.
+
+import Foundation
+
+public struct TrainingSummary: Sendable {
+    public var steps: Int
+    public var epochs: Int
+    public var lastCheckpoint: String?
+    public var bestCheckpoint: String?
+    public var stoppedBecause: String
+    public var trainLosses: [(step: Int, loss: Double)]
+}
+
+public final class Trainer {
+    /// The options with every default resolved.
+    public let options: TrainingOptions
+    let log: TrainingLog
+    let checkpoints: Checkpointer
+    /// Loss of every update, for tests (resume equivalence).
+    public private(set) var lossHistory: [(step: Int, loss: Double)] = []
+
+    public init(options: TrainingOptions, log: TrainingLog) {
+        self.options = options.resolved()
+        self.log = log
+        checkpoints = Checkpointer(directory: options.outputDirectory, keepLast: options.keepLast)
+    }
+
+    var directory: String { options.outputDirectory }
+
+    public func run() throws -> TrainingSummary {
+        let o = options
+        try o.validate()
+        for path in [o.trainSource, o.trainTarget] + [o.validSource, o.validTarget].compactMap({ $0 }) {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw NMTError("cannot open \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "No such file or directory")")
+            }
+        }
+        // Data problems are found before anything is written.
+        try checkAligned(o.trainSource, o.trainTarget)
+        if let vs = o.validSource, let vt = o.validTarget { try checkAligned(vs, vt) }
+        try checkOutputDirectory()
+
+        // What to resume from: an explicit file, or the run's last checkpoint.
+        let resumeFrom = o.resume ?? (checkpoints.hasLast ? checkpoints.last : nil)
+        let model: Transformer
+        let tokenizer: BPETokenizer
+        var resumedStep = 0
+        if let resumeFrom {
+            let loaded = try ModelFile.load(resumeFrom)
+            if let codes = o.bpeCodes {
+                let given = try BPETokenizer(path: codes)
+                guard given.vocabulary == loaded.tokenizer.vocabulary else {
+                    throw NMTError("\(resumeFrom) was trained with a different vocabulary than --bpe \(codes)")
+                }
+            }
+            let expected = o.modelConfig(vocabularySize: loaded.model.config.vocabularySize)
+            if let d = firstDifference(loaded.model.config, expected) {
+                throw NMTError("\(resumeFrom) has a different model config than the options (\(d.key): \(d.a) in the checkpoint vs \(d.b) in the options)")
+            }
+            model = loaded.model
+            tokenizer = loaded.tokenizer
+            resumedStep = loaded.step
+            if !o.resetOptimizer {
+                let statePath = TrainingStateFile.path(forCheckpoint: resumeFrom)
+                guard FileManager.default.fileExists(atPath: statePath) else {
+                    throw NMTError("\(resumeFrom) has no training-state file \(statePath); use --reset-optimizer to fine-tune from it")
+                }
+                try checkResumable(options: TrainingStateFile.progress(statePath).options, statePath: statePath)
+            }
+        } else {
+            if let codes = o.bpeCodes {
+                tokenizer = try BPETokenizer(path: codes)
+            } else {
+                let start = Date()
+                tokenizer = try BPETokenizer.learn(files: [o.trainSource, o.trainTarget], merges: o.bpeMerges)
+                log.say("learned a joint BPE of \(tokenizer.merges.count) merges (vocabulary \(tokenizer.vocabulary.count)) in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+            }
+            model = try Transformer(config: o.modelConfig(vocabularySize: tokenizer.vocabulary.count))
+            model.initialize(seed: o.seed)
+        }
+
+        // Data.
+        let loadStart = Date()
+        let (corpus, stats) = try ParallelCorpus.load(sourcePath: o.trainSource, targetPath: o.trainTarget, tokenizer: tokenizer,
+                                                      maxLength: o.maxLength, maxLengthRatio: o.maxLengthRatio, keepText: o.bpeDropout > 0)
+        guard corpus.count > 0 else {
+            throw NMTError("no training pairs left after filtering \(stats.lines) lines (\(stats.empty) empty, \(stats.tooLong) longer than --max-len \(o.maxLength), \(stats.badRatio) with a length ratio above \(o.maxLengthRatio))")
+        }
+        log.say("training data: \(stats.lines) pairs read, \(stats.kept) kept; dropped \(stats.empty) empty, \(stats.tooLong) longer than \(o.maxLength) tokens, \(stats.badRatio) with length ratio > \(o.maxLengthRatio) (\(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s)")
+        var validation: Validation? = nil
+        if let vs = o.validSource, let vt = o.validTarget {
+            validation = try Validation(sourcePath: vs, targetPath: vt, tokenizer: tokenizer, maxLength: model.config.maxPositions - 2,
+                                        maxSentences: o.validMaxSentences)
+        }
+
+        // Optimizer and where the run stands.
+        let adam = Adam(count: model.parameters.count, beta1: o.adamBetas[0], beta2: o.adamBetas[1], epsilon: o.adamEpsilon, weightDecay: o.weightDecay)
+        let fingerprint = "train=\(o.trainSource)|\(o.trainTarget)|pairs=\(corpus.count)|max-tokens=\(o.maxTokens)|seed=\(o.seed)|update-freq=\(o.updateFrequency)"
+        var progress = TrainingProgress(dropoutRng: RandomGenerator(seed: o.seed &+ 1).state, bpeDropoutRng: RandomGenerator(seed: o.seed &+ 2).state,
+                                        fingerprint: fingerprint, options: o)
+        if let resumeFrom {
+            let statePath = TrainingStateFile.path(forCheckpoint: resumeFrom)
+            if o.resetOptimizer {
+                log.say("fine-tuning from \(resumeFrom) (step \(resumedStep)) with a fresh optimizer")
+                log.event("resume", ["from": resumeFrom, "step": resumedStep, "reset_optimizer": true])
+            } else {
+                progress = try TrainingStateFile.load(statePath, into: adam)
+                guard progress.fingerprint == fingerprint else {
+                    throw NMTError("\(statePath) was saved with other data or batching options (\(progress.fingerprint)); use --reset-optimizer to fine-tune instead")
+                }
+                progress.options = o
+                log.say("resuming from \(resumeFrom) at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))")
+                log.event("resume", ["from": resumeFrom, "step": progress.step, "epoch": progress.epoch])
+            }
+        }
+        try prepareDirectory()
+        try log.open(directory: directory)
+        try ConfigFile.write(o, to: directory + "/config.yaml")
+        log.event("data", ["lines": stats.lines, "kept": stats.kept, "empty": stats.empty, "too_long": stats.tooLong, "bad_ratio": stats.badRatio])
+        log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), \(Threads.count) threads")
+
+        let step = TrainingStep(model: model, adam: adam, dropout: DropoutSampler(config: model.config, rng: RandomGenerator(state: progress.dropoutRng)),
+                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm)
+        let batches = EpochBatches(corpus: corpus, tokenizer: tokenizer, maxTokens: o.maxTokens, seed: o.seed, maxLength: o.maxLength,
+                                   bpeDropout: o.bpeDropout, epoch: progress.epoch, rng: RandomGenerator(state: progress.bpeDropoutRng))
+        return try loop(step: step, batches: batches, tokenizer: tokenizer, validation: validation, progress: &progress)
+    }
+
+    /// A resumed run continues only with the options it was saved with (except those that say
+    /// when to stop, validate, save and log); the error names the first option that differs.
+    /// (State files of nmt 0.1 have no options; their fingerprint is checked after loading.)
+    private func checkResumable(options before: TrainingOptions?, statePath: String) throws {
+        guard let before else { return }
+        let fixed = Set(TrainingOptions.CodingKeys.allCases).subtracting(TrainingOptions.changeableOnResume)
+        if let d = options.firstDifference(from: before, among: fixed) {
+            throw NMTError("cannot resume from \(statePath): --\(d.key.rawValue) is \(d.ours) now but was \(d.theirs) in that run; give the run's value, or --resume FILE --reset-optimizer to fine-tune instead")
+        }
+    }
+
+    /// Same line count on both sides, and valid UTF-8 everywhere (errors name file:line).
+    private func checkAligned(_ source: String, _ target: String) throws {
+        let (s, t) = (try ParallelCorpus.countLines(source), try ParallelCorpus.countLines(target))
+        guard s == t else {
+            throw NMTError("\(source) has \(s) lines but \(target) has \(t); the files must be aligned line by line")
+        }
+        for path in [source, target] {
+            let reader = try LineReader(path: path)
+            while try reader.nextString() != nil {}
+        }
+    }
+
+    /// The output directory exists and is writable, or can be created (checked before any work).
+    private func checkOutputDirectory() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw NMTError("--out \(directory) exists and is not a directory") }
+            guard access(directory, W_OK) == 0 else { throw NMTError("output directory \(directory) is not writable") }
+            return
+        }
+        var ancestor = URL(fileURLWithPath: directory).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory) { ancestor.deleteLastPathComponent() }
+        guard isDirectory.boolValue else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not a directory") }
+        guard access(ancestor.path, W_OK) == 0 else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not writable") }
+    }
+
+    private func prepareDirectory() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw NMTError("cannot create output directory \(directory): \(error.localizedDescription)")
+        }
+        let probe = directory + "/.write-test-\(getpid())"
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+            throw NMTError("output directory \(directory) is not writable")
+        }
+        try? FileManager.default.removeItem(atPath: probe)
+    }
+
+    private func loop(step: TrainingStep, batches: EpochBatches, tokenizer: BPETokenizer, validation: Validation?,
+                      progress: inout TrainingProgress) throws -> TrainingSummary {
+        let o = options
+        let model = step.model
+        StopSignal.install()
+        let started = Date()
+        var translation = TranslationOptions()
+        translation.search.beam = o.validBeam
+        translation.batchSize = 64
+        let validationTranslator = Translator(model: model, tokenizer: tokenizer, options: translation)
+        var interval = TrainingLog.Interval()
+        var lastCheckpoint: String? = nil
+        var bestCheckpoint: String? = checkpoints.hasBest ? checkpoints.best : nil
+        let saveEvery = o.saveEvery ?? o.validEvery
+        var stopReason: String? = nil
+        var lastValidatedStep = -1
+
+        func limitsReached() -> String? {
+            if let m = o.maxSteps, progress.step >= m { return "reached --max-steps \(m)" }
+            if let e = o.maxEpochs, progress.epoch >= e { return "reached --max-epochs \(e)" }
+            if let minutes = o.maxMinutes, Date().timeIntervalSince(started) >= minutes * 60 { return "reached --max-time \(minutes) minutes" }
+            return nil
+        }
+
+        func saveCheckpoint() throws {
+            progress.dropoutRng = step.dropout.rng.state
+            progress.bpeDropoutRng = batches.rng.state
+            lastCheckpoint = try checkpoints.save(model: model, tokenizer: tokenizer, progress: progress, adam: step.adam)
+            log.event("checkpoint", ["step": progress.step, "path": lastCheckpoint!])
+        }
+
+        func validate() throws {
+            guard let validation else { return }
+            lastValidatedStep = progress.step
+            let start = Date()
+            let loss = validation.loss(model: model, labelSmoothing: o.labelSmoothing, maxTokens: o.maxTokens, arena: step.arena)
+            let bleu = validation.bleu(translator: validationTranslator)
+            let value = o.bestMetric == .loss ? loss.loss : -bleu
+            var improved = false
+            if progress.bestValue == nil || value < progress.bestValue! {
+                progress.bestValue = value
+                progress.bestStep = progress.step
+                progress.validationsWithoutImprovement = 0
+                improved = true
+                try checkpoints.saveBest(model: model, tokenizer: tokenizer, step: progress.step)
+                bestCheckpoint = checkpoints.best
+            } else {
+                progress.validationsWithoutImprovement += 1
+            }
+            log.validation(step: progress.step, epoch: progress.epoch, loss: loss, bleu: bleu, improved: improved,
+                           withoutImprovement: progress.validationsWithoutImprovement, trainedSeconds: progress.trainedSeconds,
+                           seconds: Date().timeIntervalSince(start))
+        }
+
+        while stopReason == nil {
+            if let reason = limitsReached() { stopReason = reason; break }
+            let update = batches.next(o.updateFrequency, progress: &progress, stopEpoch: o.maxEpochs) { epoch, step in
+                log.event("epoch", ["epoch": epoch, "step": step])
+            }
+            if update.isEmpty { continue }
+            let stepStart = Date()
+            let lr = o.schedule.rate(step: progress.step + 1, lr: o.learningRate, warmup: o.warmup, warmupInitLR: o.warmupInitLR, dModel: model.config.dModel)
+            let result = step.run(update, lr: lr)
+            progress.step += 1
+            progress.trainedSeconds += Date().timeIntervalSince(stepStart)
+            lossHistory.append((progress.step, result.loss))
+            interval.add(result)
+            let elapsed = Date().timeIntervalSince(started)
+            log.update(step: progress.step, epoch: progress.epoch, epochFraction: Double(progress.batchInEpoch) / Double(max(batches.batchesPerEpoch, 1)),
+                       result: result, lr: lr, interval: &interval, elapsed: elapsed,
+                       remaining: remainingSeconds(elapsed: elapsed, step: progress.step),
+                       record: progress.step % o.logEvery == 0 || (o.maxSteps.map { progress.step >= $0 } ?? false))
+            if progress.step % o.validEvery == 0 {
+                try validate()
+                if let patience = o.patience, progress.validationsWithoutImprovement >= patience {
+                    stopReason = "no improvement of valid \(o.bestMetric.rawValue) in \(patience) validations"
+                }
+            }
+            if progress.step % saveEvery == 0 { try saveCheckpoint() }
+            if StopSignal.requested { stopReason = "stopped by signal" }
+        }
+        // The end: a final validation and checkpoint unless this step already had them.
+        if lastValidatedStep != progress.step && progress.step > 0 { try validate() }
+        if lastCheckpoint.map({ !$0.hasSuffix("-\(progress.step).safetensors") }) ?? true { try saveCheckpoint() }
+        log.say("stopped: \(stopReason ?? "done") at step \(progress.step); last checkpoint \(lastCheckpoint ?? "-")")
+        log.event("stop", ["step": progress.step, "reason": stopReason ?? "done", "elapsed_s": Date().timeIntervalSince(started)])
+        return TrainingSummary(steps: progress.step, epochs: progress.epoch, lastCheckpoint: lastCheckpoint, bestCheckpoint: bestCheckpoint,
+                               stoppedBecause: stopReason ?? "done", trainLosses: lossHistory)
+    }
+
+    /// Seconds left under --max-steps or --max-time, whichever ends first (nil: no such limit).
+    private func remainingSeconds(elapsed: Double, step: Int) -> Double? {
+        var remaining: [Double] = []
+        if let m = options.maxSteps, step > 0 { remaining.append(elapsed / Double(max(step, 1)) * Double(max(m - step, 0))) }
+        if let minutes = options.maxMinutes { remaining.append(max(minutes * 60 - elapsed, 0)) }
+        return remaining.min()
+    }
+}

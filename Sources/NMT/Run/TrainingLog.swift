@@ -1,0 +1,105 @@
+// TrainingLog: progress for people and for machines. Every event is one JSON object per line in
+// DIR/log.jsonl; on a terminal a live status line is redrawn in place, otherwise plain lines.
+
+import Foundation
+
+public final class TrainingLog {
+    private var jsonl: FileHandle?
+    /// Events logged before `open` (written when it is called).
+    private var pending: [Data] = []
+    private let interactive: Bool
+    private var statusShown = false
+    public var quiet = false
+
+    public init() {
+        interactive = isatty(2) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
+
+    /// Starts appending events to DIRECTORY/log.jsonl. Events before this are held in memory, so
+    /// a run that fails its checks writes no file.
+    public func open(directory: String) throws {
+        let path = directory + "/log.jsonl"
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw NMTError("cannot write \(path)") }
+        handle.seekToEndOfFile()
+        jsonl = handle
+        pending.forEach { handle.write($0) }
+        pending = []
+    }
+
+    deinit { try? jsonl?.close() }
+
+    /// Appends `fields` (plus "event") to log.jsonl.
+    public func event(_ name: String, _ fields: [String: Any]) {
+        var object = fields
+        object["event"] = name
+        object["time"] = ISO8601DateFormatter().string(from: Date())
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        if let jsonl { jsonl.write(data + Data("\n".utf8)) } else { pending.append(data + Data("\n".utf8)) }
+    }
+
+    /// A line for people on stderr (ends any live status line first).
+    public func say(_ message: String) {
+        if quiet { return }
+        if statusShown { FileHandle.standardError.write(Data("\n".utf8)); statusShown = false }
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// The live status line (terminal only); returns false when not on a terminal.
+    @discardableResult
+    public func status(_ line: String) -> Bool {
+        guard interactive, !quiet else { return false }
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        statusShown = true
+        return true
+    }
+
+    /// Sums over the updates since the last recorded "train" event.
+    public struct Interval {
+        var loss = 0.0, nll = 0.0, tokens = 0, sourceTokens = 0, start = Date()
+        public init() {}
+        mutating func add(_ r: TrainingStep.Result) {
+            loss += r.lossSum
+            nll += r.nllSum
+            tokens += r.targetTokens
+            sourceTokens += r.sourceTokens
+        }
+    }
+
+    /// After each update: the live status line, and when `record`, a "train" event (and a plain
+    /// line off a terminal) with the interval's means, which then starts over.
+    func update(step: Int, epoch: Int, epochFraction: Double, result: TrainingStep.Result, lr: Double, interval: inout Interval,
+                elapsed: Double, remaining: Double?, record: Bool) {
+        let seconds = max(Date().timeIntervalSince(interval.start), 1e-9)
+        let tokensPerSecond = Double(interval.tokens) / seconds
+        let shown = status(String(format: "step %d | epoch %d %.0f%% | loss %.3f | ppl %.2f | lr %.2e | %.0f tgt tok/s | %@ elapsed%@",
+                                  step, epoch + 1, 100 * epochFraction, result.loss, exp(result.nll), lr, tokensPerSecond,
+                                  formatDuration(elapsed), remaining.map { " | ETA " + formatDuration($0) } ?? ""))
+        guard record else { return }
+        let meanLoss = interval.loss / Double(interval.tokens), meanNLL = interval.nll / Double(interval.tokens)
+        let recordSeconds = max(Date().timeIntervalSince(interval.start), 1e-9)
+        event("train", ["step": step, "epoch": epoch + 1, "loss": meanLoss, "nll": meanNLL, "ppl": exp(meanNLL),
+                        "lr": lr, "tokens_per_s": Double(interval.tokens) / recordSeconds,
+                        "source_target_tokens_per_s": Double(interval.tokens + interval.sourceTokens) / recordSeconds,
+                        "gradient_norm": result.gradientNorm, "elapsed_s": elapsed])
+        if !shown {
+            say(String(format: "train | step %d | epoch %d | loss %.3f | nll %.3f | ppl %.2f | lr %.2e | %.0f tgt tok/s | %@",
+                       step, epoch + 1, meanLoss, meanNLL, exp(meanNLL), lr, Double(interval.tokens) / recordSeconds, formatDuration(elapsed)))
+        }
+        interval = Interval()
+    }
+
+    /// After each validation: a line for people and a "valid" event.
+    func validation(step: Int, epoch: Int, loss: CrossEntropyResult, bleu: Double, improved: Bool, withoutImprovement: Int,
+                    trainedSeconds: Double, seconds: Double) {
+        say(String(format: "valid | step %d | loss %.3f | nll %.3f | ppl %.2f | bleu %.2f | %@ | %.1f s",
+                   step, loss.loss, loss.nll, loss.perplexity, bleu, improved ? "best so far" : "no improvement (\(withoutImprovement))", seconds))
+        event("valid", ["step": step, "epoch": epoch + 1, "loss": loss.loss, "nll": loss.nll, "ppl": loss.perplexity,
+                        "bleu": bleu, "best": improved, "elapsed_s": trainedSeconds, "valid_seconds": seconds])
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}

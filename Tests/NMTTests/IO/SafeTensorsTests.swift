@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import NMT
+
+/// A safetensors file with the given JSON header and `dataBytes` zero bytes of data.
+func safetensorsFile(_ dir: TemporaryDirectory, header: String, dataBytes: Int) throws -> String {
+    var bytes = [UInt8](repeating: 0, count: 8)
+    let json = Array(header.utf8)
+    withUnsafeBytes(of: UInt64(json.count).littleEndian) { for i in 0..<8 { bytes[i] = $0[i] } }
+    return try dir.write("t.safetensors", bytes: bytes + json + [UInt8](repeating: 0, count: dataBytes))
+}
+
+@Suite struct SafeTensorsTests {
+    @Test func theHeaderParsesI8BF16AndF16TensorsWithTheirSizes() throws {
+        let dir = try TemporaryDirectory()
+        let path = try safetensorsFile(dir, header: """
+            {"q":{"dtype":"I8","shape":[2,3],"data_offsets":[0,6]},"h":{"dtype":"F16","shape":[3],"data_offsets":[6,12]},\
+            "b":{"dtype":"BF16","shape":[2],"data_offsets":[12,16]},"s":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}}
+            """, dataBytes: 24)
+        let header = try SafeTensorsFile(path: path).header
+        #expect(header.tensors["q"] == .init(dtype: .i8, shape: [2, 3], begin: 0, end: 6))
+        #expect(header.tensors["h"] == .init(dtype: .f16, shape: [3], begin: 6, end: 12))
+        #expect(header.tensors["b"] == .init(dtype: .bf16, shape: [2], begin: 12, end: 16))
+        #expect(header.tensors["s"]?.dtype == .f32)
+    }
+
+    @Test func aTensorWhoseBytesDoNotMatchItsDtypeIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let path = try safetensorsFile(dir, header: #"{"b":{"dtype":"BF16","shape":[3],"data_offsets":[0,12]}}"#, dataBytes: 12)
+        #expect(throws: NMTError("\(path): not a valid model file: tensor 'b' has 12 bytes but shape [3] of BF16 needs 6")) {
+            try SafeTensorsFile(path: path)
+        }
+    }
+
+    @Test func readingANonF32TensorAsFloatsIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let path = try safetensorsFile(dir, header: #"{"q":{"dtype":"I8","shape":[4],"data_offsets":[0,4]}}"#, dataBytes: 4)
+        var floats = [Float](repeating: 0, count: 4)
+        #expect(throws: NMTError("\(path): tensor 'q' has dtype I8; nmt reads it as F32 only")) {
+            try floats.withUnsafeMutableBufferPointer { try SafeTensorsFile(path: path).readFloats("q", into: $0.baseAddress!) }
+        }
+    }
+
+    @Test func anUnsupportedDtypeIsNamed() throws {
+        let dir = try TemporaryDirectory()
+        let path = try safetensorsFile(dir, header: #"{"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#, dataBytes: 8)
+        #expect(throws: NMTError("\(path): not a valid model file: tensor 'x' has dtype F64; nmt reads F32, F16, BF16 and I8")) {
+            try SafeTensorsFile(path: path)
+        }
+    }
+
+    @Test func typedTensorsRoundTripThroughAFile() throws {
+        let dir = try TemporaryDirectory()
+        let q: [Int8] = [-127, 0, 5, 127]
+        let s: [Float] = [0.5, 2]
+        let path = dir.path("typed.safetensors")
+        try q.withUnsafeBytes { qb in
+            try s.withUnsafeBufferPointer { sb in
+                try SafeTensors.write(path: path, tensors: [SafeTensors.Tensor(name: "q", dtype: .i8, shape: [2, 2], bytes: qb.baseAddress!),
+                                                            SafeTensors.Tensor(name: "s", shape: [2], floats: sb.baseAddress!)],
+                                      metadata: ["compute_type": "int8"])
+            }
+        }
+        let file = try SafeTensorsFile(path: path)
+        #expect(file.header.tensors["q"]?.dtype == .i8 && file.header.metadata["compute_type"] == "int8")
+        var back = [Int8](repeating: 0, count: 4)
+        try back.withUnsafeMutableBytes { try file.read("q", into: $0.baseAddress!) }
+        #expect(back == q)
+    }
+}
