@@ -248,6 +248,7 @@ func dumpStep(modelPath: String, dumpPath: String) throws {
 
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
+case "corename": print(String(cString: openblas_get_corename()))  // OpenBLAS's kernel family in this process
 case "kernels": benchKernels()
 case "score": try benchScore()
 case "random-model": try randomModel(path: Array(arguments)[1], postNorm: arguments.contains("--post-norm"), activation: arguments.contains("--gelu") ? .gelu : .relu)
