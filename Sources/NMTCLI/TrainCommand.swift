@@ -83,7 +83,6 @@ struct TrainCommand: ParsableCommand {
 
     /// The defaults, for the help texts.
     private static let d = TrainingOptions()
-    private var d: TrainingOptions { TrainCommand.d }
 
     /// The options: the defaults, then the --config file, then the flags given.
     func options() throws -> TrainingOptions {

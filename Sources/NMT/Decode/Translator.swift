@@ -108,15 +108,17 @@ public final class Translator: @unchecked Sendable {
 
     /// log p(target | source) of each pair by forced decoding (dropout off, no label smoothing) —
     /// Marian's scorer and fairseq's --score-reference. Both sides are truncated to the model.
+    /// Batches are consecutive lines (`batchSize` each), not length-sorted: a pair's padding — and
+    /// so the last digits of its score — stays what `nmt rescore` has always given.
     public func rescore(sources: [String], targets: [String]) -> [ForcedScore] {
         var encoder = tokenizer.encoder()
         let pairs = zip(sources, targets).map { (source: Array(encoder.encode($0).prefix(lengthLimit)), target: Array(encoder.encode($1).prefix(lengthLimit))) }
         var results = [ForcedScore](repeating: ForcedScore(logProbability: 0, tokens: 0), count: pairs.count)
-        let batches = Translator.batches(lengths: pairs.map { max($0.source.count, $0.target.count) }, batchSize: options.batchSize,
-                                         maxTokens: options.maxTokens)
+        let size = max(options.batchSize, 1)
+        let batches = stride(from: 0, to: pairs.count, by: size).map { Array($0..<min($0 + size, pairs.count)) }
         results.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
-            forEachBatch(batches, cost: { $0.count * (pairs[$0.last!].source.count + pairs[$0.last!].target.count) }) { indices, workspace in
+            forEachBatch(batches, cost: { $0.reduce(0) { $0 + pairs[$1].source.count + pairs[$1].target.count } }) { indices, workspace in
                 let batch = Batch(pairs: indices.map { pairs[$0] })
                 let nll = model.score(batch, labelSmoothing: 0, arena: workspace.batch).tokenNLL
                 for (b, index) in indices.enumerated() {

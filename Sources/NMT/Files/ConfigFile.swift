@@ -7,19 +7,20 @@ import Foundation
 import Yams
 
 public enum ConfigFile {
-    /// Options read from the YAML text of `path` over `base` (the defaults, unless given).
-    public static func read(_ path: String, over base: TrainingOptions = TrainingOptions()) throws -> TrainingOptions {
+    /// Options read from the YAML text of `path` (what it leaves out keeps its default).
+    public static func read(_ path: String) throws -> TrainingOptions {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw NMTError("cannot read \(path): \(FileManager.default.fileExists(atPath: path) ? "not readable UTF-8 text" : "No such file or directory")")
         }
-        return try parse(text, path: path, over: base)
+        return try parse(text, path: path)
     }
 
-    /// Options from YAML `text` (named `path` in errors) over `base`.
-    public static func parse(_ text: String, path: String, over base: TrainingOptions = TrainingOptions()) throws -> TrainingOptions {
+    /// Options from YAML `text` (named `path` in errors) over the defaults.
+    public static func parse(_ text: String, path: String) throws -> TrainingOptions {
+        let base = TrainingOptions()
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -41,7 +42,7 @@ public enum ConfigFile {
             lines[name] = line
         }
         // The file's values over the base's, decoded as one value (so types are checked by Codable).
-        guard let baseMapping = try Yams.compose(yaml: try YAMLEncoder().encode(base))?.mapping else {
+        guard let baseMapping = try Yams.compose(yaml: try yaml(base))?.mapping else {
             throw NMTError("internal error: cannot represent the options as YAML")
         }
         var merged: [(Node, Node)] = baseMapping.filter { lines[$0.key.string ?? ""] == nil }.map { ($0.key, $0.value) }

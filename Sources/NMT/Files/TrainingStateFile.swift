@@ -1,4 +1,4 @@
-// TrainingState: what a checkpoint needs beyond the model to continue exactly — Adam's moments
+// TrainingStateFile: what a checkpoint needs beyond the model to continue exactly — Adam's moments
 // and step, the position in the epoch, the random generators, and the validation history. Saved
 // as a sibling safetensors file (moments as tensors, the rest as JSON metadata), atomically.
 
@@ -35,30 +35,31 @@ public enum TrainingStateFile {
 
     /// The progress (and options) of a state file, without its moments.
     public static func progress(_ path: String) throws -> TrainingProgress {
-        let header = try SafeTensorsFile(path: path).header
-        guard header.metadata["format"] == "nmt-training-state", let json = header.metadata["progress"],
-              let progress = try? JSONDecoder().decode(TrainingProgress.self, from: Data(json.utf8)) else {
-            throw NMTError("\(path): not a valid training-state file")
-        }
-        return progress
+        try progress(of: SafeTensorsFile(path: path))
     }
 
     public static func load(_ path: String, into adam: Adam) throws -> TrainingProgress {
         let file = try SafeTensorsFile(path: path)
-        let header = file.header
-        guard header.metadata["format"] == "nmt-training-state", let json = header.metadata["progress"],
-              let progress = try? JSONDecoder().decode(TrainingProgress.self, from: Data(json.utf8)),
-              let stepText = header.metadata["adam_step"], let adamStep = Int(stepText) else {
+        let progress = try progress(of: file)
+        guard let stepText = file.header.metadata["adam_step"], let adamStep = Int(stepText) else {
             throw NMTError("\(path): not a valid training-state file")
         }
         for name in ["adam.first_moment", "adam.second_moment"] {
-            guard header.tensors[name]?.shape == [adam.count] else {
-                throw NMTError("\(path): training state does not match the model (\(name) has shape \(header.tensors[name]?.shape ?? []), expected [\(adam.count)])")
+            guard file.header.tensors[name]?.shape == [adam.count] else {
+                throw NMTError("\(path): training state does not match the model (\(name) has shape \(file.header.tensors[name]?.shape ?? []), expected [\(adam.count)])")
             }
         }
         try file.readFloats("adam.first_moment", into: adam.firstMoment)
         try file.readFloats("adam.second_moment", into: adam.secondMoment)
         adam.restore(step: adamStep)
+        return progress
+    }
+
+    private static func progress(of file: SafeTensorsFile) throws -> TrainingProgress {
+        guard file.header.metadata["format"] == "nmt-training-state", let json = file.header.metadata["progress"],
+              let progress = try? JSONDecoder().decode(TrainingProgress.self, from: Data(json.utf8)) else {
+            throw NMTError("\(file.path): not a valid training-state file")
+        }
         return progress
     }
 }

@@ -63,14 +63,21 @@ public final class SafeTensorsFile {
     /// Reads tensor `name`'s bytes (already validated by the header) into `destination`.
     public func read(_ name: String, into destination: UnsafeMutableRawPointer) throws {
         guard let info = header.tensors[name] else { throw NMTError("\(path): not a valid model file: tensor '\(name)' is missing") }
+        guard SafeTensorsFile.readFully(fd, into: destination, count: info.end - info.begin, at: header.dataStart + info.begin) else {
+            throw NMTError("\(path): not a valid model file: tensor '\(name)' is truncated")
+        }
+    }
+
+    /// `count` bytes at `offset` into `destination` (retrying short reads); false at end of file or on error.
+    private static func readFully(_ fd: Int32, into destination: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Bool {
         var done = 0
-        let count = info.end - info.begin
         while done < count {
-            let n = pread(fd, destination + done, count - done, off_t(header.dataStart + info.begin + done))
+            let n = pread(fd, destination + done, count - done, off_t(offset + done))
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { throw NMTError("\(path): not a valid model file: tensor '\(name)' is truncated") }
+            if n <= 0 { return false }
             done += n
         }
+        return true
     }
 
     /// Reads an F32 tensor into `destination` (its element count is the header's).
@@ -90,14 +97,8 @@ public final class SafeTensorsFile {
         guard fileSize >= 8 else { throw fail("file is \(fileSize) bytes, shorter than the 8-byte header length") }
         func readExactly(_ count: Int, at offset: Int) -> [UInt8]? {
             var bytes = [UInt8](repeating: 0, count: count)
-            var done = 0
-            while done < count {
-                let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return nil }
-                done += n
-            }
-            return bytes
+            let complete = bytes.withUnsafeMutableBytes { readFully(fd, into: $0.baseAddress!, count: count, at: offset) }
+            return complete ? bytes : nil
         }
         guard let lengthBytes = readExactly(8, at: 0) else { throw fail("cannot read the header length") }
         let headerLength = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }

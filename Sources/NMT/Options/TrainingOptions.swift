@@ -87,12 +87,6 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         .resume, .resetOptimizer, .maxSteps, .maxEpochs, .maxMinutes, .logEvery, .threads, .outputDirectory,
     ]
 
-    /// Options that define the model: what a fine-tuning run (`--reset-optimizer`) must still match.
-    public static let modelKeys: Set<CodingKeys> = [
-        .preset, .dModel, .ffnDim, .heads, .encoderLayers, .decoderLayers, .dropout, .attentionDropout, .activationDropout,
-        .maxPositions, .preNorm, .activation,
-    ]
-
     /// Peak learning rate and warmup of each preset: small models take a higher peak and a short warmup.
     public static func schedule(of preset: TransformerConfig.Preset) -> (lr: Double, warmupSteps: Int) {
         switch preset {

@@ -22,17 +22,14 @@ public final class Arena: @unchecked Sendable {
 
     public init(capacity: Int = 0) {
         self.capacity = max(capacity, Arena.alignment)
-        block = Arena.allocate(self.capacity)
+        block = PageMemory.allocate(self.capacity)
     }
 
     deinit {
-        Arena.deallocate(block, capacity)
-        overflow.forEach { Arena.deallocate($0.pointer, $0.size) }
+        PageMemory.deallocate(block, capacity)
+        overflow.forEach { PageMemory.deallocate($0.pointer, $0.size) }
     }
 
-    /// Blocks come straight from the system (`PageMemory`), so a freed block's memory is returned.
-    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> { PageMemory.allocate(count) }
-    private static func deallocate(_ p: UnsafeMutablePointer<Float>, _ count: Int) { PageMemory.deallocate(p, count) }
 
     /// A new uninitialised tensor of `shape`, valid until the next `reset()`.
     public func tensor(_ shape: Shape) -> Tensor {
@@ -67,7 +64,7 @@ public final class Arena: @unchecked Sendable {
             return p
         }
         let size = max(rounded, Arena.alignment)
-        let p = Arena.allocate(size)
+        let p = PageMemory.allocate(size)
         overflow.append((p, logical - rounded, size))
         overflowFloats += size
         return p
@@ -84,7 +81,7 @@ public final class Arena: @unchecked Sendable {
         logical = mark
         used = min(used, mark)
         while let last = overflow.last, last.start >= mark {
-            Arena.deallocate(last.pointer, last.size)
+            PageMemory.deallocate(last.pointer, last.size)
             overflowFloats -= last.size
             overflow.removeLast()
         }
@@ -94,12 +91,12 @@ public final class Arena: @unchecked Sendable {
     /// steps overflowed, so that later steps of the same size allocate nothing.
     public func reset() {
         if !overflow.isEmpty || capacity < highWater {
-            overflow.forEach { Arena.deallocate($0.pointer, $0.size) }
+            overflow.forEach { PageMemory.deallocate($0.pointer, $0.size) }
             overflow.removeAll(keepingCapacity: true)
             overflowFloats = 0
-            Arena.deallocate(block, capacity)
+            PageMemory.deallocate(block, capacity)
             capacity = highWater
-            block = Arena.allocate(capacity)
+            block = PageMemory.allocate(capacity)
         }
         used = 0
         logical = 0
