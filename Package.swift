@@ -19,8 +19,10 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // oneDNN (Debian: libdnnl-dev): the int8 matrix products of quantized decoding.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // The toolkit: tensors and kernels, text, model, training, decoding, evaluation, I/O.
-        .target(name: "NMT", dependencies: ["CBLAS", .product(name: "Yams", package: "Yams")]),
+        .target(name: "NMT", dependencies: ["CBLAS", "CDNNL", .product(name: "Yams", package: "Yams")]),
         // The `nmt` command: a thin layer over the library.
         .executableTarget(
             name: "NMTCLI",

@@ -9,6 +9,6 @@ struct NMTCommand: ParsableCommand {
         commandName: "nmt",
         abstract: "Neural machine translation on the CPU: BPE, Transformer training, translation, scoring.",
         version: nmtVersion,
-        subcommands: [BPECommand.self, TrainCommand.self, TranslateCommand.self, AverageCheckpointsCommand.self, RescoreCommand.self, ScoreCommand.self]
+        subcommands: [BPECommand.self, TrainCommand.self, TranslateCommand.self, AverageCheckpointsCommand.self, QuantizeCommand.self, RescoreCommand.self, ScoreCommand.self]
     )
 }

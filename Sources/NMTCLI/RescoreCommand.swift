@@ -21,6 +21,9 @@ struct RescoreCommand: ParsableCommand {
         try reportingErrors {
             if let threads { guard threads >= 1 else { throw NMTError("--threads must be at least 1") }; Threads.set(threads) }
             let loaded = try ModelFile.load(model)
+            if try ModelFile.storedComputeType(SafeTensorsFile(path: model).header, path: model) == .int8 {
+                printError("nmt: \(model) is int8; rescoring with its dequantized float32 weights")
+            }
             let sources = try readLines(path: src), targets = try readLines(path: tgt)
             guard sources.count == targets.count else {
                 throw NMTError("\(src) has \(sources.count) lines but \(tgt) has \(targets.count)")

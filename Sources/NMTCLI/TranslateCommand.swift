@@ -6,6 +6,12 @@ import NMT
 
 extension LengthPenaltyStyle: ExpressibleByArgument {}
 
+/// `--compute-type`: what the model runs in; auto follows the file.
+enum ComputeTypeChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, float32, int8
+    var computeType: ComputeType? { self == .auto ? nil : ComputeType(rawValue: rawValue) }
+}
+
 struct TranslateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "translate",
@@ -26,6 +32,8 @@ struct TranslateCommand: ParsableCommand {
     @Flag(help: "Print the score after a tab.") var scores = false
     @Flag(help: "Greedy search (same as --beam 1).") var greedy = false
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "int8: quantized matrix products (a float32 file is quantized on load); float32; auto: as the file is stored.")
+    var computeType = ComputeTypeChoice.auto
 
     func run() throws {
         try reportingErrors {
@@ -45,7 +53,8 @@ struct TranslateCommand: ParsableCommand {
                 guard maxSearchMemory >= 1 else { throw NMTError("--max-search-memory must be at least 1 (megabytes)") }
                 options.searchMemory = maxSearchMemory << 20
             }
-            let loaded = try ModelFile.load(model)
+            let loaded = try ModelFile.load(model, computeType: computeType.computeType)
+            printError("nmt: computing in \(loaded.model.computeType.rawValue) (\(kernelDescription(loaded.model.computeType)))")
             let translator = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options)
             let sink = OutputSink(fd: 1, name: "<stdout>")
             try translator.translate(stream: LineReader.standardInput(), warn: { printError("nmt: warning: " + $0) }) { first, translations in

@@ -27,6 +27,9 @@ public enum CheckpointAveraging {
         var newestPath = ""
         var steps: [Int] = []
         for path in files {
+            if try ModelFile.storedComputeType(SafeTensorsFile(path: path).header, path: path) == .int8 {
+                throw NMTError("\(path): an int8 model cannot be averaged; average the float32 checkpoints, then run nmt quantize")
+            }
             let loaded = try ModelFile.load(path)
             if let reference {
                 if let d = firstDifference(reference.config, loaded.model.config) {

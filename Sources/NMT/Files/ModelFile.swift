@@ -2,6 +2,8 @@
 // under fairseq's names, the config, the vocabulary and the BPE codes — in `__metadata__`:
 //   format = "nmt-transformer", format_version = "1", config (JSON), vocab (JSON array, index = id),
 //   bpe (the codes file text), step.
+// A quantized file (`nmt quantize`) also says compute_type = "int8": its matrices (QuantizedWeights)
+// are I8 [out, in] tensors, each with an F32 [out] `<name>_scale` beside it; the rest stays F32.
 
 import Foundation
 
@@ -27,12 +29,31 @@ public enum ModelFile {
         metadata["bpe"] = tokenizer.codesText
         metadata["step"] = String(step)
         metadata["nmt_version"] = nmtVersion
-        try SafeTensors.write(path: path, tensors: store.entries.map { ($0.name, $0.shape, UnsafePointer(store.values + $0.offset)) },
-                              metadata: metadata)
+        var tensors: [SafeTensors.Tensor] = []
+        for entry in store.entries {
+            if let q = model.quantized?.matrices[entry.name] {
+                tensors.append(SafeTensors.Tensor(name: entry.name, dtype: .i8, shape: entry.shape, bytes: UnsafeRawPointer(q.values)))
+                tensors.append(SafeTensors.Tensor(name: QuantizedWeights.scaleName(entry.name), shape: [q.rows], floats: q.scales))
+            } else {
+                tensors.append(SafeTensors.Tensor(name: entry.name, shape: entry.shape, floats: store.values + entry.offset))
+            }
+        }
+        if model.quantized != nil { metadata["compute_type"] = ComputeType.int8.rawValue }
+        try SafeTensors.write(path: path, tensors: tensors, metadata: metadata)
+    }
+
+    /// The compute type a file's weights are stored in (files without `compute_type` are float32).
+    public static func storedComputeType(_ header: SafeTensorsHeader, path: String) throws -> ComputeType {
+        guard let text = header.metadata["compute_type"] else { return .float32 }
+        guard let type = ComputeType(rawValue: text) else {
+            throw NMTError("\(path): not a valid model file: metadata compute_type is '\(text)', expected float32 or int8")
+        }
+        return type
     }
 
     /// Reads and validates the header and metadata of an open file without loading weights.
-    public static func readDescription(_ file: SafeTensorsFile) throws -> (config: TransformerConfig, tokenizer: BPETokenizer, step: Int) {
+    public static func readDescription(_ file: SafeTensorsFile) throws -> (config: TransformerConfig, tokenizer: BPETokenizer, step: Int,
+                                                                           computeType: ComputeType) {
         let path = file.path, header = file.header
         func fail(_ what: String) -> NMTError { NMTError("\(path): not a valid model file: \(what)") }
         let m = header.metadata
@@ -55,28 +76,64 @@ public enum ModelFile {
         guard config.encoderLayers + config.decoderLayers <= header.tensors.count else {
             throw fail("config has \(config.encoderLayers)+\(config.decoderLayers) layers but the file holds only \(header.tensors.count) tensors")
         }
-        let layout = TransformerWeights.layout(config)
-        for (name, shape) in layout {
+        let computeType = try storedComputeType(header, path: path)
+        var expected: [(name: String, shape: [Int], dtype: SafeTensorsDType)] = []
+        for (name, shape) in TransformerWeights.layout(config) {
+            if computeType == .int8 && shape.count == 2 {
+                expected.append((name, shape, .i8))
+                expected.append((QuantizedWeights.scaleName(name), [shape[0]], .f32))
+            } else {
+                expected.append((name, shape, .f32))
+            }
+        }
+        for (name, shape, dtype) in expected {
             guard let info = header.tensors[name] else { throw fail("tensor '\(name)' is missing") }
             guard info.shape == shape else { throw fail("tensor '\(name)' has shape \(info.shape), the config needs \(shape)") }
-            guard info.dtype == .f32 else { throw fail("tensor '\(name)' has dtype \(info.dtype.rawValue); model weights are F32") }
+            guard info.dtype == dtype else {
+                throw fail("tensor '\(name)' has dtype \(info.dtype.rawValue); \(computeType.rawValue) model files store it as \(dtype.rawValue)")
+            }
         }
-        if header.tensors.count != layout.count {
-            let extra = Set(header.tensors.keys).subtracting(layout.map(\.name)).sorted()
+        if header.tensors.count != expected.count {
+            let extra = Set(header.tensors.keys).subtracting(expected.map(\.name)).sorted()
             throw fail("unexpected tensor '\(extra.first ?? "?")'")
         }
         guard config.maxPositions <= 1 << 20 else { throw fail("maxPositions \(config.maxPositions) is unreasonably large") }
-        return (config, tokenizer, step)
+        return (config, tokenizer, step, computeType)
     }
 
-    /// Loads a model file: everything is read from one open file, straight into the parameter store.
-    public static func load(_ path: String) throws -> LoadedModel {
+    /// Loads a model file: everything is read from one open file, straight into the parameter store
+    /// (and int8 matrices into QuantizedWeights). `computeType` is what the model runs in: a float32
+    /// file is quantized on load for int8, an int8 file dequantized for float32; nil follows the file.
+    public static func load(_ path: String, computeType: ComputeType? = .float32) throws -> LoadedModel {
         let file = try SafeTensorsFile(path: path)
-        let (config, tokenizer, step) = try readDescription(file)
-        let model = try Transformer(config: config)
-        for entry in model.parameters.entries {
-            try file.readFloats(entry.name, into: model.parameters.values + entry.offset)
+        let (config, tokenizer, step, stored) = try readDescription(file)
+        let store = ParameterStore(entries: TransformerWeights.layout(config))
+        var quantized: QuantizedWeights?
+        if stored == .int8 {
+            let q = QuantizedWeights(config: config)
+            for entry in store.entries {
+                if let matrix = q.matrices[entry.name] {
+                    try file.read(entry.name, into: UnsafeMutableRawPointer(matrix.values))
+                    let scaleName = QuantizedWeights.scaleName(entry.name)
+                    try file.readFloats(scaleName, into: matrix.scales)
+                    for r in 0..<matrix.rows where !(matrix.scales[r].isFinite && matrix.scales[r] > 0) {
+                        throw NMTError("\(path): not a valid model file: tensor '\(scaleName)' has scale \(matrix.scales[r]) in row \(r); scales must be positive")
+                    }
+                } else {
+                    try file.readFloats(entry.name, into: store.values + entry.offset)
+                }
+            }
+            if computeType == .float32 { q.dequantize(into: store) } else { quantized = q }
+        } else {
+            for entry in store.entries { try file.readFloats(entry.name, into: store.values + entry.offset) }
+            if computeType == .int8 {
+                let q = QuantizedWeights(quantizing: store, config: config)
+                // The Float32 matrices are not read again: give their memory back.
+                for entry in store.entries where q.matrices[entry.name] != nil { PageMemory.discard(store.values + entry.offset, entry.count) }
+                quantized = q
+            }
         }
+        let model = try Transformer(config: config, quantized: quantized, parameters: store)
         return LoadedModel(model: model, tokenizer: tokenizer, step: step, metadata: file.header.metadata)
     }
 }

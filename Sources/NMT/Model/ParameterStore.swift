@@ -26,12 +26,13 @@ public final class ParameterStore: @unchecked Sendable {
         }
         self.entries = entries
         count = offset
-        values = .allocate(capacity: max(count, 1))
-        values.initialize(repeating: 0, count: max(count, 1))
+        // Zeroed pages straight from the system: a quantized model never touches its Float
+        // matrices, so they cost no memory.
+        values = PageMemory.allocate(max(count, 1))
         index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
     }
 
-    deinit { values.deallocate() }
+    deinit { PageMemory.deallocate(values, max(count, 1)) }
 
     public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
 

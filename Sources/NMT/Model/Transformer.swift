@@ -51,6 +51,8 @@ public final class Transformer: @unchecked Sendable {
     public let config: TransformerConfig
     public let parameters: ParameterStore
     public let weights: TransformerWeights
+    /// The int8 matrices of a quantized model (decoding only); nil for Float32.
+    public let quantized: QuantizedWeights?
     /// Sinusoidal positions [maxPositions, C], computed once.
     public let positions: Tensor
     private let positionStorage: UnsafeMutablePointer<Float>
@@ -58,11 +60,13 @@ public final class Transformer: @unchecked Sendable {
     let decoderLayers: [DecoderLayer]
     var embeddingScale: Float { Float(config.dModel).squareRoot() }
 
-    public init(config: TransformerConfig) throws {
+    /// A model over a zeroed parameter store; with `quantized`, its matrices are read as int8.
+    public init(config: TransformerConfig, quantized: QuantizedWeights? = nil, parameters: ParameterStore? = nil) throws {
         try config.validate()
         self.config = config
-        parameters = ParameterStore(entries: TransformerWeights.layout(config))
-        weights = TransformerWeights(parameters, parameters.values, config)
+        self.parameters = parameters ?? ParameterStore(entries: TransformerWeights.layout(config))
+        self.quantized = quantized
+        weights = TransformerWeights(self.parameters, self.parameters.values, config, quantized: quantized)
         positionStorage = .allocate(capacity: config.maxPositions * config.dModel)
         positions = Tensor(positionStorage, Shape(config.maxPositions, config.dModel))
         sinusoidalTable(into: positions)
@@ -71,6 +75,8 @@ public final class Transformer: @unchecked Sendable {
     }
 
     deinit { positionStorage.deallocate() }
+
+    public var computeType: ComputeType { quantized == nil ? .float32 : .int8 }
 
     /// Seeded initialisation: Xavier-uniform projections, N(0, C^−½) embeddings with a zero
     /// <pad> row, LayerNorm weight 1 and bias 0, all biases 0.
@@ -261,7 +267,11 @@ public final class Transformer: @unchecked Sendable {
     func embed(_ ids: UnsafeMutablePointer<Int32>, count: Int, length: Int, positionOffset: Int = 0, dropout: DropoutSampler?,
                arena: Arena) -> (Tensor, EmbeddingActivations) {
         let x = arena.tensor(Shape(count, config.dModel))
-        embeddingForward(x, ids: ids, table: weights.embedding, scale: embeddingScale)
+        if case .int8(let q) = weights.outputProjection {
+            embeddingForward(x, ids: ids, table: q, scale: embeddingScale)
+        } else {
+            embeddingForward(x, ids: ids, table: weights.embedding, scale: embeddingScale)
+        }
         addPositions(x, length: length, table: positions, offset: positionOffset)
         let mask = dropout.flatMap { $0.apply(x, x, probability: $0.residual, arena: arena) }
         return (x, EmbeddingActivations(ids: ids, dropMask: mask))

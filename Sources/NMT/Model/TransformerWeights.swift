@@ -83,16 +83,18 @@ public struct TransformerWeights {
         return out
     }
 
-    /// Views `base` (the store's values or gradients) as the model's weights.
-    public init(_ store: ParameterStore, _ base: UnsafeMutablePointer<Float>, _ c: TransformerConfig) {
+    /// Views `base` (the store's values or gradients) as the model's weights; the matrices of
+    /// `quantized` (if given) are read as int8 instead.
+    public init(_ store: ParameterStore, _ base: UnsafeMutablePointer<Float>, _ c: TransformerConfig, quantized: QuantizedWeights? = nil) {
         func t(_ name: String) -> Tensor { store.tensor(name, in: base) }
-        func linear(_ p: String) -> LinearWeights { LinearWeights(weight: .float32(t(p + ".weight")), bias: t(p + ".bias")) }
+        func matrix(_ name: String) -> WeightMatrix { quantized?.matrices[name].map { .int8($0) } ?? .float32(t(name)) }
+        func linear(_ p: String) -> LinearWeights { LinearWeights(weight: matrix(p + ".weight"), bias: t(p + ".bias")) }
         func norm(_ p: String) -> NormWeights { NormWeights(weight: t(p + ".weight"), bias: t(p + ".bias")) }
         func attention(_ p: String) -> AttentionWeights {
             AttentionWeights(q: linear(p + ".q_proj"), k: linear(p + ".k_proj"), v: linear(p + ".v_proj"), out: linear(p + ".out_proj"))
         }
         embedding = t("embed_tokens.weight")
-        outputProjection = .float32(embedding)
+        outputProjection = matrix("embed_tokens.weight")
         encoder = (0..<c.encoderLayers).map { i in
             let p = "encoder.layers.\(i)"
             return EncoderLayerWeights(selfAttention: attention(p + ".self_attn"), selfAttentionNorm: norm(p + ".self_attn_layer_norm"),

@@ -15,6 +15,18 @@ public func embeddingForward(_ out: Tensor, ids: UnsafePointer<Int32>, table: Te
     }
 }
 
+/// The lookup from an int8 table (quantized decoding): out[n, :] = scale · q[id, :] / s_id.
+public func embeddingForward(_ out: Tensor, ids: UnsafePointer<Int32>, table q: QuantizedMatrix, scale: Float) {
+    checkShape(out.columns == q.columns, "embeddingForward: output vs int8 table [V, C]", out.shape, Shape(q.rows, q.columns))
+    let c = q.columns, vocabulary = Int32(q.rows)
+    for n in 0..<out.rows {
+        let id = ids[n]
+        require(id >= 0 && id < vocabulary, "embeddingForward: id \(id) outside a vocabulary of \(vocabulary)")
+        let src = q.values + Int(id) * c, dst = out.pointer + n * c, factor = scale / q.scales[Int(id)]
+        for j in 0..<c { dst[j] = factor * Float(src[j]) }
+    }
+}
+
 public func embeddingBackward(dTable: Tensor, dOut: Tensor, ids: UnsafePointer<Int32>, scale: Float, paddingIndex: Int32?) {
     checkShape(dOut.columns == dTable.columns, "embeddingBackward: dOut vs table [V, C]", dOut.shape, dTable.shape)
     let c = dTable.columns

@@ -4,7 +4,10 @@
 // so W ≈ q / scale).
 //
 //   y[n, o] = Σ_i x[n, i] · W[o, i]  (+ b[o])
-// A new weight type is a new case here and in `linearForward`; the layers do not change.
+// A new weight type is a new case here and in `linearForward`; the layers do not change. The int8
+// product is in Int8Matmul.swift.
+
+import CBLAS
 
 public struct QuantizedMatrix: @unchecked Sendable {
     public let values: UnsafeMutablePointer<Int8>   // [rows, columns]
@@ -68,17 +71,14 @@ public func linearForward(_ y: Tensor, _ x: Tensor, weight: WeightMatrix, bias: 
         checkShape(x.columns == q.columns, "linearForward: input vs int8 weight [out, in]", x.shape, Shape(q.rows, q.columns))
         checkShape(y.rows == x.rows && y.columns == q.rows, "linearForward: output vs input·weightᵀ", y.shape, Shape(x.rows, q.rows))
         if let bias { checkShape(bias.count == q.rows, "linearForward: bias vs weight [out, in]", bias.shape, Shape(q.rows, q.columns)) }
-        // Reference product: each output is a Float dot product with the dequantized row q/scale.
-        // (Correct on any CPU; the fast path with int8 activations belongs with `nmt quantize`.)
-        let c = q.columns
-        Threads.parallelChunks(x.rows * q.rows, minChunk: 256) { range in
-            for index in range {
-                let (n, o) = (index / q.rows, index % q.rows)
-                let xr = x.pointer + n * c, wr = q.values + o * c
-                var total: Float = 0
-                for i in 0..<c { total += xr[i] * Float(wr[i]) }
-                y.pointer[n * q.rows + o] = total / q.scales[o] + (bias?.pointer[o] ?? 0)
-            }
-        }
+        int8LinearForward(y, x, weight: q, bias: bias)
+    }
+}
+
+/// What runs a compute type's matrix products, for the log (never a silent fallback).
+public func kernelDescription(_ type: ComputeType) -> String {
+    switch type {
+    case .float32: return "OpenBLAS sgemm, \(String(cString: openblas_get_corename())) kernels"
+    case .int8: return Int8Kernel.description
     }
 }

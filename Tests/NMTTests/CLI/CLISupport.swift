@@ -28,10 +28,11 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 @discardableResult
-func runNMT(_ arguments: [String], stdin: Data = Data(), in directory: URL? = nil) throws -> CommandResult {
+func runNMT(_ arguments: [String], stdin: Data = Data(), in directory: URL? = nil, environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = try nmtExecutable()
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     if let directory { process.currentDirectoryURL = directory }
     let input = Pipe(), output = Pipe(), error = Pipe()
     process.standardInput = input

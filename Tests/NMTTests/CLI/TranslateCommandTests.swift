@@ -127,3 +127,45 @@ func savedRandomModel(_ dir: TemporaryDirectory, name: String = "model.safetenso
         #expect(r.status != 0 && r.stderr == "nmt: error: \(src) has 2 lines but \(tgt) has 1\n")
     }
 }
+
+@Suite struct QuantizeCommandTests {
+    @Test func quantizeWritesAnInt8FileThatTranslateRunsAndNamesItsKernel() throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        let int8 = dir.path("model.int8.safetensors")
+        let q = try runNMT(["quantize", "-m", model, "-o", int8])
+        #expect(q.status == 0, "\(q.stderr)")
+        #expect(try SafeTensorsFile(path: int8).header.metadata["compute_type"] == "int8")
+        let input = Data("in the beginning\nthe earth\n".utf8)
+        let fromFile = try runNMT(["translate", "-m", int8, "--beam", "2", "--max-len-b", "5"], stdin: input)
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        #expect(fromFile.stderr.contains("computing in int8 (oneDNN"))
+        let onLoad = try runNMT(["translate", "-m", model, "--compute-type", "int8", "--beam", "2", "--max-len-b", "5"], stdin: input)
+        #expect(onLoad.stdout == fromFile.stdout)
+        let float32 = try runNMT(["translate", "-m", model, "--beam", "2", "--max-len-b", "5"], stdin: input)
+        #expect(float32.stderr.contains("computing in float32 (OpenBLAS"))
+    }
+
+    @Test func int8DecodingWithoutVNNIUsesSevenBitActivationsAndSaysSo() throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        // oneDNN's own switch: run as on a CPU with AVX2 only.
+        let r = try runNMT(["translate", "-m", model, "--compute-type", "int8", "--beam", "2", "--max-len-b", "5"],
+                           stdin: Data("in the beginning\nthe earth\n".utf8), environment: ["DNNL_MAX_CPU_ISA": "AVX2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("on avx2, 7-bit activations (no VNNI)"), "\(r.stderr)")
+        #expect(r.stdout.split(separator: "\n", omittingEmptySubsequences: false).count == 3)
+    }
+
+    @Test func quantizeRefusesAnInt8InputAndItsOwnInputAsOutput() throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        let same = try runNMT(["quantize", "-m", model, "-o", model])
+        #expect(same.status != 0 && same.stderr.contains("is the input model"))
+        let int8 = dir.path("model.int8.safetensors")
+        _ = try runNMT(["quantize", "-m", model, "-o", int8])
+        let again = try runNMT(["quantize", "-m", int8, "-o", dir.path("again.safetensors")])
+        #expect(again.status != 0 && again.stderr.contains("is already int8"))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("again.safetensors")))
+    }
+}

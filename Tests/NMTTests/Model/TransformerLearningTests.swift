@@ -6,12 +6,15 @@ import Testing
 
 @Suite struct TransformerLearningTests {
     /// Random sequences of 3–6 symbols from ids 4…19, and their reversals.
-    func reversalBatch(_ rng: inout RandomGenerator, size: Int) -> Batch {
-        Batch(pairs: (0..<size).map { _ in
+    static func reversalBatch(_ rng: inout RandomGenerator, size: Int) -> Batch {
+        Batch(pairs: reversalSources(&rng, size: size).map { (source: $0, target: Array($0.reversed())) })
+    }
+
+    static func reversalSources(_ rng: inout RandomGenerator, size: Int) -> [[Int32]] {
+        (0..<size).map { _ in
             let length = 3 + Int(rng.next() % 4)
-            let source = (0..<length).map { _ in Int32(4 + rng.next() % 16) }
-            return (source: source, target: Array(source.reversed()))
-        })
+            return (0..<length).map { _ in Int32(4 + rng.next() % 16) }
+        }
     }
 
     /// Teacher-forced argmax accuracy over non-pad target tokens.
@@ -30,6 +33,33 @@ import Testing
     }
 
     @Test func tinyModelLearnsToReverseSequences() throws {
+        let model = try TransformerLearningTests.trainedReversalModel.get()
+        var heldOut = RandomGenerator(seed: 1234)
+        let acc = accuracy(model, TransformerLearningTests.reversalBatch(&heldOut, size: 200))
+        #expect(acc >= 0.99, "token accuracy \(acc)")
+    }
+
+    /// int8 decoding of a trained model: the quantized model's greedy outputs are the float32
+    /// model's on (nearly) every held-out sequence.
+    @Test func anInt8ModelsGreedyOutputAgreesWithFloat32OnMostSequences() throws {
+        let model = try TransformerLearningTests.trainedReversalModel.get()
+        let int8 = try Transformer(config: model.config, quantized: QuantizedWeights(quantizing: model.parameters, config: model.config),
+                                   parameters: model.parameters)
+        #expect(int8.computeType == .int8)
+        var heldOut = RandomGenerator(seed: 99)
+        let sources = TransformerLearningTests.reversalSources(&heldOut, size: 200)
+        var options = SearchOptions()
+        options.beam = 1
+        let fp32Outputs = beamSearch(model: model, sources: sources, options: options).map { $0[0].tokens }
+        let int8Outputs = beamSearch(model: int8, sources: sources, options: options).map { $0[0].tokens }
+        let agreeing = zip(fp32Outputs, int8Outputs).filter { $0 == $1 }.count
+        let correct = zip(sources, int8Outputs).filter { Array($0.reversed()) == $1 }.count
+        #expect(agreeing >= 190, "int8 agrees with float32 on \(agreeing) of 200")
+        #expect(correct >= 180, "int8 reverses \(correct) of 200")
+    }
+
+    /// Trained once, shared by the tests above (800 Adam steps on reversals).
+    static let trainedReversalModel: Result<Transformer, Error> = Result {
         let config = TransformerConfig(vocabularySize: 20, dModel: 32, ffnDim: 64, heads: 4, encoderLayers: 1, decoderLayers: 1,
                                        dropout: 0, maxPositions: 16)
         let model = try Transformer(config: config)
@@ -40,13 +70,11 @@ import Testing
         let gradients = TransformerGradients(for: model), arena = Arena()
         for step in 1...800 {
             gradients.zero()
-            let pass = model.forward(reversalBatch(&data, size: 32), dropout: dropout, arena: arena)
+            let pass = model.forward(TransformerLearningTests.reversalBatch(&data, size: 32), dropout: dropout, arena: arena)
             model.backward(pass, labelSmoothing: 0, gradients: gradients, arena: arena)
             let lr = LearningRateSchedule.inverseSqrt.rate(step: step, lr: 5e-3, warmup: 50, warmupInitLR: 1e-5, dModel: 32)
             adam.update(parameters: model.parameters.values, gradients: gradients.buffer.pointer, lr: Float(lr))
         }
-        var heldOut = RandomGenerator(seed: 1234)
-        let acc = accuracy(model, reversalBatch(&heldOut, size: 200))
-        #expect(acc >= 0.99, "token accuracy \(acc)")
+        return model
     }
 }

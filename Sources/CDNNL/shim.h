@@ -1,0 +1,25 @@
+// oneDNN (Debian: libdnnl-dev): the int8 matrix product of quantized decoding.
+#include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
+
+// oneDNN's OpenMP runtime (libgomp); its thread count is per calling thread.
+void omp_set_num_threads(int);
+
+// C[M, N] = (A[M, K] − ao) · B[N, K]ᵀ in int32, on the calling thread only: nmt's own workers
+// split the rows, as `matmul` does for OpenBLAS, so oneDNN must not start a team of its own.
+static inline int nmt_gemm_u8s8s32(int64_t m, int64_t n, int64_t k, const uint8_t *a, uint8_t ao,
+                                   const int8_t *b, int32_t *c) {
+    omp_set_num_threads(1);
+    const int32_t co = 0;
+    return (int)dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, a, k, ao, b, k, 0, 0.0f, c, n, &co);
+}
+
+// Whether the int8 products have VNNI (vpdpbusd: exact int32 sums). Without it oneDNN's kernels
+// add pairs of u8·s8 products in saturating int16, so activations use 7 bits (see Int8Matmul).
+static inline int nmt_int8_has_vnni(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni
+        || (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+}
+
+static inline int nmt_dnnl_isa(void) { return (int)dnnl_get_effective_cpu_isa(); }
