@@ -18,14 +18,16 @@ struct AverageCheckpointsCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var files = inputs
+            try checkOption("--last", last, .closed(1, 1e6))
+            let steps: [Int]
             if let dir {
                 guard inputs.isEmpty else { throw NMTError("give either --inputs or --dir, not both") }
-                files = try CheckpointAveraging.newestCheckpoints(in: dir, count: last)
+                steps = try CheckpointAveraging.averageNewest(in: dir, count: last, to: output).steps
+            } else {
+                guard !inputs.isEmpty else { throw NMTError("nothing to average: give --inputs FILE... or --dir RUN") }
+                steps = try CheckpointAveraging.average(inputs, to: output).steps
             }
-            guard !files.isEmpty else { throw NMTError("nothing to average: give --inputs FILE... or --dir RUN") }
-            let summary = try CheckpointAveraging.average(files, to: output)
-            printError("averaged \(files.count) checkpoints (steps \(summary.steps.map(String.init).joined(separator: ", "))) into \(output)")
+            printError("averaged \(steps.count) checkpoints (steps \(steps.map(String.init).joined(separator: ", "))) into \(output)")
         }
     }
 }

@@ -32,8 +32,9 @@ struct BPECommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                guard merges > 0 else { throw NMTError("--merges must be at least 1 (got \(merges))") }
-                guard minFrequency >= 1 else { throw NMTError("--min-frequency must be at least 1 (got \(minFrequency))") }
+                try checkOption("--merges", merges, .closed(1, 1e7))
+                try checkOption("--min-frequency", minFrequency, .closed(1, 1e18))
+                try checkOption("--character-coverage", characterCoverage, .above(0, upTo: 1))
                 let text: String
                 switch format {
                 case .nmt:
@@ -61,8 +62,8 @@ struct BPECommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                guard dropout >= 0 && dropout < 1 else { throw NMTError("--dropout must be in [0, 1) (got \(dropout))") }
-                if let threads { guard threads >= 1 else { throw NMTError("--threads must be at least 1") }; Threads.set(threads) }
+                try checkOption("--dropout", dropout, .halfOpen(0, 1))
+                try useThreads(threads)
                 let reader = try input.map { try LineReader(path: $0) } ?? LineReader.standardInput()
                 let segmenter = try Segmenter(codesPath: codes, dropout: dropout, seed: seed)
                 try withOutput(output) { sink in
@@ -110,9 +111,13 @@ enum LoadedCodes {
 }
 
 func loadCodes(_ path: String) throws -> LoadedCodes {
-    let lines = try readLines(path: path)
-    guard let first = lines.first else { throw NMTError("\(path):1: empty codes file") }
-    if first == BPETokenizer.header { return .nmt(try BPETokenizer(codesText: lines.joined(separator: "\n"), source: path)) }
+    let text = try readTextFile(path: path)
+    guard !text.isEmpty else { throw NMTError("\(path):1: empty codes file") }
+    if text.utf8.starts(with: (BPETokenizer.header + "\n").utf8) || text.utf8.starts(with: (BPETokenizer.header + "\r\n").utf8) {
+        return .nmt(try BPETokenizer(codesText: text, source: path))
+    }
+    var lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    if lines.last == "" { lines.removeLast() }
     return .subwordNMT(try SubwordNMT.Codes(lines: lines, source: path))
 }
 
@@ -165,7 +170,7 @@ struct Segmenter {
                     }
                 }
                 try sink.write(String(decoding: parts.joined(), as: UTF8.self))
-                sink.flush()
+                try sink.flush()
                 continue
             }
             // BPE-dropout and the subword-nmt format: one thread, lines in order.
@@ -178,7 +183,7 @@ struct Segmenter {
                 }
             }
             try sink.write(outputs.joined(separator: "\n") + "\n")
-            sink.flush()
+            try sink.flush()
         }
     }
 }

@@ -14,12 +14,28 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
+/// A line on stderr for people; never fails (a closed or broken stderr drops it).
 func printError(_ message: String) {
-    FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
+    StandardStreams.writeError(message + "\n")
 }
 
 /// Lines of `path`, or of standard input when `path` is nil or "-".
 func readInputLines(_ path: String?) throws -> [String] {
     if let path, path != "-" { return try readLines(path: path) }
     return try LineReader.standardInput().readAllStrings()
+}
+
+/// `--threads N` (nil: every core), checked as every numeric option is.
+func useThreads(_ threads: Int?) throws {
+    try checkOption("--threads", threads, .closed(1, 1024))
+    if let threads { Threads.set(threads) }
+}
+
+/// Loads a model file, warning when some of its weights are NaN or infinite.
+func loadModel(_ path: String, computeType: ComputeType? = .float32) throws -> LoadedModel {
+    let loaded = try ModelFile.load(path, computeType: computeType)
+    if loaded.nonFiniteWeights > 0 {
+        printError("nmt: warning: \(path) has \(loaded.nonFiniteWeights) weights that are NaN or infinite (saved by a diverged run?); its output is meaningless")
+    }
+    return loaded
 }

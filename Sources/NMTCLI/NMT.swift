@@ -1,6 +1,7 @@
 // The `nmt` command: one subcommand per file, each a thin layer over the NMT library.
 
 import ArgumentParser
+import Foundation
 import NMT
 
 @main
@@ -11,4 +12,21 @@ struct NMTCommand: ParsableCommand {
         version: nmtVersion,
         subcommands: [BPECommand.self, TrainCommand.self, TranslateCommand.self, AverageCheckpointsCommand.self, QuantizeCommand.self, RescoreCommand.self, ScoreCommand.self]
     )
+
+    /// Every failure a user can cause ends the same way: one `nmt: error:` line on stderr and exit
+    /// status 1 — bad flags included (ArgumentParser's own message, without its usage block).
+    static func main() {
+        StandardStreams.prepare()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)  // the error was already reported
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            let message = self.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            StandardStreams.writeError("nmt: error: \(message)\n")
+            Foundation.exit(1)
+        }
+    }
 }

@@ -15,6 +15,12 @@ final class OutputSink {
         buffer.reserveCapacity(1 << 16)
     }
 
+    /// Standard output (an error if nmt was started with it closed).
+    static func standardOutput() throws -> OutputSink {
+        try StandardStreams.checkOutputOpen()
+        return OutputSink(fd: 1, name: "<stdout>")
+    }
+
     func write(_ text: String) throws {
         buffer.append(contentsOf: text.utf8)
         if buffer.count >= 1 << 16 { try drain() }
@@ -26,13 +32,13 @@ final class OutputSink {
     }
 
     /// Pushes buffered text out now (after each block, so pipes see output promptly).
-    func flush() { try? drain() }
+    func flush() throws { try drain() }
 }
 
 /// Runs `body` with a sink on stdout, or on a temporary file renamed to `path` only on success.
 func withOutput(_ path: String?, _ body: (OutputSink) throws -> Void) throws {
     guard let path else {
-        let sink = OutputSink(fd: 1, name: "<stdout>")
+        let sink = try OutputSink.standardOutput()
         try body(sink)
         try sink.drain()
         return

@@ -23,7 +23,7 @@ struct QuantizeCommand: ParsableCommand {
             if try ModelFile.storedComputeType(SafeTensorsFile(path: model).header, path: model) == .int8 {
                 throw NMTError("\(model) is already int8")
             }
-            let loaded = try ModelFile.load(model, computeType: .int8)
+            let loaded = try loadModel(model, computeType: .int8)
             let kept = loaded.metadata.filter { !["format", "format_version", "config", "vocab", "bpe", "step", "nmt_version", "compute_type"].contains($0.key) }
             try ModelFile.save(loaded.model, tokenizer: loaded.tokenizer, step: loaded.step, to: output, extraMetadata: kept)
             let before = try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int ?? 0

@@ -19,8 +19,8 @@ struct RescoreCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if let threads { guard threads >= 1 else { throw NMTError("--threads must be at least 1") }; Threads.set(threads) }
-            let loaded = try ModelFile.load(model)
+            try useThreads(threads)
+            let loaded = try loadModel(model)
             if try ModelFile.storedComputeType(SafeTensorsFile(path: model).header, path: model) == .int8 {
                 printError("nmt: \(model) is int8; rescoring with its dequantized float32 weights")
             }
@@ -28,11 +28,11 @@ struct RescoreCommand: ParsableCommand {
             guard sources.count == targets.count else {
                 throw NMTError("\(src) has \(sources.count) lines but \(tgt) has \(targets.count)")
             }
-            guard batchSize >= 1 else { throw NMTError("--batch-size must be at least 1") }
+            try checkOption("--batch-size", batchSize, .closed(1, 1e6))
             var options = TranslationOptions()
             options.batchSize = batchSize
             let scores = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options).rescore(sources: sources, targets: targets)
-            let sink = OutputSink(fd: 1, name: "<stdout>")
+            let sink = try OutputSink.standardOutput()
             for s in scores { try sink.write(String(format: "%.6f", s.logProbability) + "\t\(s.tokens)\n") }
             try sink.drain()
         }

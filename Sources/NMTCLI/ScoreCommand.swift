@@ -44,6 +44,7 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard !ref.isEmpty else { throw NMTError("give at least one reference with --ref FILE") }
+            try checkOption("--smooth-value", smoothValue, .closed(0, 1e6))
             let chosen = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             for metric in chosen where metric != "bleu" && metric != "chrf" {
                 throw NMTError("unknown metric '\(metric)' (known: bleu, chrf)")
@@ -71,9 +72,11 @@ struct ScoreCommand: ParsableCommand {
                     let signature = chrf.signature(references: references.count)
                     columns.append(chrf.sentenceScores(hypotheses: hyps, references: references).map { ScoreReport(chrf: $0, name: chrf.name, signature: signature) })
                 }
+                let sink = try OutputSink.standardOutput()
                 for i in 0..<hyps.count {
-                    print(columns.map { json ? $0[i].json : $0[i].text }.joined(separator: json ? ", " : "\t"))
+                    try sink.write(columns.map { json ? $0[i].json : $0[i].text }.joined(separator: json ? ", " : "\t") + "\n")
                 }
+                try sink.drain()
                 return
             }
             var reports: [ScoreReport] = []
@@ -86,9 +89,9 @@ struct ScoreCommand: ParsableCommand {
                                            name: chrf.name, signature: chrf.signature(references: references.count)))
             }
             if json {
-                print(reports.count == 1 ? reports[0].json : "[\n" + reports.map(\.json).joined(separator: ",\n") + "\n]")
+                try StandardStreams.writeOutput((reports.count == 1 ? reports[0].json : "[\n" + reports.map(\.json).joined(separator: ",\n") + "\n]") + "\n")
             } else {
-                reports.forEach { print($0.text) }
+                try StandardStreams.writeOutput(reports.map { $0.text + "\n" }.joined())
             }
         }
     }

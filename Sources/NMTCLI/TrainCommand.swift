@@ -126,7 +126,7 @@ struct TrainCommand: ParsableCommand {
             let o = try options()
             try o.validate(requireData: !dumpConfig)
             if dumpConfig {
-                print(try ConfigFile.yaml(o), terminator: "")
+                try StandardStreams.writeOutput(try ConfigFile.yaml(o))
                 return
             }
             if let threads = o.threads { Threads.set(threads) }

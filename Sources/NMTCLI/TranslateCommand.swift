@@ -37,11 +37,9 @@ struct TranslateCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if let threads { guard threads >= 1 else { throw NMTError("--threads must be at least 1") }; Threads.set(threads) }
-            guard beam >= 1, nbest >= 1, batchSize >= 1 else { throw NMTError("--beam, --nbest and --batch-size must be at least 1") }
+            try useThreads(threads)
             var options = TranslationOptions()
             options.search.beam = greedy ? 1 : beam
-            guard nbest <= options.search.beam else { throw NMTError("--nbest \(nbest) is larger than the beam \(options.search.beam)") }
             options.search.lengthPenalty = lengthPenalty
             options.search.lengthPenaltyStyle = lengthPenaltyStyle
             options.search.nbest = nbest
@@ -49,14 +47,13 @@ struct TranslateCommand: ParsableCommand {
             options.search.maxLengthB = maxLenB
             options.batchSize = batchSize
             options.maxTokens = maxTokens
-            if let maxSearchMemory {
-                guard maxSearchMemory >= 1 else { throw NMTError("--max-search-memory must be at least 1 (megabytes)") }
-                options.searchMemory = maxSearchMemory << 20
-            }
-            let loaded = try ModelFile.load(model, computeType: computeType.computeType)
+            try checkOption("--max-search-memory", maxSearchMemory, .closed(1, 1e9), "megabytes")
+            options.searchMemory = maxSearchMemory.map { $0 << 20 }
+            let loaded = try loadModel(model, computeType: computeType.computeType)
+            try options.validate(for: loaded.model.config)
             printError("nmt: computing in \(loaded.model.computeType.rawValue) (\(kernelDescription(loaded.model.computeType)))")
             let translator = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options)
-            let sink = OutputSink(fd: 1, name: "<stdout>")
+            let sink = try OutputSink.standardOutput()
             try translator.translate(stream: LineReader.standardInput(), warn: { printError("nmt: warning: " + $0) }) { first, translations in
                 for (i, translation) in translations.enumerated() {
                     try sink.write(translation.formatted(index: first + i, nbest: nbest > 1, scores: scores))

@@ -33,7 +33,8 @@ public struct SearchOptions: Sendable {
 
     /// Maximum target length (tokens, </s> included) for a source of `sourceLength` tokens (</s> included).
     func maxLength(sourceLength: Int, modelLimit: Int) -> Int {
-        max(1, min(Int(maxLengthA * Double(sourceLength) + maxLengthB), modelLimit - 1))
+        let length = maxLengthA * Double(sourceLength) + maxLengthB
+        return max(1, length.isFinite ? Int(min(length, Double(modelLimit - 1))) : modelLimit - 1)
     }
 }
 

@@ -25,6 +25,21 @@ public struct TranslationOptions: Sendable {
     /// changed by it, so neither are translations.
     public var searchMemory: Int? = nil
     public init() {}
+
+    /// Checks every option against `config`'s model (named as `nmt translate`'s flags): a beam no
+    /// wider than the tokens the model can output, lengths and batch sizes that are finite and
+    /// could be allocated.
+    public func validate(for config: TransformerConfig) throws {
+        let outputs = config.vocabularySize - Int(Vocabulary.firstByte)  // <pad>, <unk>, <s> are never output
+        try checkOption("--beam", search.beam, .closed(1, Double(max(outputs, 1))), "the tokens this model can output")
+        try checkOption("--nbest", search.nbest, .closed(1, Double(search.beam)), "at most the beam")
+        try checkOption("--length-penalty", search.lengthPenalty, .closed(-100, 100))
+        try checkOption("--max-len-a", search.maxLengthA, .closed(0, Double(config.maxPositions)))
+        try checkOption("--max-len-b", search.maxLengthB, .closed(0, Double(config.maxPositions)))
+        try checkOption("--batch-size", batchSize, .closed(1, 1e6))
+        try checkOption("--max-tokens", maxTokens, .closed(1, 1e9))
+        try checkOption("--max-search-memory", searchMemory.map { $0 >> 20 }, .closed(1, 1e9), "megabytes")
+    }
 }
 
 /// The translation of one line: its n-best hypotheses, best first (none for an empty line).
@@ -71,12 +86,12 @@ public final class Translator: @unchecked Sendable {
 
     // MARK: text
 
-    /// Translations of `lines` in input order; empty lines give empty translations. `warn` hears
+    /// Translations of `lines` in input order; empty and blank lines give empty translations. `warn` hears
     /// about lines truncated to the model (numbered from `firstLineNumber`).
     public func translate(_ lines: [String], firstLineNumber: Int = 1, warn: (String) -> Void = { _ in }) -> [Translation] {
         var encoder = tokenizer.encoder()
         let sources = lines.enumerated().map { encode($1, lineNumber: firstLineNumber + $0, encoder: &encoder, warn: warn) }
-        return translate(ids: sources, empty: lines.map(\.isEmpty))
+        return translate(ids: sources, empty: lines.map(Translator.isBlank))
     }
 
     /// Translates a stream: reads a window of lines (full, or whatever arrived before the input
@@ -95,8 +110,9 @@ public final class Translator: @unchecked Sendable {
                 let got: Bool = try reader.nextLine { bytes in
                     lineNumber += 1
                     if firstInvalidUTF8Offset(bytes) != nil { warn("line \(lineNumber): invalid UTF-8 replaced by U+FFFD") }
-                    sources.append(encode(String(decoding: bytes, as: UTF8.self), lineNumber: lineNumber, encoder: &encoder, warn: warn))
-                    empty.append(bytes.isEmpty)
+                    let line = String(decoding: bytes, as: UTF8.self)
+                    sources.append(encode(line, lineNumber: lineNumber, encoder: &encoder, warn: warn))
+                    empty.append(Translator.isBlank(line))
                     return true
                 } ?? false
                 if !got || !reader.hasBufferedLine { break }
@@ -165,6 +181,12 @@ public final class Translator: @unchecked Sendable {
                 Translation.Candidate(text: tokenizer.decode($0.tokens), tokens: $0.tokens, score: $0.score, logProbability: $0.logProbability)
             })
         }
+    }
+
+    /// A line with nothing to translate — empty, or only spaces, tabs and other white space —
+    /// gives an empty line, as fairseq and Marian do.
+    static func isBlank(_ line: String) -> Bool {
+        line.unicodeScalars.allSatisfy(\.properties.isWhitespace)
     }
 
     private func encode(_ line: String, lineNumber: Int, encoder: inout BPEEncoder, warn: (String) -> Void) -> [Int32] {

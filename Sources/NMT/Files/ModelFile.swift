@@ -12,6 +12,8 @@ public struct LoadedModel {
     public var tokenizer: BPETokenizer
     public var step: Int
     public var metadata: [String: String]
+    /// Weights that are NaN or infinite (a diverged run's checkpoint): its translations are garbage.
+    public var nonFiniteWeights: Int
 }
 
 public enum ModelFile {
@@ -105,7 +107,12 @@ public enum ModelFile {
     /// (and int8 matrices into QuantizedWeights). `computeType` is what the model runs in: a float32
     /// file is quantized on load for int8, an int8 file dequantized for float32; nil follows the file.
     public static func load(_ path: String, computeType: ComputeType? = .float32) throws -> LoadedModel {
-        let file = try SafeTensorsFile(path: path)
+        try load(SafeTensorsFile(path: path), computeType: computeType)
+    }
+
+    /// Loads a model from a file already open (it may have been replaced on disk since).
+    public static func load(_ file: SafeTensorsFile, computeType: ComputeType? = .float32) throws -> LoadedModel {
+        let path = file.path
         let (config, tokenizer, step, stored) = try readDescription(file)
         let store = ParameterStore(entries: TransformerWeights.layout(config))
         var quantized: QuantizedWeights?
@@ -133,8 +140,10 @@ public enum ModelFile {
                 quantized = q
             }
         }
+        var nonFinite = 0
+        for i in 0..<store.count where !store.values[i].isFinite { nonFinite += 1 }
         let model = try Transformer(config: config, quantized: quantized, parameters: store)
-        return LoadedModel(model: model, tokenizer: tokenizer, step: step, metadata: file.header.metadata)
+        return LoadedModel(model: model, tokenizer: tokenizer, step: step, metadata: file.header.metadata, nonFiniteWeights: nonFinite)
     }
 }
 

@@ -1,7 +1,8 @@
 // LineReader: streams a file (or stdin) line by line with bounded memory.
 //
-// Lines end at "\n" only (a "\r" before it stays part of the line); a final line without
-// "\n" still counts. Reads in 1 MiB chunks, so a multi-GB file is never held whole; a single
+// Lines end at "\n". A "\r" just before it — a Windows (CRLF) line end — is dropped, as Python's
+// universal newlines (and so sacreBLEU and subword-nmt on stdin) do; any other "\r" is text. A
+// final line without "\n" still counts. `keepCarriageReturns` reads lines byte for byte instead. Reads in 1 MiB chunks, so a multi-GB file is never held whole; a single
 // line longer than the buffer grows it. On a pipe, `read` returns what is available, so lines
 // are delivered as soon as they arrive.
 
@@ -15,11 +16,14 @@ public final class LineReader {
     private var capacity: Int
     private var start = 0, end = 0
     private var atEOF = false
+    private let keepCarriageReturns: Bool
     /// 1-based number of the line most recently returned.
     public private(set) var lineNumber = 0
+    /// True once the input's last line has been returned and it had no "\n".
+    public private(set) var endedWithoutNewline = false
 
     /// Opens `path` for reading; throws a one-line error naming it if it cannot.
-    public convenience init(path: String) throws {
+    public convenience init(path: String, keepCarriageReturns: Bool = false) throws {
         let fd = open(path, O_RDONLY)
         if fd < 0 {
             throw NMTError("cannot open \(path): \(String(cString: strerror(errno)))")
@@ -29,11 +33,12 @@ public final class LineReader {
             close(fd)
             throw NMTError("cannot read \(path): it is a directory")
         }
-        self.init(fileDescriptor: fd, name: path, ownsDescriptor: true)
+        self.init(fileDescriptor: fd, name: path, ownsDescriptor: true, keepCarriageReturns: keepCarriageReturns)
     }
 
-    public init(fileDescriptor: Int32, name: String, ownsDescriptor: Bool = false) {
+    public init(fileDescriptor: Int32, name: String, ownsDescriptor: Bool = false, keepCarriageReturns: Bool = false) {
         self.fd = fileDescriptor
+        self.keepCarriageReturns = keepCarriageReturns
         self.name = name
         self.ownsDescriptor = ownsDescriptor
         capacity = 1 << 20
@@ -59,7 +64,8 @@ public final class LineReader {
         while true {
             if start < end, let newline = memchr(buffer + start, 0x0A, end - start) {
                 let position = UnsafeMutablePointer<UInt8>(newline.assumingMemoryBound(to: UInt8.self)) - buffer
-                let line = UnsafeBufferPointer(start: buffer + start, count: position - start)
+                let crlf = !keepCarriageReturns && position > start && buffer[position - 1] == 0x0D
+                let line = UnsafeBufferPointer(start: buffer + start, count: position - start - (crlf ? 1 : 0))
                 start = position + 1
                 lineNumber += 1
                 return try body(line)
@@ -69,6 +75,7 @@ public final class LineReader {
                     let line = UnsafeBufferPointer(start: buffer + start, count: end - start)
                     start = end
                     lineNumber += 1
+                    endedWithoutNewline = true
                     return try body(line)
                 }
                 return nil
@@ -117,4 +124,15 @@ public final class LineReader {
 /// All lines of a small UTF-8 text file; errors name the file (and line for bad UTF-8).
 public func readLines(path: String) throws -> [String] {
     try LineReader(path: path).readAllStrings()
+}
+
+/// A whole small UTF-8 file, byte for byte (line ends included), validated like `readLines`.
+public func readTextFile(path: String) throws -> String {
+    let reader = try LineReader(path: path, keepCarriageReturns: true)
+    var text = ""
+    while let line = try reader.nextString() {
+        text += line
+        if !reader.endedWithoutNewline { text += "\n" }
+    }
+    return text
 }

@@ -4,6 +4,8 @@
 // (Adam 0.9/0.98/1e-9, inverse-sqrt schedule with warmup, label smoothing 0.1); the model and the
 // learning rate follow the preset unless given.
 
+import Foundation
+
 public struct TrainingOptions: Codable, Equatable, Sendable {
     // Data
     public var trainSource = ""
@@ -137,49 +139,81 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var warmup: Int { warmupSteps ?? TrainingOptions.schedule(of: preset).warmupSteps }
 
     /// Checks every option (the training files only when `requireData`); the error names the
-    /// option (as its flag).
+    /// option (as its flag) and the values it allows. Numbers go through `checkOption`, so NaN,
+    /// infinities and sizes no machine could hold are refused before anything is computed.
     public func validate(requireData: Bool = true) throws {
-        func fail(_ key: CodingKeys, _ message: String) -> NMTError { NMTError("--\(key.rawValue) \(message)") }
+        func flag(_ key: CodingKeys) -> String { "--" + key.rawValue }
         guard !requireData || (!trainSource.isEmpty && !trainTarget.isEmpty) else {
             throw NMTError("give the training data with --train PREFIX --src L1 --tgt L2, or --train-src FILE --train-tgt FILE")
         }
-        guard (validSource == nil) == (validTarget == nil) else { throw fail(validSource == nil ? .validSource : .validTarget, "is missing: validation needs both sides") }
-        guard bpeMerges >= 0 else { throw fail(.bpeMerges, "\(bpeMerges) must not be negative") }
-        guard bpeDropout >= 0 && bpeDropout < 1 else { throw fail(.bpeDropout, "\(bpeDropout) must be in [0, 1)") }
-        guard maxLength >= 1 else { throw fail(.maxLength, "\(maxLength) must be at least 1") }
-        guard maxLengthRatio > 0 else { throw fail(.maxLengthRatio, "\(maxLengthRatio) must be positive") }
+        guard (validSource == nil) == (validTarget == nil) else { throw NMTError("\(flag(validSource == nil ? .validSource : .validTarget)) is missing: validation needs both sides") }
+        let many = 1e9, positions = Double(TransformerConfig.maxPositionsLimit)
+        try checkOption(flag(.bpeMerges), bpeMerges, .closed(1, 1e7))
+        try checkOption(flag(.bpeDropout), bpeDropout, .halfOpen(0, 1))
+        try checkOption(flag(.maxLength), maxLength, .closed(1, positions - 2))
+        try checkOption(flag(.maxLengthRatio), maxLengthRatio, .above(0, upTo: many))
+        try checkOption(flag(.dModel), dModel, .closed(2, 65536))
+        try checkOption(flag(.ffnDim), ffnDim, .closed(1, 1_048_576))
+        try checkOption(flag(.heads), heads, .closed(1, Double(dModel ?? 65536)))
+        try checkOption(flag(.encoderLayers), encoderLayers, .closed(1, 1000))
+        try checkOption(flag(.decoderLayers), decoderLayers, .closed(1, 1000))
+        for (key, value) in [(CodingKeys.dropout, dropout), (.attentionDropout, attentionDropout), (.activationDropout, activationDropout)] {
+            try checkOption(flag(key), value, .halfOpen(0, 1))
+        }
+        try checkOption(flag(.maxPositions), maxPositions, .closed(2, positions))
+        try checkOption(flag(.maxTokens), maxTokens, .closed(1, 16_777_216))
         guard maxTokens >= maxLength + 1 else {
-            throw fail(.maxTokens, "\(maxTokens) is smaller than the longest allowed sentence (--max-len \(maxLength) + 1 for </s>)")
+            throw NMTError("\(flag(.maxTokens)) \(maxTokens) is smaller than the longest allowed sentence (--max-len \(maxLength) + 1 for </s>)")
         }
         let config = modelConfig(vocabularySize: 0)
         guard maxLength + 2 <= config.maxPositions else {
-            throw fail(.maxLength, "\(maxLength) needs at least \(maxLength + 2) positions but the model has --max-positions \(config.maxPositions)")
+            throw NMTError("\(flag(.maxLength)) \(maxLength) needs at least \(maxLength + 2) positions but the model has --max-positions \(config.maxPositions)")
         }
         var check = config
         check.vocabularySize = 100
         try check.validate()
-        for (key, value) in [(CodingKeys.updateFrequency, updateFrequency), (.keepLast, keepLast), (.validEvery, validEvery),
-                             (.logEvery, logEvery), (.validBeam, validBeam)] where value < 1 {
-            throw fail(key, "\(value) must be at least 1")
+        for (key, value) in [(CodingKeys.updateFrequency, updateFrequency), (.keepLast, keepLast), (.validEvery, validEvery), (.logEvery, logEvery),
+                             (.saveEvery, saveEvery), (.validMaxSentences, validMaxSentences), (.patience, patience)] {
+            try checkOption(flag(key), value, .closed(1, many))
         }
-        for (key, value) in [(CodingKeys.saveEvery, saveEvery), (.validMaxSentences, validMaxSentences), (.patience, patience),
-                             (.threads, threads)] {
-            if let value, value < 1 { throw fail(key, "\(value) must be at least 1") }
-        }
+        try checkOption(flag(.validBeam), validBeam, .closed(1, 1024))
+        try checkOption(flag(.threads), threads, .closed(1, 1024))
         for (key, value) in [(CodingKeys.maxSteps, maxSteps), (.maxEpochs, maxEpochs), (.warmupSteps, warmupSteps)] {
-            if let value, value < 0 { throw fail(key, "\(value) must not be negative") }
+            try checkOption(flag(key), value, .closed(0, many))
         }
-        if let m = maxMinutes, !(m >= 0) { throw fail(.maxMinutes, "\(m) must not be negative") }
-        guard labelSmoothing >= 0 && labelSmoothing < 1 else { throw fail(.labelSmoothing, "\(labelSmoothing) must be in [0, 1)") }
-        guard learningRate > 0 && learningRate.isFinite else { throw fail(.lr, "\(learningRate) must be positive") }
-        guard warmupInitLR >= 0 else { throw fail(.warmupInitLR, "\(warmupInitLR) must not be negative") }
-        guard adamBetas.count == 2, adamBetas.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
-            throw fail(.adamBetas, "takes two numbers in [0, 1), e.g. 0.9,0.98")
+        try checkOption(flag(.maxMinutes), maxMinutes, .closed(0, many))
+        try checkOption(flag(.labelSmoothing), labelSmoothing, .halfOpen(0, 1))
+        try checkOption(flag(.lr), learningRate, .above(0, upTo: 100))
+        try checkOption(flag(.warmupInitLR), warmupInitLR, .closed(0, 100))
+        guard adamBetas.count == 2 else { throw NMTError("\(flag(.adamBetas)) takes two numbers in [0, 1), e.g. 0.9,0.98") }
+        for beta in adamBetas { try checkOption(flag(.adamBetas), beta, .halfOpen(0, 1)) }
+        try checkOption(flag(.adamEpsilon), adamEpsilon, .above(0, upTo: 1))
+        try checkOption(flag(.weightDecay), weightDecay, .closed(0, 1000))
+        try checkOption(flag(.clipNorm), clipNorm, .closed(0, many), "0: off")
+        if resetOptimizer && resume == nil { throw NMTError("\(flag(.resetOptimizer)) needs --resume FILE") }
+        // Sizes no machine here could hold fail now, not as an allocation trap minutes later.
+        var sized = config
+        sized.vocabularySize = bpeMerges + 1500  // merges + characters + bytes and specials, at most about this
+        let needed = sized.trainingMemoryEstimate(maxTokens: maxTokens)
+        guard needed <= physicalMemoryBytes else {
+            throw NMTError("the model (\(sized.parameterEstimate) parameters, --d-model \(sized.dModel), --ffn-dim \(sized.ffnDim), \(sized.encoderLayers)+\(sized.decoderLayers) layers) with --max-tokens \(maxTokens) needs about \(formatBytes(needed)) to train, more than this machine's \(formatBytes(physicalMemoryBytes))")
         }
-        guard adamEpsilon > 0 else { throw fail(.adamEpsilon, "\(adamEpsilon) must be positive") }
-        guard weightDecay >= 0 else { throw fail(.weightDecay, "\(weightDecay) must not be negative") }
-        guard clipNorm >= 0 else { throw fail(.clipNorm, "\(clipNorm) must not be negative (0: off)") }
-        if resetOptimizer && resume == nil { throw fail(.resetOptimizer, "needs --resume FILE") }
+    }
+
+    /// Takes `saved`'s spelling of every file option that names the same file as ours
+    /// (`./s.en` and `/home/me/s.en`), so a resume compares files, not spellings.
+    public mutating func adoptSpelling(of saved: TrainingOptions) {
+        func sameFile(_ a: String?, _ b: String?) -> Bool {
+            guard let a, let b, a != b, let ra = realpath(a, nil), let rb = realpath(b, nil) else { return false }
+            defer { free(ra); free(rb) }
+            return strcmp(ra, rb) == 0
+        }
+        for keyPath in [\TrainingOptions.trainSource, \.trainTarget] where sameFile(self[keyPath: keyPath], saved[keyPath: keyPath]) {
+            self[keyPath: keyPath] = saved[keyPath: keyPath]
+        }
+        for keyPath in [\TrainingOptions.validSource, \.validTarget, \.bpeCodes] where sameFile(self[keyPath: keyPath], saved[keyPath: keyPath]) {
+            self[keyPath: keyPath] = saved[keyPath: keyPath]
+        }
     }
 
     /// The first option among `keys` (in the order above) whose resolved value differs from

@@ -53,18 +53,3 @@ public struct Checkpointer {
         }
     }
 }
-
-/// Makes `destination` name the same file as `source`, atomically (hard link, then rename).
-func replaceAtomically(link source: String, as destination: String) throws {
-    let temporary = destination + ".tmp-link-\(getpid())"
-    unlink(temporary)
-    if Foundation.link(source, temporary) != 0 {
-        // No hard links here: copy instead.
-        try? FileManager.default.removeItem(atPath: temporary)
-        try FileManager.default.copyItem(atPath: source, toPath: temporary)
-    }
-    guard rename(temporary, destination) == 0 else {
-        unlink(temporary)
-        throw NMTError("cannot write \(destination): \(String(cString: strerror(errno)))")
-    }
-}

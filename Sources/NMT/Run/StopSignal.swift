@@ -1,5 +1,7 @@
-// SIGINT/SIGTERM handling for training: the first signal asks the loop to finish its step, save
-// and exit; a second one exits at once (every file is written atomically, so nothing is corrupted).
+// SIGINT/SIGTERM/SIGHUP handling for training: the first signal asks the loop to finish its step,
+// save and exit; a second one exits at once, removing the temporary file being written (every file
+// is written atomically, so nothing is corrupted). SIGHUP (a closed terminal or ssh session) is
+// treated like SIGTERM.
 
 import Foundation
 
@@ -12,6 +14,7 @@ public enum StopSignal {
             if signalsReceived >= 2 {
                 let message = "\nnmt: second signal, exiting now\n"
                 _ = message.withCString { write(2, $0, strlen($0)) }
+                TemporaryFiles.removeInFlight()
                 _exit(130)
             }
             let message = "\nnmt: stopping after this step (saving a checkpoint); signal again to exit at once\n"
@@ -19,11 +22,13 @@ public enum StopSignal {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        signal(SIGHUP, handler)
         // A parent may have started us with these signals blocked (the mask is inherited); unblock them.
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 

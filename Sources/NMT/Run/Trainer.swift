@@ -21,6 +21,8 @@ public final class Trainer {
     public let options: TrainingOptions
     let log: TrainingLog
     let checkpoints: Checkpointer
+    /// Held from the moment the run directory exists until the run ends.
+    private var lock: RunDirectoryLock?
     /// Loss of every update, for tests (resume equivalence).
     public private(set) var lossHistory: [(step: Int, loss: Double)] = []
 
@@ -33,7 +35,7 @@ public final class Trainer {
     var directory: String { options.outputDirectory }
 
     public func run() throws -> TrainingSummary {
-        let o = options
+        var o = options
         try o.validate()
         for path in [o.trainSource, o.trainTarget] + [o.validSource, o.validTarget].compactMap({ $0 }) {
             guard FileManager.default.isReadableFile(atPath: path) else {
@@ -44,6 +46,7 @@ public final class Trainer {
         try checkAligned(o.trainSource, o.trainTarget)
         if let vs = o.validSource, let vt = o.validTarget { try checkAligned(vs, vt) }
         try checkOutputDirectory()
+        if FileManager.default.fileExists(atPath: directory) { try lockDirectory() }
 
         // What to resume from: an explicit file, or the run's last checkpoint.
         let resumeFrom = o.resume ?? (checkpoints.hasLast ? checkpoints.last : nil)
@@ -52,6 +55,9 @@ public final class Trainer {
         var resumedStep = 0
         if let resumeFrom {
             let loaded = try ModelFile.load(resumeFrom)
+            if loaded.nonFiniteWeights > 0 {
+                throw NMTError("\(resumeFrom) has \(loaded.nonFiniteWeights) weights that are NaN or infinite; resume from an earlier checkpoint with --resume FILE")
+            }
             if let codes = o.bpeCodes {
                 let given = try BPETokenizer(path: codes)
                 guard given.vocabulary == loaded.tokenizer.vocabulary else {
@@ -70,7 +76,9 @@ public final class Trainer {
                 guard FileManager.default.fileExists(atPath: statePath) else {
                     throw NMTError("\(resumeFrom) has no training-state file \(statePath); use --reset-optimizer to fine-tune from it")
                 }
-                try checkResumable(options: TrainingStateFile.progress(statePath).options, statePath: statePath)
+                let saved = try TrainingStateFile.progress(statePath).options
+                if let saved { o.adoptSpelling(of: saved) }
+                try checkResumable(options: o, saved: saved, statePath: statePath)
             }
         } else {
             if let codes = o.bpeCodes {
@@ -119,6 +127,13 @@ public final class Trainer {
             }
         }
         try prepareDirectory()
+        if lock == nil {
+            try lockDirectory()
+            // Another run may have started and saved here since we looked.
+            if resumeFrom == nil && checkpoints.hasLast {
+                throw NMTError("--out \(directory) received checkpoints from another run while this one started; run the command again to resume from them")
+            }
+        }
         try log.open(directory: directory)
         try ConfigFile.write(o, to: directory + "/config.yaml")
         log.event("data", ["lines": stats.lines, "kept": stats.kept, "empty": stats.empty, "too_long": stats.tooLong, "bad_ratio": stats.badRatio])
@@ -134,7 +149,7 @@ public final class Trainer {
     /// A resumed run continues only with the options it was saved with (except those that say
     /// when to stop, validate, save and log); the error names the first option that differs.
     /// (State files of nmt 0.1 have no options; their fingerprint is checked after loading.)
-    private func checkResumable(options before: TrainingOptions?, statePath: String) throws {
+    private func checkResumable(options: TrainingOptions, saved before: TrainingOptions?, statePath: String) throws {
         guard let before else { return }
         let fixed = Set(TrainingOptions.CodingKeys.allCases).subtracting(TrainingOptions.changeableOnResume)
         if let d = options.firstDifference(from: before, among: fixed) {
@@ -166,6 +181,13 @@ public final class Trainer {
         while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory) { ancestor.deleteLastPathComponent() }
         guard isDirectory.boolValue else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not a directory") }
         guard access(ancestor.path, W_OK) == 0 else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not writable") }
+    }
+
+    /// Takes the run directory's lock, then removes temporary files left by crashed writers.
+    private func lockDirectory() throws {
+        lock = try RunDirectoryLock(directory: directory)
+        let removed = TemporaryFiles.removeStale(in: directory)
+        if !removed.isEmpty { log.say("removed \(removed.count) temporary file(s) left by an interrupted run: \(removed.joined(separator: ", "))") }
     }
 
     private func prepareDirectory() throws {
@@ -244,6 +266,9 @@ public final class Trainer {
             let stepStart = Date()
             let lr = o.schedule.rate(step: progress.step + 1, lr: o.learningRate, warmup: o.warmup, warmupInitLR: o.warmupInitLR, dModel: model.config.dModel)
             let result = step.run(update, lr: lr)
+            if result.diverged {
+                throw NMTError("training diverged at step \(progress.step + 1): the \(result.lossSum.isFinite ? "gradient norm" : "loss") is \(result.lossSum.isFinite ? result.gradientNorm : result.loss); nothing of that step was applied or saved\(lastGood(lastCheckpoint)) (try a lower --lr, a longer --warmup-steps or --clip-norm 1)")
+            }
             progress.step += 1
             progress.trainedSeconds += Date().timeIntervalSince(stepStart)
             lossHistory.append((progress.step, result.loss))
@@ -261,14 +286,31 @@ public final class Trainer {
             }
             if progress.step % saveEvery == 0 { try saveCheckpoint() }
             if StopSignal.requested { stopReason = "stopped by signal" }
+            if log.writeError != nil {
+                // Keep the work since the last checkpoint if the disk still takes it.
+                if lastCheckpoint.map({ !$0.hasSuffix("-\(progress.step).safetensors") }) ?? true { try? saveCheckpoint() }
+                try checkLogWritten(lastCheckpoint)
+            }
         }
         // The end: a final validation and checkpoint unless this step already had them.
         if lastValidatedStep != progress.step && progress.step > 0 { try validate() }
         if lastCheckpoint.map({ !$0.hasSuffix("-\(progress.step).safetensors") }) ?? true { try saveCheckpoint() }
         log.say("stopped: \(stopReason ?? "done") at step \(progress.step); last checkpoint \(lastCheckpoint ?? "-")")
         log.event("stop", ["step": progress.step, "reason": stopReason ?? "done", "elapsed_s": Date().timeIntervalSince(started)])
+        try checkLogWritten(lastCheckpoint)
         return TrainingSummary(steps: progress.step, epochs: progress.epoch, lastCheckpoint: lastCheckpoint, bestCheckpoint: bestCheckpoint,
                                stoppedBecause: stopReason ?? "done", trainLosses: lossHistory)
+    }
+
+    /// ", the last good checkpoint is X" (or that there is none yet).
+    private func lastGood(_ lastCheckpoint: String?) -> String {
+        if let path = lastCheckpoint ?? (checkpoints.hasLast ? checkpoints.last : nil) { return "; the last good checkpoint is \(path)" }
+        return "; no checkpoint was saved yet"
+    }
+
+    /// A log.jsonl that could not be written (full disk, file-size limit) stops the run with one line.
+    private func checkLogWritten(_ lastCheckpoint: String?) throws {
+        if let error = log.writeError { throw NMTError("\(error.message); training stopped\(lastGood(lastCheckpoint))") }
     }
 
     /// Seconds left under --max-steps or --max-time, whichever ends first (nil: no such limit).

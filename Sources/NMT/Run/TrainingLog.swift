@@ -4,9 +4,12 @@
 import Foundation
 
 public final class TrainingLog {
-    private var jsonl: FileHandle?
+    private var jsonl: Int32 = -1
+    private var jsonlPath = ""
     /// Events logged before `open` (written when it is called).
-    private var pending: [Data] = []
+    private var pending: [String] = []
+    /// The first failed write to log.jsonl (a full disk, a file-size limit): the trainer stops on it.
+    public private(set) var writeError: NMTError?
     private let interactive: Bool
     private var statusShown = false
     public var quiet = false
@@ -18,16 +21,20 @@ public final class TrainingLog {
     /// Starts appending events to DIRECTORY/log.jsonl. Events before this are held in memory, so
     /// a run that fails its checks writes no file.
     public func open(directory: String) throws {
-        let path = directory + "/log.jsonl"
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw NMTError("cannot write \(path)") }
-        handle.seekToEndOfFile()
-        jsonl = handle
-        pending.forEach { handle.write($0) }
-        pending = []
+        try open(path: directory + "/log.jsonl")
     }
 
-    deinit { try? jsonl?.close() }
+    /// Starts appending events to `path`.
+    public func open(path: String) throws {
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw NMTError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        (jsonl, jsonlPath) = (fd, path)
+        pending.forEach(append)
+        pending = []
+        if let writeError { throw writeError }
+    }
+
+    deinit { if jsonl >= 0 { close(jsonl) } }
 
     /// Appends `fields` (plus "event") to log.jsonl.
     public func event(_ name: String, _ fields: [String: Any]) {
@@ -35,21 +42,36 @@ public final class TrainingLog {
         object["event"] = name
         object["time"] = ISO8601DateFormatter().string(from: Date())
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        if let jsonl { jsonl.write(data + Data("\n".utf8)) } else { pending.append(data + Data("\n".utf8)) }
+        let line = String(decoding: data, as: UTF8.self) + "\n"
+        if jsonl >= 0 { append(line) } else { pending.append(line) }
     }
 
-    /// A line for people on stderr (ends any live status line first).
+    /// One whole line or nothing: a write that fails part-way is cut back off, so the log never
+    /// ends in half a line; the first failure is kept in `writeError`.
+    private func append(_ line: String) {
+        guard writeError == nil else { return }
+        let end = lseek(jsonl, 0, SEEK_END)
+        do {
+            try writeAll(jsonl, Array(line.utf8), name: jsonlPath)
+        } catch let error as NMTError {
+            if end >= 0 { _ = ftruncate(jsonl, end) }
+            writeError = error
+        } catch {}
+    }
+
+    /// A line for people on stderr (ends any live status line first). A closed or broken stderr
+    /// drops it; training goes on.
     public func say(_ message: String) {
         if quiet { return }
-        if statusShown { FileHandle.standardError.write(Data("\n".utf8)); statusShown = false }
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        if statusShown { StandardStreams.writeError("\n"); statusShown = false }
+        StandardStreams.writeError(message + "\n")
     }
 
     /// The live status line (terminal only); returns false when not on a terminal.
     @discardableResult
     public func status(_ line: String) -> Bool {
         guard interactive, !quiet else { return false }
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        StandardStreams.writeError("\r\u{1B}[K" + line)
         statusShown = true
         return true
     }

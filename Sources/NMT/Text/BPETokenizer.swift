@@ -58,31 +58,37 @@ public final class BPETokenizer: @unchecked Sendable {
         return Self.header + "\n#characters: " + json + "\n" + merges.map { "\($0.left) \($0.right)\n" }.joined()
     }
 
-    /// Parses a codes file's text; errors name `source` and the line.
+    /// Parses a codes file's text; errors name `source` and the line. Lines end at "\n" only,
+    /// so every symbol a merge can hold ("\r", U+0085, U+2028, NUL…) reads back as written; a file
+    /// saved with CRLF line ends (its header line ends in "\r") loses one "\r" per line. The text
+    /// must end with "\n", as the writer leaves it: one that stops mid-line was cut short.
     public convenience init(codesText: String, source: String) throws {
-        var lines = codesText.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last == "" { lines.removeLast() }
-        guard lines.first.map(String.init) == Self.header else {
+        var lines = codesText.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard lines.first == Self.header || lines.first == Self.header + "\r" else {
             throw NMTError("\(source):1: not an nmt BPE codes file (expected '\(Self.header)')")
         }
+        guard lines.last == "" else {
+            throw NMTError("\(source):\(lines.count): the file ends in the middle of a line (truncated?)")
+        }
+        lines.removeLast()
+        if lines[0].hasSuffix("\r") { lines = lines.map { $0.hasSuffix("\r") ? String($0.utf8.dropLast())! : $0 } }
         guard lines.count >= 2, lines[1].hasPrefix("#characters: "),
-              let characters = try? JSONDecoder().decode([String].self, from: Data(lines[1].dropFirst("#characters: ".count).utf8)) else {
+              let characters = try? JSONDecoder().decode([String].self, from: Data(lines[1].utf8.dropFirst("#characters: ".utf8.count))) else {
             throw NMTError("\(source):2: expected '#characters: [JSON array of characters]'")
         }
         var merges: [(String, String)] = []
         for (k, line) in lines.dropFirst(2).enumerated() {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            let fields = line.utf8.split(separator: 0x20, omittingEmptySubsequences: false)
             guard fields.count == 2, !fields[0].isEmpty, !fields[1].isEmpty else {
                 throw NMTError("\(source):\(k + 3): malformed merge line (expected two symbols separated by one space)")
             }
-            merges.append((String(fields[0]), String(fields[1])))
+            merges.append((String(decoding: fields[0], as: UTF8.self), String(decoding: fields[1], as: UTF8.self)))
         }
         try self.init(characters: characters, merges: merges, source: source, mergeLineOffset: 2)
     }
 
     public convenience init(path: String) throws {
-        let text = try readLines(path: path).joined(separator: "\n")
-        try self.init(codesText: text, source: path)
+        try self.init(codesText: try readTextFile(path: path), source: path)
     }
 
     // MARK: learning

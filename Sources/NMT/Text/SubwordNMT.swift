@@ -90,7 +90,7 @@ public enum SubwordNMT {
             for (index, line) in lines.enumerated() {
                 let lineNumber = index + 1
                 if lineNumber == 1 && line.hasPrefix("#version:") {
-                    let number = line.dropFirst("#version:".count).trimmingCharacters(in: .whitespaces)
+                    let number = line.dropFirst("#version:".count).trimmingCharacters(in: .whitespacesAndNewlines)
                     let parts = number.split(separator: ".").compactMap { Int($0) }
                     guard parts.count == 2, (parts[0], parts[1]) == (0, 1) || (parts[0], parts[1]) == (0, 2) else {
                         throw NMTError("\(path):1: unsupported codes version '\(number)' (expected 0.1 or 0.2)")

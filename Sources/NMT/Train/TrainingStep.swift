@@ -25,6 +25,8 @@ public final class TrainingStep {
         public var gradientNorm = 0.0
         public var loss: Double { lossSum / Double(max(targetTokens, 1)) }
         public var nll: Double { nllSum / Double(max(targetTokens, 1)) }
+        /// The loss or the gradient is NaN or infinite; the update was not applied.
+        public var diverged: Bool { !lossSum.isFinite || !gradientNorm.isFinite }
     }
 
     public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, clipNorm: Double) {
@@ -50,6 +52,9 @@ public final class TrainingStep {
             result.nllSum += loss.nllSum
         }
         result.gradientNorm = clipGlobalNorm(gradients.buffer.buffer, maxNorm: clipNorm)
+        // A non-finite loss or gradient would poison every weight: leave them as they were (the
+        // caller stops the run on `diverged`).
+        guard !result.diverged else { return result }
         adam.update(parameters: model.parameters.values, gradients: gradients.buffer.pointer, lr: Float(lr))
         return result
     }

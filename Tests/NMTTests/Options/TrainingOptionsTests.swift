@@ -74,7 +74,7 @@ func optionsWithEveryFieldSet() -> TrainingOptions {
         var o = TrainingOptions()
         (o.trainSource, o.trainTarget) = ("a", "b")
         o.keepLast = 0
-        #expect(throws: NMTError("--keep-last 0 must be at least 1")) { try o.validate() }
+        #expect(throws: NMTError("--keep-last 0 must be in [1, 1000000000]")) { try o.validate() }
         o.keepLast = 1
         o.adamBetas = [0.9]
         #expect(throws: NMTError("--adam-betas takes two numbers in [0, 1), e.g. 0.9,0.98")) { try o.validate() }
