@@ -23,7 +23,10 @@ struct QuantizeCommand: ParsableCommand {
             if try ModelFile.storedComputeType(SafeTensorsFile(path: model).header, path: model) == .int8 {
                 throw NMTError("\(model) is already int8")
             }
-            let loaded = try loadModel(model, computeType: .int8)
+            let loaded = try ModelFile.load(model, computeType: .int8)
+            if loaded.nonFiniteWeights > 0 {
+                throw NMTError("\(model) has \(loaded.nonFiniteWeights) weights that are NaN or infinite (saved by a diverged run?); quantize an earlier checkpoint")
+            }
             let kept = loaded.metadata.filter { !["format", "format_version", "config", "vocab", "bpe", "step", "nmt_version", "compute_type"].contains($0.key) }
             try ModelFile.save(loaded.model, tokenizer: loaded.tokenizer, step: loaded.step, to: output, extraMetadata: kept)
             let before = try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int ?? 0

@@ -116,6 +116,8 @@ public enum ModelFile {
         let (config, tokenizer, step, stored) = try readDescription(file)
         let store = ParameterStore(entries: TransformerWeights.layout(config))
         var quantized: QuantizedWeights?
+        var nonFinite = 0
+        func countNonFinite() { for i in 0..<store.count where !store.values[i].isFinite { nonFinite += 1 } }
         if stored == .int8 {
             let q = QuantizedWeights(config: config)
             for entry in store.entries {
@@ -130,9 +132,11 @@ public enum ModelFile {
                     try file.readFloats(entry.name, into: store.values + entry.offset)
                 }
             }
+            countNonFinite()
             if computeType == .float32 { q.dequantize(into: store) } else { quantized = q }
         } else {
             for entry in store.entries { try file.readFloats(entry.name, into: store.values + entry.offset) }
+            countNonFinite()
             if computeType == .int8 {
                 let q = QuantizedWeights(quantizing: store, config: config)
                 // The Float32 matrices are not read again: give their memory back.
@@ -140,8 +144,6 @@ public enum ModelFile {
                 quantized = q
             }
         }
-        var nonFinite = 0
-        for i in 0..<store.count where !store.values[i].isFinite { nonFinite += 1 }
         let model = try Transformer(config: config, quantized: quantized, parameters: store)
         return LoadedModel(model: model, tokenizer: tokenizer, step: step, metadata: file.header.metadata, nonFiniteWeights: nonFinite)
     }

@@ -22,16 +22,21 @@ public struct QuantizedMatrix: @unchecked Sendable {
         self.columns = columns
     }
 
-    /// Quantizes `w` [rows, columns] into `values` and `scales` (a row of zeros gets scale 1).
+    /// Quantizes `w` [rows, columns] into `values` and `scales` (a row of zeros gets scale 1). A
+    /// non-finite weight (a diverged model, which loading warns about) cannot trap: the scale is
+    /// taken over the finite ones, NaN becomes 0 and ±inf ±127.
     public static func quantize(_ w: Tensor, values: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) -> QuantizedMatrix {
         let (rows, columns) = (w.rows, w.columns)
         for r in 0..<rows {
             let row = w.pointer + r * columns
             var largest: Float = 0
-            for j in 0..<columns { largest = max(largest, abs(row[j])) }
+            for j in 0..<columns where row[j].isFinite { largest = max(largest, abs(row[j])) }
             let scale: Float = largest > 0 ? 127 / largest : 1
             scales[r] = scale
-            for j in 0..<columns { values[r * columns + j] = Int8((row[j] * scale).rounded()) }
+            for j in 0..<columns {
+                let q = (row[j] * scale).rounded()
+                values[r * columns + j] = q.isNaN ? 0 : Int8(max(-127, min(127, q)))
+            }
         }
         return QuantizedMatrix(values: values, scales: scales, rows: rows, columns: columns)
     }
