@@ -246,6 +246,27 @@ func dumpStep(modelPath: String, dumpPath: String) throws {
     print("loss \(result.loss) nll \(result.nll) tokens \(result.tokens)")
 }
 
+/// Loads every file as nmt would (model files, and training-state files with their moments); for
+/// scripts/soak-train. Prints one line per file; exit 1 if any did not load.
+func checkFiles(_ paths: [String]) -> Int32 {
+    var failed: Int32 = 0
+    for path in paths {
+        do {
+            if path.hasSuffix(".state.safetensors") {
+                let count = try SafeTensorsFile(path: path).header.tensors["adam.first_moment"]?.shape.first ?? 0
+                let progress = try TrainingStateFile.load(path, into: Adam(count: count, beta1: 0.9, beta2: 0.98, epsilon: 1e-9, weightDecay: 0))
+                print("ok \(path) step \(progress.step)")
+            } else {
+                print("ok \(path) step \(try ModelFile.load(path).step)")
+            }
+        } catch {
+            print("corrupt \(path): \(error)")
+            failed = 1
+        }
+    }
+    return failed
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "corename": print(String(cString: openblas_get_corename()))  // OpenBLAS's kernel family in this process
@@ -254,7 +275,8 @@ case "score": try benchScore()
 case "random-model": try randomModel(path: Array(arguments)[1], postNorm: arguments.contains("--post-norm"), activation: arguments.contains("--gelu") ? .gelu : .relu)
 case "dump-step": try dumpStep(modelPath: Array(arguments)[1], dumpPath: Array(arguments)[2])
 case "train-step": try benchTrainStep(presets: arguments.count > 1 ? arguments.dropFirst().compactMap(TransformerConfig.Preset.init) : [.tiny, .base])
+case "check-files": exit(checkFiles(Array(arguments.dropFirst())))
 default:
-    FileHandle.standardError.write("usage: nmt-bench kernels|score\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: nmt-bench kernels|score|train-step|corename|random-model|dump-step|check-files\n".data(using: .utf8)!)
     exit(2)
 }

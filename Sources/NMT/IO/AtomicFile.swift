@@ -61,6 +61,16 @@ public enum TemporaryFiles {
 }
 
 public func writeFileAtomically(_ path: String, _ write: (Int32) throws -> Void) throws {
+    // A device or pipe (-o /dev/stdout, a FIFO) is written in place: renaming over it would replace it.
+    var info = stat()
+    if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+        guard (info.st_mode & S_IFMT) != S_IFDIR else { throw NMTError("cannot write \(path): it is a directory") }
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw NMTError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try write(fd)
+        return
+    }
     let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
     let temporary = TemporaryFiles.name(for: path)
     TemporaryFiles.setInFlight(temporary)

@@ -38,6 +38,15 @@ func runNMTWithRedirections(_ arguments: [String], _ redirections: String, stdin
         }
     }
 
+    @Test func anOutputFileOnAFullDeviceIsAnErrorAndTheDeviceIsNotReplaced() throws {
+        let dir = try TemporaryDirectory()
+        let (en, _) = try smallCorpus(dir, lines: 20)
+        let r = try runNMT(["bpe", "learn", "--merges", "30", "-o", "/dev/full", en])
+        #expect(r.status == 1 && r.stderr == "nmt: error: cannot write /dev/full: No space left on device\n")
+        var info = stat()
+        #expect(stat("/dev/full", &info) == 0 && (info.st_mode & S_IFMT) == S_IFCHR)
+    }
+
     @Test func aClosedStandardOutputIsAnErrorNotLostOutput() throws {
         let dir = try TemporaryDirectory()
         let (_, es) = try smallCorpus(dir, lines: 20)
