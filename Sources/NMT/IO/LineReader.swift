@@ -90,6 +90,10 @@ public final class LineReader {
         return try nextLine { try decodeUTF8Line($0, file: name, line: number) }
     }
 
+    /// The longest line read (bytes): far beyond any sentence, so reaching it means the input is
+    /// not line-oriented text (/dev/zero, a binary file) and is refused before memory runs out.
+    public static let maximumLineLength = 1 << 28
+
     /// Reads more input, compacting or growing the buffer first.
     private func fill() throws {
         if start > 0 {
@@ -98,6 +102,9 @@ public final class LineReader {
             start = 0
         }
         if end == capacity {
+            guard capacity < LineReader.maximumLineLength else {
+                throw NMTError("\(name):\(lineNumber + 1): line longer than \(LineReader.maximumLineLength >> 20) MiB (not a text file?)")
+            }
             let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
             bigger.update(from: buffer, count: end)
             buffer.deallocate()

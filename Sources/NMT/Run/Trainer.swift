@@ -191,10 +191,13 @@ public final class Trainer {
     }
 
     private func prepareDirectory() throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw NMTError("cannot create output directory \(directory): \(error.localizedDescription)")
+        // mkdir -p, with the system's own reason when it fails.
+        var path = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            path += "/" + component
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw NMTError("cannot create output directory \(directory): \(String(cString: strerror(errno)))")
+            }
         }
         let probe = directory + "/.write-test-\(getpid())"
         guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
