@@ -14,6 +14,15 @@ static inline int nmt_gemm_u8s8s32(int64_t m, int64_t n, int64_t k, const uint8_
     return (int)dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, a, k, ao, b, k, 0, 0.0f, c, n, &co);
 }
 
+// C[m, n] = alpha · op(A) · op(B) + beta · C in float32, row-major, on the calling thread only:
+// the products of a few rows (decoding one sentence), where OpenBLAS can only pack all of B or run
+// one sgemv per row, while oneDNN's kernels read B once for every row.
+static inline int nmt_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                            const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    omp_set_num_threads(1);
+    return (int)dnnl_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 // Whether the int8 products have VNNI (vpdpbusd: exact int32 sums). Without it oneDNN's kernels
 // add pairs of u8·s8 products in saturating int16, so activations use 7 bits (see Int8Matmul).
 static inline int nmt_int8_has_vnni(void) {

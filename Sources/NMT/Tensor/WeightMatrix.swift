@@ -8,6 +8,7 @@
 // product is in Int8Matmul.swift.
 
 import CBLAS
+import CDNNL
 
 public struct QuantizedMatrix: @unchecked Sendable {
     public let values: UnsafeMutablePointer<Int8>   // [rows, columns]
@@ -83,7 +84,9 @@ public func linearForward(_ y: Tensor, _ x: Tensor, weight: WeightMatrix, bias: 
 /// What runs a compute type's matrix products, for the log (never a silent fallback).
 public func kernelDescription(_ type: ComputeType) -> String {
     switch type {
-    case .float32: return "OpenBLAS sgemm, \(String(cString: openblas_get_corename())) kernels"
+    case .float32:
+        let v = dnnl_version()!.pointee
+        return "OpenBLAS sgemm, \(String(cString: openblas_get_corename())) kernels; oneDNN \(v.major).\(v.minor) sgemm for products of 2–5 rows"
     case .int8: return Int8Kernel.description
     }
 }
