@@ -34,6 +34,11 @@ func runNMT(_ arguments: [String], stdin: Data = Data(), in directory: URL? = ni
     process.arguments = arguments
     if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     if let directory { process.currentDirectoryURL = directory }
+    return try run(process, stdin: stdin)
+}
+
+/// Runs `process` with `stdin` as its input and its output and errors captured.
+func run(_ process: Process, stdin: Data) throws -> CommandResult {
     let input = Pipe(), output = Pipe(), error = Pipe()
     process.standardInput = input
     process.standardOutput = output

@@ -21,6 +21,16 @@ func startNMT(_ arguments: [String], stderrPath: String) throws -> Process {
     return process
 }
 
+/// Starts a long tiny training run in `run`, waits for `updates` logged updates, sends `signal`,
+/// and waits for the exit; returns the exit status and stderr.
+func interruptTraining(_ dir: TemporaryDirectory, _ corpus: (String, String), run: String, after updates: Int, signal: Int32) throws -> (Int32, String) {
+    let process = try startNMT(tinyTrainArguments(corpus, out: run, steps: 1_000_000), stderrPath: dir.path("stderr"))
+    waitForUpdates(run, updates, of: process)
+    kill(process.processIdentifier, signal)
+    process.waitUntilExit()
+    return (process.terminationStatus, try String(contentsOfFile: dir.path("stderr"), encoding: .utf8))
+}
+
 /// Waits until the run's log.jsonl records `updates` "train" events (or the process ends).
 func waitForUpdates(_ run: String, _ updates: Int, of process: Process) {
     let deadline = Date().addingTimeInterval(120)
@@ -52,12 +62,8 @@ func waitForUpdates(_ run: String, _ updates: Int, of process: Process) {
         let dir = try TemporaryDirectory()
         let corpus = try smallCorpus(dir, lines: 200)
         let run = dir.path("run")
-        let process = try startNMT(tinyTrainArguments(corpus, out: run, steps: 1_000_000), stderrPath: dir.path("stderr"))
-        waitForUpdates(run, 3, of: process)
-        kill(process.processIdentifier, SIGHUP)
-        process.waitUntilExit()
-        let stderr = try String(contentsOfFile: dir.path("stderr"), encoding: .utf8)
-        #expect(process.terminationStatus == 0 && stderr.contains("stopped by signal"), "\(stderr)")
+        let (status, stderr) = try interruptTraining(dir, corpus, run: run, after: 3, signal: SIGHUP)
+        #expect(status == 0 && stderr.contains("stopped by signal"), "\(stderr)")
         #expect(try ModelFile.load(run + "/checkpoint-last.safetensors").step >= 3)
     }
 

@@ -8,19 +8,7 @@ func runNMTWithRedirections(_ arguments: [String], _ redirections: String, stdin
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")
     process.arguments = ["-c", "exec " + quoted.joined(separator: " ") + " " + redirections]
-    let input = Pipe(), output = Pipe(), error = Pipe()
-    (process.standardInput, process.standardOutput, process.standardError) = (input, output, error)
-    try process.run()
-    nonisolated(unsafe) var outData = Data(), errData = Data()
-    let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { outData = output.fileHandleForReading.readDataToEndOfFile() }
-    DispatchQueue.global().async(group: group) { errData = error.fileHandleForReading.readDataToEndOfFile() }
-    input.fileHandleForWriting.write(stdin)
-    try input.fileHandleForWriting.close()
-    process.waitUntilExit()
-    group.wait()
-    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+    return try run(process, stdin: stdin)
 }
 
 @Suite struct WriteFailureTests {
