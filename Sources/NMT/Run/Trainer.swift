@@ -270,7 +270,7 @@ public final class Trainer {
             let lr = o.schedule.rate(step: progress.step + 1, lr: o.learningRate, warmup: o.warmup, warmupInitLR: o.warmupInitLR, dModel: model.config.dModel)
             let result = step.run(update, lr: lr)
             if result.diverged {
-                throw NMTError("training diverged at step \(progress.step + 1): the \(result.lossSum.isFinite ? "gradient norm" : "loss") is \(result.lossSum.isFinite ? result.gradientNorm : result.loss); nothing of that step was applied or saved\(lastGood(lastCheckpoint)) (try a lower --lr, a longer --warmup-steps or --clip-norm 1)")
+                throw NMTError("training diverged at step \(progress.step + 1): the \(result.lossSum.isFinite ? "gradient norm" : "loss") is \(describe(result.lossSum.isFinite ? result.gradientNorm : result.loss)); nothing of that step was applied or saved\(lastGood(lastCheckpoint)) (try a lower --lr, a longer --warmup-steps or --clip-norm 1)")
             }
             progress.step += 1
             progress.trainedSeconds += Date().timeIntervalSince(stepStart)
@@ -304,6 +304,9 @@ public final class Trainer {
         return TrainingSummary(steps: progress.step, epochs: progress.epoch, lastCheckpoint: lastCheckpoint, bestCheckpoint: bestCheckpoint,
                                stoppedBecause: stopReason ?? "done", trainLosses: lossHistory)
     }
+
+    /// nan / inf / -inf (never "-nan").
+    private func describe(_ value: Double) -> String { value.isNaN ? "nan" : "\(value)" }
 
     /// ", the last good checkpoint is X" (or that there is none yet).
     private func lastGood(_ lastCheckpoint: String?) -> String {

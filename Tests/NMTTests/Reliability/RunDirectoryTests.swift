@@ -172,6 +172,20 @@ func waitForUpdates(_ run: String, _ updates: Int, of process: Process) {
 }
 
 extension DivergenceTests {
+    @Test func trainingThatDivergesStopsNamingTheStepAndSavesNothingOfIt() throws {
+        let dir = try TemporaryDirectory()
+        let corpus = try smallCorpus(dir, lines: 100)
+        #expect(try runNMT(tinyTrainArguments(corpus, out: dir.path("run"), steps: 2)).status == 0)
+        // Finite weights so large that the first forward pass overflows (fine-tuning restarts the step count).
+        let loaded = try ModelFile.load(dir.path("run/checkpoint-last.safetensors"))
+        for i in 0..<loaded.model.parameters.count { loaded.model.parameters.values[i] *= 1e30 }
+        try ModelFile.save(loaded.model, tokenizer: loaded.tokenizer, step: 2, to: dir.path("huge.safetensors"))
+        let r = try runNMT(tinyTrainArguments(corpus, out: dir.path("run2"), steps: 5) + ["--resume", dir.path("huge.safetensors"), "--reset-optimizer"])
+        #expect(r.status == 1 && r.stderr.contains("nmt: error: training diverged at step 1: the loss is nan;") && r.stderr.contains("nothing of that step was applied or saved; no checkpoint was saved yet"), "\(r.stderr)")
+        let saved = try FileManager.default.contentsOfDirectory(atPath: dir.path("run2")).filter { $0.hasPrefix("checkpoint-") }
+        #expect(saved.isEmpty, "\(saved)")
+    }
+
     /// Found by the model-file fuzzer: an int8 conversion of a NaN weight trapped.
     @Test func nonFiniteWeightsQuantizeWithoutTrappingAndQuantizeRefusesThem() throws {
         let dir = try TemporaryDirectory()
