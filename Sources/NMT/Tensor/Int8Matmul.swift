@@ -82,13 +82,21 @@ private func int8LinearRows(_ y: Tensor, _ x: Tensor, _ q: QuantizedMatrix, _ bi
     if m == 0 { return }
     let scratch = Int8Scratch.current
     scratch.reserve(rows: m, columns: k, outputs: n)
-    let range = Float(activationRange), shift = Float(activationRange + 1)
+    let range = Float(activationRange), shift = activationRange + 1, shiftBits = UInt32(shift)
     for (i, r) in rows.enumerated() {
         let row = x.pointer + r * k, out = scratch.activations + i * k
         var largest: Float = 0
         for j in 0..<k { largest = max(largest, abs(row[j])) }
         let a: Float = largest > 0 ? range / largest : 1
-        for j in 0..<k { out[j] = UInt8((row[j] * a).rounded() + shift) }
+        for j in 0..<k {
+            // (v).rounded() — half away from zero — without a libm call: for |v| < 2²², v + 1.5·2²³
+            // rounds v to an integer (half to even) in the low mantissa bits; ties are moved away
+            // from zero. The low byte of those bits, plus the shift, is the u8 activation.
+            let v = row[j] * a
+            let even = (v + 12_582_912) - 12_582_912
+            let rounded = abs(v - even) == 0.5 ? v + (v < 0 ? -0.5 : 0.5) : even
+            out[j] = UInt8(truncatingIfNeeded: (rounded + 12_582_912).bitPattern &+ shiftBits)
+        }
         scratch.rowFactors[i] = 1 / a
     }
     let status = nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), scratch.activations, UInt8(shift), q.values, scratch.sums)

@@ -51,6 +51,25 @@ import Testing
         #expect(differing.isEmpty, "\(differing.count) outputs differ, first at \(differing.first ?? -1)")
     }
 
+    /// Activations are rounded half away from zero without libm: exact ties (±2.5, ±3.5, ±126.5),
+    /// the float just below a half (0.49999997), zeros and the extremes must all agree with
+    /// `Float.rounded()` — the reference — or translations would change.
+    @Test func activationRoundingMatchesRoundedOnTiesAndNearTies() {
+        let tricky: [Float] = [127, 2.5, -2.5, 3.5, -3.5, 0.5, -0.5, 1.5, -1.5, 126.5, -126.5, 0.49999997, -0.49999997,
+                               1.4999999, -1.4999999, 0, -0, 64.5, -64.5, -127, 100.25, -100.75]
+        let (i, o) = (tricky.count, 8)
+        var rng = RandomGenerator(seed: 12)
+        let x = OwnedTensor(Shape(1, i), values: tricky), w = OwnedTensor(Shape(o, i), uniform: 0.3, rng: &rng)
+        let values = UnsafeMutablePointer<Int8>.allocate(capacity: o * i), scales = UnsafeMutablePointer<Float>.allocate(capacity: o)
+        defer { values.deallocate(); scales.deallocate() }
+        let q = QuantizedMatrix.quantize(w.t, values: values, scales: scales)
+        let fast = OwnedTensor(Shape(1, o)), reference = OwnedTensor(Shape(1, o))
+        let range = Int8Kernel.activationRange  // 127 on VNNI CPUs: the scale is exactly 1, so the ties stay ties
+        int8LinearForward(fast.t, x.t, weight: q, bias: nil, activationRange: range)
+        int8LinearReference(reference.t, x.t, weight: q, bias: nil, activationRange: range)
+        #expect((0..<o).allSatisfy { fast.t[$0] == reference.t[$0] })
+    }
+
     @Test func quantizingGivesEachRowTheScaleOf127OverItsLargestMagnitude() {
         let w = OwnedTensor(Shape(2, 3), values: [0.5, -1, 0.25, 0, 0, 0])
         let values = UnsafeMutablePointer<Int8>.allocate(capacity: 6), scales = UnsafeMutablePointer<Float>.allocate(capacity: 2)
