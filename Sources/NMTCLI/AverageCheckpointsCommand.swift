@@ -22,7 +22,7 @@ struct AverageCheckpointsCommand: ParsableCommand {
             let steps: [Int]
             if let dir {
                 guard inputs.isEmpty else { throw NMTError("give either --inputs or --dir, not both") }
-                steps = try CheckpointAveraging.averageNewest(in: dir, count: last, to: output).steps
+                steps = try CheckpointAveraging.averageNewest(in: dir, count: last, to: output)
             } else {
                 guard !inputs.isEmpty else { throw NMTError("nothing to average: give --inputs FILE... or --dir RUN") }
                 steps = try CheckpointAveraging.average(inputs, to: output).steps

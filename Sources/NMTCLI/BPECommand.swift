@@ -113,12 +113,8 @@ enum LoadedCodes {
 func loadCodes(_ path: String) throws -> LoadedCodes {
     let text = try readTextFile(path: path)
     guard !text.isEmpty else { throw NMTError("\(path):1: empty codes file") }
-    if text.utf8.starts(with: (BPETokenizer.header + "\n").utf8) || text.utf8.starts(with: (BPETokenizer.header + "\r\n").utf8) {
-        return .nmt(try BPETokenizer(codesText: text, source: path))
-    }
-    var lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-    if lines.last == "" { lines.removeLast() }
-    return .subwordNMT(try SubwordNMT.Codes(lines: lines, source: path))
+    if BPETokenizer.isCodesText(text) { return .nmt(try BPETokenizer(codesText: text, source: path)) }
+    return .subwordNMT(try SubwordNMT.Codes(codesText: text, source: path))
 }
 
 /// Segments a stream in blocks of lines, each block split across threads; output keeps line order.
@@ -170,7 +166,7 @@ struct Segmenter {
                     }
                 }
                 try sink.write(String(decoding: parts.joined(), as: UTF8.self))
-                try sink.flush()
+                try sink.drain()
                 continue
             }
             // BPE-dropout and the subword-nmt format: one thread, lines in order.
@@ -183,7 +179,7 @@ struct Segmenter {
                 }
             }
             try sink.write(outputs.joined(separator: "\n") + "\n")
-            try sink.flush()
+            try sink.drain()
         }
     }
 }

@@ -26,13 +26,11 @@ final class OutputSink {
         if buffer.count >= 1 << 16 { try drain() }
     }
 
+    /// Pushes buffered text out now (at the end, and after each block so pipes see output promptly).
     func drain() throws {
         try writeAll(fd, buffer, name: name)
         buffer.removeAll(keepingCapacity: true)
     }
-
-    /// Pushes buffered text out now (after each block, so pipes see output promptly).
-    func flush() throws { try drain() }
 }
 
 /// Runs `body` with a sink on stdout, or on a temporary file renamed to `path` only on success.

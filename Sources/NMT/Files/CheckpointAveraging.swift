@@ -24,7 +24,7 @@ public enum CheckpointAveraging {
     /// writing to: all of them are opened before any is read, and if the trainer pruned one between
     /// listing and opening, the directory is listed again. An open file reads whole even if it is
     /// replaced or deleted meanwhile, so the average is of `count` complete checkpoints.
-    public static func averageNewest(in directory: String, count: Int, to output: String) throws -> (steps: [Int], files: [String]) {
+    public static func averageNewest(in directory: String, count: Int, to output: String) throws -> [Int] {
         var attempts = 0
         while true {
             let paths = try newestCheckpoints(in: directory, count: count)
@@ -35,7 +35,7 @@ public enum CheckpointAveraging {
                 attempts += 1
                 continue
             }
-            return (try average(opened, to: output), paths)
+            return try average(opened, to: output)
         }
     }
 

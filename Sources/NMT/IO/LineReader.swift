@@ -2,8 +2,9 @@
 //
 // Lines end at "\n". A "\r" just before it — a Windows (CRLF) line end — is dropped, as Python's
 // universal newlines (and so sacreBLEU and subword-nmt on stdin) do; any other "\r" is text. A
-// final line without "\n" still counts. `keepCarriageReturns` reads lines byte for byte instead. Reads in 1 MiB chunks, so a multi-GB file is never held whole; a single
-// line longer than the buffer grows it. On a pipe, `read` returns what is available, so lines
+// final line without "\n" still counts. `keepCarriageReturns` reads lines byte for byte instead.
+// Reads in 1 MiB chunks, so a multi-GB file is never held whole; a single line longer than the
+// buffer grows it (up to `maximumLineLength`). On a pipe, `read` returns what is available, so lines
 // are delivered as soon as they arrive.
 
 import Foundation

@@ -26,15 +26,7 @@ public enum StandardStreams {
 
     /// Writes `text` to standard error; a failure (closed, broken or full) is ignored.
     public static func writeError(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
-        bytes.removeAll()
+        try? writeAll(2, Array(text.utf8), name: "<stderr>")
     }
 
     /// Writes `text` to standard output, or throws a one-line error (closed, broken pipe, full disk).

@@ -5,7 +5,6 @@
 // NaN, ±inf and values too large to mean anything (1e300) fail here, before any arithmetic or
 // allocation can trap on them.
 
-import Foundation
 
 public struct AllowedRange: Sendable, CustomStringConvertible {
     public var lower: Double
@@ -49,9 +48,3 @@ private func optionError(_ flag: String, _ value: String, _ range: AllowedRange,
     NMTError("\(flag) \(value) must be in \(range)" + (reason.map { " (\($0))" } ?? ""))
 }
 
-/// The machine's memory, for refusing sizes that cannot be allocated before trying.
-public var physicalMemoryBytes: Double { Double(ProcessInfo.processInfo.physicalMemory) }
-
-public func formatBytes(_ bytes: Double) -> String {
-    bytes >= 1e9 ? String(format: "%.1f GB", bytes / 1e9) : String(format: "%.0f MB", bytes / 1e6)
-}

@@ -194,9 +194,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         // Sizes no machine here could hold fail now, not as an allocation trap minutes later.
         var sized = config
         sized.vocabularySize = bpeMerges + 1500  // merges + characters + bytes and specials, at most about this
-        let needed = sized.trainingMemoryEstimate(maxTokens: maxTokens)
-        guard needed <= physicalMemoryBytes else {
-            throw NMTError("the model (\(sized.parameterEstimate) parameters, --d-model \(sized.dModel), --ffn-dim \(sized.ffnDim), \(sized.encoderLayers)+\(sized.decoderLayers) layers) with --max-tokens \(maxTokens) needs about \(formatBytes(needed)) to train, more than this machine's \(formatBytes(physicalMemoryBytes))")
+        let needed = sized.trainingMemoryEstimate(maxTokens: maxTokens), available = Double(ProcessInfo.processInfo.physicalMemory)
+        func gigabytes(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
+        guard needed <= available else {
+            throw NMTError("the model (\(sized.parameterEstimate) parameters, --d-model \(sized.dModel), --ffn-dim \(sized.ffnDim), \(sized.encoderLayers)+\(sized.decoderLayers) layers) with --max-tokens \(maxTokens) needs about \(gigabytes(needed)) to train, more than this machine's \(gigabytes(available))")
         }
     }
 
@@ -208,9 +209,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             defer { free(ra); free(rb) }
             return strcmp(ra, rb) == 0
         }
-        for keyPath in [\TrainingOptions.trainSource, \.trainTarget] where sameFile(self[keyPath: keyPath], saved[keyPath: keyPath]) {
-            self[keyPath: keyPath] = saved[keyPath: keyPath]
-        }
+        if sameFile(trainSource, saved.trainSource) { trainSource = saved.trainSource }
+        if sameFile(trainTarget, saved.trainTarget) { trainTarget = saved.trainTarget }
         for keyPath in [\TrainingOptions.validSource, \.validTarget, \.bpeCodes] where sameFile(self[keyPath: keyPath], saved[keyPath: keyPath]) {
             self[keyPath: keyPath] = saved[keyPath: keyPath]
         }

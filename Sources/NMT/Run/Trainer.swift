@@ -230,6 +230,8 @@ public final class Trainer {
             return nil
         }
 
+        func savedThisStep() -> Bool { lastCheckpoint?.hasSuffix("-\(progress.step).safetensors") ?? false }
+
         func saveCheckpoint() throws {
             progress.dropoutRng = step.dropout.rng.state
             progress.bpeDropoutRng = batches.rng.state
@@ -291,13 +293,13 @@ public final class Trainer {
             if StopSignal.requested { stopReason = "stopped by signal" }
             if log.writeError != nil {
                 // Keep the work since the last checkpoint if the disk still takes it.
-                if lastCheckpoint.map({ !$0.hasSuffix("-\(progress.step).safetensors") }) ?? true { try? saveCheckpoint() }
+                if !savedThisStep() { try? saveCheckpoint() }
                 try checkLogWritten(lastCheckpoint)
             }
         }
         // The end: a final validation and checkpoint unless this step already had them.
         if lastValidatedStep != progress.step && progress.step > 0 { try validate() }
-        if lastCheckpoint.map({ !$0.hasSuffix("-\(progress.step).safetensors") }) ?? true { try saveCheckpoint() }
+        if !savedThisStep() { try saveCheckpoint() }
         log.say("stopped: \(stopReason ?? "done") at step \(progress.step); last checkpoint \(lastCheckpoint ?? "-")")
         log.event("stop", ["step": progress.step, "reason": stopReason ?? "done", "elapsed_s": Date().timeIntervalSince(started)])
         try checkLogWritten(lastCheckpoint)

@@ -24,7 +24,8 @@ public func sgemm(
         // its own Cooperlake ones): for 2–5 rows oneDNN is 1.6–2.9× faster on every decoder shape
         // ([·, 256]·[256|1024|8000, 256]ᵀ, [·, 1024]·[256, 1024]ᵀ); for one row it is not (0.9–1.2×).
         if m >= 2 && k > 0 {
-            _ = nmt_sgemm(0x4E, transposeB ? 0x54 : 0x4E, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+            let status = nmt_sgemm(0x4E, transposeB ? 0x54 : 0x4E, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+            require(status == 0, "sgemm: oneDNN failed with status \(status) for [\(m), \(k)]·[\(n), \(k)]")
             return
         }
         // Row i: C[i, :] = alpha · op(B)ᵀ · A[i, :] + beta · C[i, :].

@@ -63,10 +63,10 @@ public final class BPETokenizer: @unchecked Sendable {
     /// saved with CRLF line ends (its header line ends in "\r") loses one "\r" per line. The text
     /// must end with "\n", as the writer leaves it: one that stops mid-line was cut short.
     public convenience init(codesText: String, source: String) throws {
-        var lines = codesText.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        guard lines.first == Self.header || lines.first == Self.header + "\r" else {
+        guard Self.isCodesText(codesText) else {
             throw NMTError("\(source):1: not an nmt BPE codes file (expected '\(Self.header)')")
         }
+        var lines = codesText.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         guard lines.last == "" else {
             throw NMTError("\(source):\(lines.count): the file ends in the middle of a line (truncated?)")
         }
@@ -89,6 +89,12 @@ public final class BPETokenizer: @unchecked Sendable {
 
     public convenience init(path: String) throws {
         try self.init(codesText: try readTextFile(path: path), source: path)
+    }
+
+    /// Whether `text` is in this format: its first line is the header (with LF or CRLF line ends).
+    public static func isCodesText(_ text: String) -> Bool {
+        let first = text.utf8.prefix { $0 != 0x0A }
+        return first.elementsEqual(header.utf8) || first.elementsEqual((header + "\r").utf8)
     }
 
     // MARK: learning

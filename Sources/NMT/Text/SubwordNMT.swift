@@ -80,7 +80,14 @@ public enum SubwordNMT {
         }
 
         public convenience init(path: String) throws {
-            try self.init(lines: try readLines(path: path), source: path)
+            try self.init(codesText: try readTextFile(path: path), source: path)
+        }
+
+        /// Parses a codes file's text (lines end at "\n"; each line's "\r\n " is stripped, as apply_bpe.py does).
+        public convenience init(codesText: String, source: String) throws {
+            var lines = codesText.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            if lines.last == "" { lines.removeLast() }
+            try self.init(lines: lines, source: source)
         }
 
         /// Parses the lines of a codes file; errors name `source` and the line.
