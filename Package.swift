@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -7,6 +7,9 @@ let package = Package(
         .executable(name: "nmt", targets: ["NMTCLI"]),
         .library(name: "NMT", targets: ["NMT"]),
     ],
+    // MPI: data-parallel training over Open MPI (`mpirun -np N nmt train`); off by default, so
+    // building and running single-process nmt needs no MPI (scripts/build-mpi turns it on).
+    traits: [.trait(name: "MPI", description: "Data-parallel training across processes with Open MPI (libopenmpi-dev).")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
@@ -21,8 +24,11 @@ let package = Package(
         ),
         // oneDNN (Debian: libdnnl-dev): the int8 matrix products of quantized decoding.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // Open MPI (Debian: libopenmpi-dev), with the MPI trait only: the collectives of multi-process training.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // The toolkit: tensors and kernels, text, model, training, decoding, evaluation, I/O.
-        .target(name: "NMT", dependencies: ["CBLAS", "CDNNL", .product(name: "Yams", package: "Yams")]),
+        .target(name: "NMT", dependencies: ["CBLAS", "CDNNL", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+                                            .product(name: "Yams", package: "Yams")]),
         // The `nmt` command: a thin layer over the library.
         .executableTarget(
             name: "NMTCLI",

@@ -25,6 +25,8 @@ struct NMTCommand: ParsableCommand {
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
             let message = self.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            // Under mpirun every rank parses the same flags; rank 0 alone reports them.
+            if let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"], rank != "0" { Foundation.exit(1) }
             StandardStreams.writeError("nmt: error: \(message)\n")
             Foundation.exit(1)
         }

@@ -123,14 +123,43 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let o = try options()
-            try o.validate(requireData: !dumpConfig)
-            if dumpConfig {
-                try StandardStreams.writeOutput(try ConfigFile.yaml(o))
-                return
+            let world: Communicator
+            do { world = try joinWorld() } catch let error as CollectiveError where error.message.isEmpty { throw ExitCode.failure }
+            do {
+                // Options are the same on every rank, so are their errors.
+                let o = try world.agree {
+                    let o = try options()
+                    try o.validate(requireData: !dumpConfig)
+                    return o
+                }
+                if dumpConfig {
+                    if world.isLeader { try StandardStreams.writeOutput(try ConfigFile.yaml(o)) }
+                    world.finish()
+                    return
+                }
+                Threads.set(o.threads ?? defaultThreads(ranksOnThisMachine: world.localSize))
+                _ = try Trainer(options: o, log: TrainingLog(), world: world).run()
+                world.finish()
+            } catch let error as CollectiveError {
+                // Every rank knows; the leader says it once and all leave together.
+                if world.isLeader { printError("nmt: error: \(error.message)") }
+                world.finish()
+                throw ExitCode.failure
+            } catch {
+                // Only this rank knows: say it (naming the rank) and end the whole job.
+                guard world.size > 1 else { throw error }
+                let message = (error as? NMTError)?.message ?? "\(error)"
+                printError("nmt: error: \(world.isLeader ? "" : "rank \(world.rank): ")\(message)")
+                world.abort(status: 1)
             }
-            if let threads = o.threads { Threads.set(threads) }
-            _ = try Trainer(options: o, log: TrainingLog()).run()
         }
     }
+}
+
+/// The cores this process may use: those it is bound to when `mpirun` bound it to fewer than the
+/// machine has, otherwise the machine's cores divided among the ranks placed on it.
+private func defaultThreads(ranksOnThisMachine ranks: Int) -> Int {
+    let machine = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    let available = ProcessInfo.processInfo.activeProcessorCount
+    return available < machine ? available : max(1, machine / ranks)
 }

@@ -10,14 +10,34 @@ public final class DropoutSampler {
     public let attention: Float
     /// After the feed-forward activation.
     public let activation: Float
-    /// The generator (its state is saved with checkpoints, so a resumed run draws the same masks).
+    /// The generator the masks are drawn from.
     public var rng: RandomGenerator
+    /// With a seed, every training batch draws from its own generator (`startBatch`).
+    private let seed: UInt64?
 
+    /// One generator for every mask drawn.
     public init(config: TransformerConfig, rng: RandomGenerator) {
         residual = config.dropout
         attention = config.attentionDropout
         activation = config.activationDropout
         self.rng = rng
+        seed = nil
+    }
+
+    /// A generator per training batch, made from `seed`, the update and the batch's place in it.
+    public init(config: TransformerConfig, seed: UInt64) {
+        residual = config.dropout
+        attention = config.attentionDropout
+        activation = config.activationDropout
+        rng = RandomGenerator(seed: seed)
+        self.seed = seed
+    }
+
+    /// Batch `batch` of update `update` draws its masks from a generator that depends on nothing
+    /// else: the same masks whichever rank of a data-parallel run computes it, and after a resume.
+    func startBatch(update: Int, batch: Int) {
+        guard let seed else { return }
+        rng = RandomGenerator(seed: seed ^ mix64(UInt64(update) &* 0x1_0000_0000 &+ UInt64(batch)))
     }
 
     /// y = dropout(x) with probability p (y may be x), the mask in `arena`; nil (and no draw) when p = 0.
@@ -25,4 +45,12 @@ public final class DropoutSampler {
         guard p > 0 else { return nil }
         return dropoutForward(y, x, kept: arena.bytes(x.count), probability: p, rng: &rng)
     }
+}
+
+/// SplitMix64's output function (Steele et al. 2014): distinct inputs give unrelated 64-bit values.
+func mix64(_ x: UInt64) -> UInt64 {
+    var z = x &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
 }

@@ -26,15 +26,68 @@ public final class Trainer {
     /// Loss of every update, for tests (resume equivalence).
     public private(set) var lossHistory: [(step: Int, loss: Double)] = []
 
-    public init(options: TrainingOptions, log: TrainingLog) {
+    /// The ranks this run trains with (one process unless started by `mpirun`); only the leader
+    /// (rank 0) writes into the run directory, logs and validates.
+    public let world: Communicator
+    /// Updates between checks that every rank holds the same parameters.
+    public static let agreementInterval = 100
+
+    public init(options: TrainingOptions, log: TrainingLog, world: Communicator = SingleProcess()) {
         self.options = options.resolved()
         self.log = log
+        self.world = world
+        if !world.isLeader { log.silence() }
         checkpoints = Checkpointer(directory: options.outputDirectory, keepLast: options.keepLast)
     }
 
     var directory: String { options.outputDirectory }
 
+    /// What a run starts from once every check has passed.
+    private struct Start {
+        var options: TrainingOptions
+        var resumed: Bool
+        var model: Transformer
+        var tokenizer: BPETokenizer
+        var corpus: ParallelCorpus
+        var validation: Validation?
+        var adam: Adam
+        var progress: TrainingProgress
+    }
+
     public func run() throws -> TrainingSummary {
+        // Every rank reads and checks the same files; a problem any rank finds stops all of them.
+        var start = try world.agree { try prepare() }
+        let o = start.options
+        let model = start.model
+        guard try world.allEqual(parameterChecksum(model, start.progress)) else {
+            throw CollectiveError(message: "the ranks did not start from the same weights and position; --out \(directory) must be one directory every rank sees, and the data files the same on every machine")
+        }
+        if world.isLeader {
+            try prepareDirectory()
+            if lock == nil {
+                try lockDirectory()
+                // Another run may have started and saved here since we looked.
+                if !start.resumed && checkpoints.hasLast {
+                    throw NMTError("--out \(directory) received checkpoints from another run while this one started; run the command again to resume from them")
+                }
+            }
+            try log.open(directory: directory)
+            try ConfigFile.write(o, to: directory + "/config.yaml")
+        }
+        log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), " +
+                (world.size > 1 ? "\(world.size) ranks × \(Threads.count) threads (\(world.name))" : "\(Threads.count) threads"))
+        if world.size > 1 { log.event("ranks", ["ranks": world.size, "threads_per_rank": Threads.count, "library": world.name, "parameters": model.parameters.count]) }
+
+        let step = TrainingStep(model: model, adam: start.adam, dropout: DropoutSampler(config: model.config, seed: o.seed &+ 1),
+                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm, world: world)
+        let batches = EpochBatches(corpus: start.corpus, tokenizer: start.tokenizer, maxTokens: o.maxTokens, seed: o.seed, maxLength: o.maxLength,
+                                   bpeDropout: o.bpeDropout, epoch: start.progress.epoch, rng: RandomGenerator(state: start.progress.bpeDropoutRng))
+        return try loop(step: step, batches: batches, tokenizer: start.tokenizer, validation: start.validation, progress: &start.progress)
+    }
+
+    /// Checks options and data, then builds or resumes the model, the optimizer and the position.
+    /// Nothing is written; the leader takes the run directory's lock when the directory exists.
+    private func prepare() throws -> Start {
         var o = options
         try o.validate()
         for path in [o.trainSource, o.trainTarget] + [o.validSource, o.validTarget].compactMap({ $0 }) {
@@ -45,8 +98,10 @@ public final class Trainer {
         // Data problems are found before anything is written.
         try checkAligned(o.trainSource, o.trainTarget)
         if let vs = o.validSource, let vt = o.validTarget { try checkAligned(vs, vt) }
-        try checkOutputDirectory()
-        if FileManager.default.fileExists(atPath: directory) { try lockDirectory() }
+        if world.isLeader {
+            try checkOutputDirectory()
+            if FileManager.default.fileExists(atPath: directory) { try lockDirectory() }
+        }
 
         // What to resume from: an explicit file, or the run's last checkpoint.
         let resumeFrom = o.resume ?? (checkpoints.hasLast ? checkpoints.last : nil)
@@ -126,24 +181,9 @@ public final class Trainer {
                 log.event("resume", ["from": resumeFrom, "step": progress.step, "epoch": progress.epoch])
             }
         }
-        try prepareDirectory()
-        if lock == nil {
-            try lockDirectory()
-            // Another run may have started and saved here since we looked.
-            if resumeFrom == nil && checkpoints.hasLast {
-                throw NMTError("--out \(directory) received checkpoints from another run while this one started; run the command again to resume from them")
-            }
-        }
-        try log.open(directory: directory)
-        try ConfigFile.write(o, to: directory + "/config.yaml")
         log.event("data", ["lines": stats.lines, "kept": stats.kept, "empty": stats.empty, "too_long": stats.tooLong, "bad_ratio": stats.badRatio])
-        log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), \(Threads.count) threads")
-
-        let step = TrainingStep(model: model, adam: adam, dropout: DropoutSampler(config: model.config, rng: RandomGenerator(state: progress.dropoutRng)),
-                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm)
-        let batches = EpochBatches(corpus: corpus, tokenizer: tokenizer, maxTokens: o.maxTokens, seed: o.seed, maxLength: o.maxLength,
-                                   bpeDropout: o.bpeDropout, epoch: progress.epoch, rng: RandomGenerator(state: progress.bpeDropoutRng))
-        return try loop(step: step, batches: batches, tokenizer: tokenizer, validation: validation, progress: &progress)
+        return Start(options: o, resumed: resumeFrom != nil, model: model, tokenizer: tokenizer, corpus: corpus, validation: validation,
+                     adam: adam, progress: progress)
     }
 
     /// A resumed run continues only with the options it was saved with (except those that say
@@ -226,13 +266,15 @@ public final class Trainer {
         func limitsReached() -> String? {
             if let m = o.maxSteps, progress.step >= m { return "reached --max-steps \(m)" }
             if let e = o.maxEpochs, progress.epoch >= e { return "reached --max-epochs \(e)" }
-            if let minutes = o.maxMinutes, Date().timeIntervalSince(started) >= minutes * 60 { return "reached --max-time \(minutes) minutes" }
+            // The clock is the leader's alone, so every rank stops at the same update.
+            if let minutes = o.maxMinutes, world.isLeader, Date().timeIntervalSince(started) >= minutes * 60 { return "reached --max-time \(minutes) minutes" }
             return nil
         }
 
         func savedThisStep() -> Bool { lastCheckpoint?.hasSuffix("-\(progress.step).safetensors") ?? false }
 
         func saveCheckpoint() throws {
+            guard world.isLeader else { return }
             progress.dropoutRng = step.dropout.rng.state
             progress.bpeDropoutRng = batches.rng.state
             lastCheckpoint = try checkpoints.save(model: model, tokenizer: tokenizer, progress: progress, adam: step.adam)
@@ -240,8 +282,8 @@ public final class Trainer {
         }
 
         func validate() throws {
-            guard let validation else { return }
             lastValidatedStep = progress.step
+            guard let validation, world.isLeader else { return }
             let start = Date()
             let loss = validation.loss(model: model, labelSmoothing: o.labelSmoothing, maxTokens: o.maxTokens, arena: step.arena)
             let bleu = validation.bleu(translator: validationTranslator)
@@ -262,17 +304,28 @@ public final class Trainer {
                            seconds: Date().timeIntervalSince(start))
         }
 
-        while stopReason == nil {
-            if let reason = limitsReached() { stopReason = reason; break }
-            let update = batches.next(o.updateFrequency, progress: &progress, stopEpoch: o.maxEpochs) { epoch, step in
+        /// Every rank holds the same parameters (checked every `agreementInterval` updates and at the end).
+        func checkAgreement() throws {
+            guard world.size > 1 else { return }
+            guard try world.allEqual(parameterChecksum(model, progress)) else {
+                throw CollectiveError(message: "after step \(progress.step) the ranks' parameters differ; stopped\(lastGood(lastCheckpoint))")
+            }
+        }
+
+        while true {
+            // A reason to stop on any rank (a limit, patience, a signal) stops them all at this update.
+            let reason = stopReason ?? limitsReached()
+            if try world.any(reason != nil) { stopReason = reason ?? "stopped with the other ranks"; break }
+            // Each update takes update-freq batches per rank; every rank holds the whole list.
+            let update = batches.next(o.updateFrequency * world.size, progress: &progress, stopEpoch: o.maxEpochs) { epoch, step in
                 log.event("epoch", ["epoch": epoch, "step": step])
             }
             if update.isEmpty { continue }
             let stepStart = Date()
             let lr = o.schedule.rate(step: progress.step + 1, lr: o.learningRate, warmup: o.warmup, warmupInitLR: o.warmupInitLR, dModel: model.config.dModel)
-            let result = step.run(update, lr: lr)
+            let result = try step.run(update, lr: lr, update: progress.step + 1)
             if result.diverged {
-                throw NMTError("training diverged at step \(progress.step + 1): the \(result.lossSum.isFinite ? "gradient norm" : "loss") is \(describe(result.lossSum.isFinite ? result.gradientNorm : result.loss)); nothing of that step was applied or saved\(lastGood(lastCheckpoint)) (try a lower --lr, a longer --warmup-steps or --clip-norm 1)")
+                throw CollectiveError(message: "training diverged at step \(progress.step + 1): the \(result.lossSum.isFinite ? "gradient norm" : "loss") is \(describe(result.lossSum.isFinite ? result.gradientNorm : result.loss)); nothing of that step was applied or saved\(lastGood(lastCheckpoint)) (try a lower --lr, a longer --warmup-steps or --clip-norm 1)")
             }
             progress.step += 1
             progress.trainedSeconds += Date().timeIntervalSince(stepStart)
@@ -290,6 +343,7 @@ public final class Trainer {
                 }
             }
             if progress.step % saveEvery == 0 { try saveCheckpoint() }
+            if progress.step % Trainer.agreementInterval == 0 { try checkAgreement() }
             if StopSignal.requested { stopReason = "stopped by signal" }
             if log.writeError != nil {
                 // Keep the work since the last checkpoint if the disk still takes it.
@@ -298,6 +352,7 @@ public final class Trainer {
             }
         }
         // The end: a final validation and checkpoint unless this step already had them.
+        try checkAgreement()
         if lastValidatedStep != progress.step && progress.step > 0 { try validate() }
         if !savedThisStep() { try saveCheckpoint() }
         log.say("stopped: \(stopReason ?? "done") at step \(progress.step); last checkpoint \(lastCheckpoint ?? "-")")
@@ -305,6 +360,15 @@ public final class Trainer {
         try checkLogWritten(lastCheckpoint)
         return TrainingSummary(steps: progress.step, epochs: progress.epoch, lastCheckpoint: lastCheckpoint, bestCheckpoint: bestCheckpoint,
                                stoppedBecause: stopReason ?? "done", trainLosses: lossHistory)
+    }
+
+    /// A checksum of the parameters and the position in the data, to compare across ranks.
+    private func parameterChecksum(_ model: Transformer, _ progress: TrainingProgress) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for value in [progress.step, progress.epoch, progress.batchInEpoch] { hash = (hash ^ UInt64(bitPattern: Int64(value))) &* 0x100_0000_01B3 }
+        let values = model.parameters.values
+        for i in 0..<model.parameters.count { hash = (hash ^ UInt64(values[i].bitPattern)) &* 0x100_0000_01B3 }
+        return hash
     }
 
     /// nan / inf / -inf (never "-nan").

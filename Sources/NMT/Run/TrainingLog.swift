@@ -13,6 +13,8 @@ public final class TrainingLog {
     private let interactive: Bool
     private var statusShown = false
     public var quiet = false
+    /// Drops events too (the ranks of a data-parallel run other than the leader).
+    private var silent = false
 
     public init() {
         interactive = isatty(2) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
@@ -36,8 +38,12 @@ public final class TrainingLog {
 
     deinit { if jsonl >= 0 { close(jsonl) } }
 
+    /// No lines, no events: only one rank of a data-parallel run speaks.
+    public func silence() { (quiet, silent) = (true, true) }
+
     /// Appends `fields` (plus "event") to log.jsonl.
     public func event(_ name: String, _ fields: [String: Any]) {
+        if silent { return }
         var object = fields
         object["event"] = name
         object["time"] = ISO8601DateFormatter().string(from: Date())
@@ -78,13 +84,14 @@ public final class TrainingLog {
 
     /// Sums over the updates since the last recorded "train" event.
     public struct Interval {
-        var loss = 0.0, nll = 0.0, tokens = 0, sourceTokens = 0, start = Date()
+        var loss = 0.0, nll = 0.0, tokens = 0, sourceTokens = 0, allreduceSeconds = 0.0, start = Date()
         public init() {}
         mutating func add(_ r: TrainingStep.Result) {
             loss += r.lossSum
             nll += r.nllSum
             tokens += r.targetTokens
             sourceTokens += r.sourceTokens
+            allreduceSeconds += r.allreduceSeconds
         }
     }
 
@@ -100,10 +107,13 @@ public final class TrainingLog {
         guard record else { return }
         let meanLoss = interval.loss / Double(interval.tokens), meanNLL = interval.nll / Double(interval.tokens)
         let recordSeconds = max(Date().timeIntervalSince(interval.start), 1e-9)
-        event("train", ["step": step, "epoch": epoch + 1, "loss": meanLoss, "nll": meanNLL, "ppl": exp(meanNLL),
-                        "lr": lr, "tokens_per_s": Double(interval.tokens) / recordSeconds,
-                        "source_target_tokens_per_s": Double(interval.tokens + interval.sourceTokens) / recordSeconds,
-                        "gradient_norm": result.gradientNorm, "elapsed_s": elapsed])
+        var fields: [String: Any] = ["step": step, "epoch": epoch + 1, "loss": meanLoss, "nll": meanNLL, "ppl": exp(meanNLL),
+                                     "lr": lr, "tokens_per_s": Double(interval.tokens) / recordSeconds,
+                                     "source_target_tokens_per_s": Double(interval.tokens + interval.sourceTokens) / recordSeconds,
+                                     "gradient_norm": result.gradientNorm, "elapsed_s": elapsed]
+        // Data-parallel runs: the share of the interval spent summing gradients across ranks.
+        if interval.allreduceSeconds > 0 { fields["allreduce_share"] = interval.allreduceSeconds / recordSeconds }
+        event("train", fields)
         if !shown {
             say(String(format: "train | step %d | epoch %d | loss %.3f | nll %.3f | ppl %.2f | lr %.2e | %.0f tgt tok/s | %@",
                        step, epoch + 1, meanLoss, meanNLL, exp(meanNLL), lr, Double(interval.tokens) / recordSeconds, formatDuration(elapsed)))

@@ -4,6 +4,14 @@
 //
 // The loss is a per-token mean over all the update's batches (fairseq's --update-freq): each
 // batch's gradient is scaled by 1 / (target tokens of all of them) before it is accumulated.
+// Data parallelism is the same sum split across ranks: every rank gets the update's whole batch
+// list, computes batches rank, rank + N, …, and one allreduce of the gradient buffer (plus one of
+// the loss sums) gives every rank the gradient one process would have; each then takes the same
+// clipped Adam step. Dropout masks depend on (update, batch) only, so which rank computes a
+// batch changes nothing. Each batch after a rank's first is computed into a clean buffer and then
+// added, so 2 ranks sum exactly what one process with --update-freq 2 sums: g₀ + g₁, bit for bit.
+
+import Foundation
 
 public final class TrainingStep {
     public let model: Transformer
@@ -15,6 +23,10 @@ public final class TrainingStep {
     public let labelSmoothing: Float
     /// Global gradient-norm bound (0: off).
     public let clipNorm: Double
+    /// The ranks that share each update's batches (one process: a world of one).
+    public let world: Communicator
+    /// The gradient of one batch, added to `gradients` (allocated when a rank computes several per update).
+    private var batchGradients: TransformerGradients?
 
     public struct Result: Sendable {
         public var lossSum = 0.0
@@ -23,13 +35,17 @@ public final class TrainingStep {
         public var sourceTokens = 0
         /// Before clipping.
         public var gradientNorm = 0.0
+        /// Spent summing gradients and losses across ranks.
+        public var allreduceSeconds = 0.0
         public var loss: Double { lossSum / Double(max(targetTokens, 1)) }
         public var nll: Double { nllSum / Double(max(targetTokens, 1)) }
         /// The loss or the gradient is NaN or infinite; the update was not applied.
         public var diverged: Bool { !lossSum.isFinite || !gradientNorm.isFinite }
     }
 
-    public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, clipNorm: Double) {
+    public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, clipNorm: Double,
+                world: Communicator = SingleProcess()) {
+        self.world = world
         self.model = model
         self.adam = adam
         self.dropout = dropout
@@ -38,18 +54,33 @@ public final class TrainingStep {
         gradients = TransformerGradients(for: model)
     }
 
-    /// Accumulates the gradients of `batches`, clips them, and takes one Adam step at `lr`.
-    public func run(_ batches: [Batch], lr: Double) -> Result {
+    /// Update number `update`: accumulates the gradients of this rank's share of `batches` (all of
+    /// them in one process), sums them across ranks, clips them, and takes one Adam step at `lr`.
+    public func run(_ batches: [Batch], lr: Double, update: Int) throws -> Result {
         var result = Result()
         result.targetTokens = batches.reduce(0) { $0 + $1.targetTokens }
         result.sourceTokens = batches.reduce(0) { $0 + $1.sourceTokens }
         let scale = 1 / Float(result.targetTokens)
         gradients.zero()
-        for batch in batches {
+        for (index, batch) in batches.enumerated() where index % world.size == world.rank {
+            dropout.startBatch(update: update, batch: index)
+            let first = index == world.rank
+            if !first && batchGradients == nil { batchGradients = TransformerGradients(for: model) }
+            let target = first ? gradients : batchGradients!
+            if !first { target.zero() }
             let pass = model.forward(batch, dropout: dropout, arena: arena)
-            let loss = model.backward(pass, labelSmoothing: labelSmoothing, gradientScale: scale, gradients: gradients, arena: arena).loss
+            let loss = model.backward(pass, labelSmoothing: labelSmoothing, gradientScale: scale, gradients: target, arena: arena).loss
+            if !first { add(target.buffer.buffer, into: gradients.buffer.buffer) }
             result.lossSum += loss.lossSum
             result.nllSum += loss.nllSum
+        }
+        if world.size > 1 {
+            let start = Date()
+            try world.sum(gradients.buffer.buffer)
+            var sums = [result.lossSum, result.nllSum]
+            try world.sum(&sums)
+            (result.lossSum, result.nllSum) = (sums[0], sums[1])
+            result.allreduceSeconds = Date().timeIntervalSince(start)
         }
         result.gradientNorm = clipGlobalNorm(gradients.buffer.buffer, maxNorm: clipNorm)
         // A non-finite loss or gradient would poison every weight: leave them as they were (the
@@ -57,5 +88,13 @@ public final class TrainingStep {
         guard !result.diverged else { return result }
         adam.update(parameters: model.parameters.values, gradients: gradients.buffer.pointer, lr: Float(lr))
         return result
+    }
+
+    /// sum[i] += x[i].
+    private func add(_ x: UnsafeMutableBufferPointer<Float>, into sum: UnsafeMutableBufferPointer<Float>) {
+        let (x, sum) = (x.baseAddress!, sum.baseAddress!)
+        Threads.parallelChunks(gradients.buffer.count, minChunk: 1 << 16) { range in
+            for i in range { sum[i] += x[i] }
+        }
     }
 }
