@@ -6,17 +6,23 @@
 import Foundation
 
 nonisolated(unsafe) private var signalsReceived: sig_atomic_t = 0
+/// Only one rank of a data-parallel run says it is stopping.
+nonisolated(unsafe) private var signalsQuiet: sig_atomic_t = 0
 
 public enum StopSignal {
-    public static func install() {
+    /// `quiet`: stop the same way without a word (the ranks of a data-parallel run other than the leader).
+    public static func install(quiet: Bool = false) {
+        signalsQuiet = quiet ? 1 : 0
         let handler: @convention(c) (Int32) -> Void = { _ in
             signalsReceived += 1
             if signalsReceived >= 2 {
+                if signalsQuiet != 0 { TemporaryFiles.removeInFlight(); _exit(130) }
                 let message = "\nnmt: second signal, exiting now\n"
                 _ = message.withCString { write(2, $0, strlen($0)) }
                 TemporaryFiles.removeInFlight()
                 _exit(130)
             }
+            if signalsQuiet != 0 { return }
             let message = "\nnmt: stopping after this step (saving a checkpoint); signal again to exit at once\n"
             _ = message.withCString { write(2, $0, strlen($0)) }
         }

@@ -75,7 +75,7 @@ public final class Trainer {
             try ConfigFile.write(o, to: directory + "/config.yaml")
         }
         log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), " +
-                (world.size > 1 ? "\(world.size) ranks × \(Threads.count) threads (\(world.name))" : "\(Threads.count) threads"))
+                (world.size > 1 ? "\(world.size) ranks × \(Threads.count) thread\(Threads.count == 1 ? "" : "s") (\(world.name))" : "\(Threads.count) threads"))
         if world.size > 1 { log.event("ranks", ["ranks": world.size, "threads_per_rank": Threads.count, "library": world.name, "parameters": model.parameters.count]) }
 
         let step = TrainingStep(model: model, adam: start.adam, dropout: DropoutSampler(config: model.config, seed: o.seed &+ 1),
@@ -250,7 +250,7 @@ public final class Trainer {
                       progress: inout TrainingProgress) throws -> TrainingSummary {
         let o = options
         let model = step.model
-        StopSignal.install()
+        StopSignal.install(quiet: !world.isLeader)
         let started = Date()
         var translation = TranslationOptions()
         translation.search.beam = o.validBeam

@@ -11,14 +11,18 @@ private let mpiBinary = ProcessInfo.processInfo.environment["NMT_MPI_BINARY"].fl
     FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil
 }
 
-/// `mpirun -np RANKS nmt ARGUMENTS` (as root too: Open MPI refuses root unless told).
-private func mpirun(_ ranks: Int, _ arguments: [String], binary: String? = mpiBinary) throws -> CommandResult {
+/// `mpirun -np RANKS nmt ARGUMENTS`, not yet started (as root too: Open MPI refuses root unless told).
+private func mpirunProcess(_ ranks: Int, _ arguments: [String], binary: String? = mpiBinary) -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["mpirun", "-np", "\(ranks)", "--oversubscribe", "--bind-to", "none", binary!] + arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(
-        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_btl": "self,vader,tcp"]) { $1 }
-    return try run(process, stdin: Data())
+    process.environment = ProcessInfo.processInfo.environment.merging(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { $1 }
+    return process
+}
+
+/// Runs `mpirun -np RANKS nmt ARGUMENTS` to the end.
+private func mpirun(_ ranks: Int, _ arguments: [String], binary: String? = mpiBinary) throws -> CommandResult {
+    try run(mpirunProcess(ranks, arguments, binary: binary), stdin: Data())
 }
 
 /// The losses of the "train" events in a run's log.jsonl, by step.
@@ -124,10 +128,7 @@ struct DataParallelTests {
         let dir = try TemporaryDirectory()
         let corpus = try smallCorpus(dir, lines: 300)
         let out = dir.path("run")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", mpiBinary!] + arguments(corpus, out: out, steps: 1_000_000)
-        process.environment = ProcessInfo.processInfo.environment.merging(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { $1 }
+        let process = mpirunProcess(2, arguments(corpus, out: out, steps: 1_000_000))
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
