@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch side of scripts/bench-train-step: the same shapes as NMTBench train-step (pre-norm
 Transformer, shared embeddings, V = 8000, three trainer-style batches of ≈4,096 target tokens
-with sentences of 15, 25 and 35 tokens), forward + backward, each batch's best of 3.
+with sentences of 15, 25 and 35 tokens), forward + backward, each batch's best of 3; with a third
+argument `bf16`, the forward pass (and so the backward's matrix products) under
+torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed precision on CPUs (oneDNN).
 Prints: RESULT <preset> <threads> <ms/batch> <target tokens/s> <peak RSS MB>"""
 import math, random, resource, sys, time
 import torch
@@ -9,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 preset, threads = sys.argv[1], int(sys.argv[2])
+bf16 = len(sys.argv) > 3 and sys.argv[3] == "bf16"
 torch.set_num_threads(threads)
 C, FF, H, L = {"tiny": (256, 1024, 4, 3), "base": (512, 2048, 8, 6)}[preset]
 V = 8000
@@ -48,8 +51,9 @@ model = Model()
 model.train()
 def step(src, tin, tout):
     model.zero_grad(set_to_none=False)
-    logits = model(src, tin)
-    loss = F.cross_entropy(logits.reshape(-1, V), tout.reshape(-1), ignore_index=0, label_smoothing=0.1)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(src, tin)
+        loss = F.cross_entropy(logits.float().reshape(-1, V), tout.reshape(-1), ignore_index=0, label_smoothing=0.1)
     loss.backward()
 total, real_tgt = 0.0, 0
 for src, tin, tout in batches:

@@ -32,3 +32,9 @@ static inline int nmt_int8_has_vnni(void) {
 }
 
 static inline int nmt_dnnl_isa(void) { return (int)dnnl_get_effective_cpu_isa(); }
+
+// Whether oneDNN runs bfloat16 products natively here (AVX512-BF16's vdpbf16ps, or AMX).
+static inline int nmt_dnnl_has_bf16(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}

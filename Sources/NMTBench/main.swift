@@ -34,6 +34,35 @@ func randomFill(_ t: Tensor, seed: UInt64, scale: Float = 1) {
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
+/// bfloat16 products (oneDNN) against nmt's float32 matmul on a Linear layer's three products.
+func benchBF16() {
+    let arena = Arena()
+    print("## bf16 (\(BF16Matmul.kernelName)) vs float32 matmul (GFLOP/s, best of 5)")
+    print("| product | M×K×N | threads | float32 | bf16 | bf16/float32 |")
+    print("|---|---|---|---|---|---|")
+    for (m, k, n) in [(4096, 256, 1024), (4096, 1024, 256), (4096, 256, 8000), (4096, 512, 2048)] {
+        let x = arena.tensor(Shape(m, k)), w = arena.tensor(Shape(n, k)), y = arena.tensor(Shape(m, n))
+        let dx = arena.tensor(Shape(m, k)), dw = arena.tensor(Shape(n, k))
+        randomFill(x, seed: 1); randomFill(w, seed: 2); randomFill(y, seed: 3)
+        let flops = 2.0 * Double(m * n * k)
+        let cases: [(String, () -> Void, () -> Void)] = [
+            ("x·Wᵀ", { matmul(y, x, w, transposeB: true) },
+             { BF16Matmul.multiply(y.pointer, x.pointer, lda: k, transposeA: false, w.pointer, ldb: k, transposeB: true, m: m, n: n, k: k, alpha: 1, beta: 0) }),
+            ("dy·W", { matmul(dx, y, w) },
+             { BF16Matmul.multiply(dx.pointer, y.pointer, lda: n, transposeA: false, w.pointer, ldb: k, transposeB: false, m: m, n: k, k: n, alpha: 1, beta: 0) }),
+            ("dyᵀ·x", { matmul(dw, y, x, transposeA: true, beta: 1) },
+             { BF16Matmul.multiply(dw.pointer, y.pointer, lda: n, transposeA: true, x.pointer, ldb: k, transposeB: false, m: n, n: k, k: m, alpha: 1, beta: 1) }),
+        ]
+        for threads in [1, 2] {
+            Threads.set(threads)
+            for (name, float32, bf16) in cases {
+                let f = flops / bestTime(repeats: 5, float32) / 1e9, b = flops / bestTime(repeats: 5, bf16) / 1e9
+                print("| \(name) | \(m)×\(k)×\(n) | \(threads) | \(fmt(f)) | \(fmt(b)) | \(fmt(b / f, 2))× |")
+            }
+        }
+    }
+}
+
 func benchKernels() {
     let arena = Arena()
     print("## matmul: nmt wrapper vs direct cblas_sgemm (GFLOP/s, best of 5)")
@@ -141,8 +170,10 @@ func benchScore() throws {
 /// backward = 2× forward). scripts/bench_train_step_torch.py builds the same batches.
 func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
     print("## train step (forward + backward), batches of ≈4,096 target tokens (lengths 15/25/35), V = 8000")
-    print("| preset | threads | target tokens (3 batches) | ms/batch | target tokens/s | GFLOP/s | peak memory MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| preset | precision | threads | target tokens (3 batches) | ms/batch | target tokens/s | GFLOP/s | peak memory MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    // bf16 rows only where the CPU runs bf16 natively (the trainer refuses it elsewhere).
+    let precisions: [MatrixPrecision] = BF16Matmul.isNative ? [.float32, .bfloat16] : [.float32]
     for preset in presets {
         let config = TransformerConfig.preset(preset, vocabularySize: 8000)
         let model = try Transformer(config: config)
@@ -166,10 +197,12 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
         }
         let gradients = TransformerGradients(for: model)
         let arena = Arena()
+        for precision in precisions {
         for threads in [1, 2] {
             Threads.set(threads)
             let dropout = DropoutSampler(config: config, rng: RandomGenerator(seed: 3))
             var time = 0.0
+            BF16Matmul.active = precision == .bfloat16
             for batch in batches {
                 time += bestTime(repeats: 3) {
                     gradients.zero()
@@ -177,12 +210,14 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
                     model.backward(pass, labelSmoothing: 0.1, gradients: gradients, arena: arena)
                 }
             }
+            BF16Matmul.active = false
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let memory = Double(usage.ru_maxrss) / 1024  // peak resident set, MB
             let perBatch = time / Double(batches.count)
-            print("| \(preset.rawValue) | \(threads) | \(targetTokens) | \(fmt(perBatch * 1e3, 0)) | \(fmt(Double(targetTokens) / time, 0)) | \(fmt(flops / time / 1e9)) | \(fmt(memory, 0)) |")
-            print("RESULT \(preset.rawValue) \(threads) \(fmt(perBatch * 1e3, 0)) \(fmt(Double(targetTokens) / time, 0)) \(fmt(flops / time / 1e9)) \(fmt(memory, 0))")
+            print("| \(preset.rawValue) | \(precision.rawValue) | \(threads) | \(targetTokens) | \(fmt(perBatch * 1e3, 0)) | \(fmt(Double(targetTokens) / time, 0)) | \(fmt(flops / time / 1e9)) | \(fmt(memory, 0)) |")
+            print("\(precision == .float32 ? "RESULT" : "BF16") \(preset.rawValue) \(threads) \(fmt(perBatch * 1e3, 0)) \(fmt(Double(targetTokens) / time, 0)) \(fmt(flops / time / 1e9)) \(fmt(memory, 0))")
+        }
         }
     }
 }
@@ -271,6 +306,7 @@ let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "corename": print(String(cString: openblas_get_corename()))  // OpenBLAS's kernel family in this process
 case "kernels": benchKernels()
+case "bf16": benchBF16()
 case "score": try benchScore()
 case "random-model": try randomModel(path: Array(arguments)[1], postNorm: arguments.contains("--post-norm"), activation: arguments.contains("--gelu") ? .gelu : .relu)
 case "dump-step": try dumpStep(modelPath: Array(arguments)[1], dumpPath: Array(arguments)[2])

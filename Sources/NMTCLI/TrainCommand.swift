@@ -8,6 +8,7 @@ extension TransformerConfig.Preset: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}
 extension TrainingOptions.BestMetric: ExpressibleByArgument {}
+extension MatrixPrecision: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,6 +65,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adam ε (default \(d.adamEpsilon)).") var adamEps: Float?
     @Option(help: "Decoupled weight decay (default \(d.weightDecay)).") var weightDecay: Float?
     @Option(help: "Clip the global gradient norm to this (0: off, the default).") var clipNorm: Double?
+    @Option(help: "Matrix products of training: fp32 (the default) or bf16 (bfloat16 inputs, float32 sums; needs AVX512-BF16). Checkpoints are float32 either way.") var precision: MatrixPrecision?
 
     @Option(help: "Validate every N updates (default \(d.validEvery)).") var validEvery: Int?
     @Option(help: "Beam for validation BLEU (1: greedy, the default).") var validBeam: Int?
@@ -111,7 +113,7 @@ struct TrainCommand: ParsableCommand {
             guard betas.count == 2 else { throw NMTError("--adam-betas takes two numbers, e.g. 0.9,0.98") }
             o.adamBetas = betas
         }
-        set(adamEps, \.adamEpsilon); set(weightDecay, \.weightDecay); set(clipNorm, \.clipNorm)
+        set(adamEps, \.adamEpsilon); set(weightDecay, \.weightDecay); set(clipNorm, \.clipNorm); set(precision, \.precision)
         set(validEvery, \.validEvery); set(validBeam, \.validBeam); set(validMaxSentences, \.validMaxSentences)
         set(patience, \.patience); set(bestMetric, \.bestMetric); set(saveEvery, \.saveEvery); set(keepLast, \.keepLast)
         set(resume, \.resume)

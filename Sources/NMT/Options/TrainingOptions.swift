@@ -44,6 +44,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var adamEpsilon: Float = 1e-9
     public var weightDecay: Float = 0
     public var clipNorm = 0.0
+    /// The matrix products of training (nil: fp32). Checkpoints are float32 either way.
+    public var precision: MatrixPrecision?
     // Validation and checkpoints
     public var validEvery = 500
     public var validBeam = 1
@@ -75,7 +77,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case preNorm = "pre-norm", activation
         case maxTokens = "max-tokens", updateFrequency = "update-freq", seed
         case labelSmoothing = "label-smoothing", lr, warmupSteps = "warmup-steps", warmupInitLR = "warmup-init-lr", schedule = "lr-schedule"
-        case adamBetas = "adam-betas", adamEpsilon = "adam-eps", weightDecay = "weight-decay", clipNorm = "clip-norm"
+        case adamBetas = "adam-betas", adamEpsilon = "adam-eps", weightDecay = "weight-decay", clipNorm = "clip-norm", precision
         case validEvery = "valid-every", validBeam = "valid-beam", validMaxSentences = "valid-max-sentences", patience
         case bestMetric = "best-metric", outputDirectory = "out", saveEvery = "save-every", keepLast = "keep-last"
         case resume, resetOptimizer = "reset-optimizer"
@@ -86,7 +88,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// where it resumes from. Everything else must match the run's config for an exact continuation.
     public static let changeableOnResume: Set<CodingKeys> = [
         .validSource, .validTarget, .validEvery, .validBeam, .validMaxSentences, .patience, .saveEvery, .keepLast,
-        .resume, .resetOptimizer, .maxSteps, .maxEpochs, .maxMinutes, .logEvery, .threads, .outputDirectory,
+        .resume, .resetOptimizer, .maxSteps, .maxEpochs, .maxMinutes, .logEvery, .threads, .outputDirectory, .precision,
     ]
 
     /// Peak learning rate and warmup of each preset: small models take a higher peak and a short warmup.
@@ -190,6 +192,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try checkOption(flag(.adamEpsilon), adamEpsilon, .above(0, upTo: 1))
         try checkOption(flag(.weightDecay), weightDecay, .closed(0, 1000))
         try checkOption(flag(.clipNorm), clipNorm, .closed(0, many), "0: off")
+        if precision == .bfloat16 && !BF16Matmul.isNative {
+            throw NMTError("\(flag(.precision)) bf16 needs a CPU with AVX512-BF16 (vdpbf16ps), which this one lacks; without it bf16 products are slower than fp32 ones — use --precision fp32")
+        }
         if resetOptimizer && resume == nil { throw NMTError("\(flag(.resetOptimizer)) needs --resume FILE") }
         // Sizes no machine here could hold fail now, not as an allocation trap minutes later.
         var sized = config

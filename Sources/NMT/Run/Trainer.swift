@@ -76,10 +76,14 @@ public final class Trainer {
         }
         log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), " +
                 (world.size > 1 ? "\(world.size) ranks × \(Threads.count) thread\(Threads.count == 1 ? "" : "s") (\(world.name))" : "\(Threads.count) threads"))
+        let precision = o.precision ?? .float32
+        let kernels = precision == .bfloat16 ? BF16Matmul.kernelName : kernelDescription(.float32)
+        log.say("precision \(precision.rawValue): \(kernels)")
+        log.event("precision", ["precision": precision.rawValue, "kernels": kernels])
         if world.size > 1 { log.event("ranks", ["ranks": world.size, "threads_per_rank": Threads.count, "library": world.name, "parameters": model.parameters.count]) }
 
         let step = TrainingStep(model: model, adam: start.adam, dropout: DropoutSampler(config: model.config, seed: o.seed &+ 1),
-                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm, world: world)
+                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm, world: world, precision: precision)
         let batches = EpochBatches(corpus: start.corpus, tokenizer: start.tokenizer, maxTokens: o.maxTokens, seed: o.seed, maxLength: o.maxLength,
                                    bpeDropout: o.bpeDropout, epoch: start.progress.epoch, rng: RandomGenerator(state: start.progress.bpeDropoutRng))
         return try loop(step: step, batches: batches, tokenizer: start.tokenizer, validation: start.validation, progress: &start.progress)

@@ -25,6 +25,8 @@ public final class TrainingStep {
     public let clipNorm: Double
     /// The ranks that share each update's batches (one process: a world of one).
     public let world: Communicator
+    /// The precision of the forward and backward passes' matrix products (everything else is float32).
+    public let precision: MatrixPrecision
     /// The gradient of one batch, added to `gradients` (allocated when a rank computes several per update).
     private var batchGradients: TransformerGradients?
 
@@ -44,8 +46,9 @@ public final class TrainingStep {
     }
 
     public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, clipNorm: Double,
-                world: Communicator = SingleProcess()) {
+                world: Communicator = SingleProcess(), precision: MatrixPrecision = .float32) {
         self.world = world
+        self.precision = precision
         self.model = model
         self.adam = adam
         self.dropout = dropout
@@ -62,6 +65,8 @@ public final class TrainingStep {
         result.sourceTokens = batches.reduce(0) { $0 + $1.sourceTokens }
         let scale = 1 / Float(result.targetTokens)
         gradients.zero()
+        BF16Matmul.active = precision == .bfloat16
+        defer { BF16Matmul.active = false }
         for (index, batch) in batches.enumerated() where index % world.size == world.rank {
             dropout.startBatch(update: update, batch: index)
             let first = index == world.rank

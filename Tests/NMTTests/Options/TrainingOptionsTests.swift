@@ -12,7 +12,7 @@ func optionsWithEveryFieldSet() -> TrainingOptions {
     (o.preNorm, o.activation) = (false, .gelu)
     (o.maxTokens, o.updateFrequency, o.seed, o.labelSmoothing) = (2048, 2, 7, 0.2)
     (o.lr, o.warmupSteps, o.warmupInitLR, o.schedule) = (5e-4, 1000, 1e-6, .noam)
-    (o.adamBetas, o.adamEpsilon, o.weightDecay, o.clipNorm) = ([0.8, 0.99], 1e-8, 0.01, 1.5)
+    (o.adamBetas, o.adamEpsilon, o.weightDecay, o.clipNorm, o.precision) = ([0.8, 0.99], 1e-8, 0.01, 1.5, .bfloat16)
     (o.validEvery, o.validBeam, o.validMaxSentences, o.patience, o.bestMetric) = (100, 4, 50, 3, .bleu)
     (o.outputDirectory, o.saveEvery, o.keepLast, o.resume, o.resetOptimizer) = ("runs/x", 25, 2, "c.safetensors", true)
     (o.maxSteps, o.maxEpochs, o.maxMinutes, o.logEvery, o.threads) = (10, 3, 1.5, 5, 2)

@@ -1,0 +1,120 @@
+// `--precision bf16`: bfloat16 matrix products with float32 sums (oneDNN), on CPUs with AVX512-BF16.
+//
+// The tolerance bf16 supports: a bfloat16 keeps 8 of float32's 24 significand bits, so rounding
+// moves each input by at most 2⁻⁹ of itself and a product of two by at most 2⁻⁸ (0.4 %). Those
+// errors are independent across the k terms of a sum, so a product's result is typically off by
+// far less, but a gradient passes through several products per layer and cancellation makes small
+// entries relatively worse: whole-tensor agreement within 3 % (≈ 8 × 2⁻⁸) is what bf16 supports,
+// against fp32's 1e-6 (measured: 0.6 % over the whole gradient, at most 3 % for one tensor). The
+// model uses GELU: with ReLU, a pre-activation that bf16 moves across zero switches a unit off, and
+// a freshly initialised model has many near zero (fc1 gradients then differ by 5 %). What bf16
+// must not change — the float32 sums of exactly rounded inputs — is checked to float32 precision.
+
+import Foundation
+import Testing
+@testable import NMT
+
+@Suite(.enabled(if: BF16Matmul.isNative, "this CPU has no AVX512-BF16")) struct BF16MatmulTests {
+    private func bfloat16(_ x: Float) -> Float {
+        var rounded: UInt16 = 0
+        withUnsafePointer(to: x) { roundToBFloat16(&rounded, $0, rows: 1, columns: 1, ld: 1) }
+        return Float(bitPattern: UInt32(rounded) << 16)
+    }
+
+    @Test func roundingIsToNearestWithTiesToEven() {
+        #expect(bfloat16(1) == 1)
+        #expect(bfloat16(Float(bitPattern: 0x3F80_8000)) == 1)  // halfway to the next: ties to even (down)
+        #expect(bfloat16(Float(bitPattern: 0x3F81_8000)) == Float(bitPattern: 0x3F82_0000))  // halfway, odd below: up
+        #expect(bfloat16(Float(bitPattern: 0x3F80_8001)) == Float(bitPattern: 0x3F81_0000))  // just past halfway: up
+        #expect(bfloat16(-3.1415927) == -3.140625)
+        #expect(bfloat16(.infinity) == .infinity && bfloat16(.nan).isNaN)
+    }
+
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func aProductIsTheFloat32ProductOfTheRoundedInputs(transposeA: Bool, transposeB: Bool) {
+        let (m, n, k) = (37, 29, 45)
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 4)
+        // Stored with spare columns (leading dimensions larger than the matrices).
+        let (aRows, aColumns) = transposeA ? (k, m) : (m, k), (bRows, bColumns) = transposeB ? (n, k) : (k, n)
+        let a = arena.tensor(Shape(aRows, aColumns + 3)), b = arena.tensor(Shape(bRows, bColumns + 5))
+        for i in 0..<a.count { a[i] = rng.nextUnitFloat() * 2 - 1 }
+        for i in 0..<b.count { b[i] = rng.nextUnitFloat() * 2 - 1 }
+        let start = arena.tensor(Shape(m, n))
+        for i in 0..<start.count { start[i] = rng.nextUnitFloat() }
+        for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (2, 0.25)] {
+            let c = arena.tensor(Shape(m, n))
+            for i in 0..<c.count { c[i] = start[i] }
+            BF16Matmul.multiply(c.pointer, a.pointer, lda: a.columns, transposeA: transposeA, b.pointer, ldb: b.columns, transposeB: transposeB,
+                                m: m, n: n, k: k, alpha: alpha, beta: beta)
+            var worst = 0.0
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = 0.0
+                    for p in 0..<k {
+                        let x = transposeA ? a[p * a.columns + i] : a[i * a.columns + p]
+                        let y = transposeB ? b[j * b.columns + p] : b[p * b.columns + j]
+                        sum += Double(bfloat16(x)) * Double(bfloat16(y))
+                    }
+                    let expected = Double(alpha) * sum + Double(beta) * Double(start[i * n + j])
+                    worst = max(worst, abs(Double(c[i * n + j]) - expected))
+                }
+            }
+            #expect(worst <= 1e-5, "alpha \(alpha) beta \(beta): largest difference \(worst)")
+        }
+    }
+
+    @Test func bf16GradientsAgreeWithFloat32WithinBF16Precision() throws {
+        let config = TransformerConfig(vocabularySize: 300, dModel: 64, ffnDim: 128, heads: 4, encoderLayers: 2, decoderLayers: 2,
+                                       dropout: 0, attentionDropout: 0, activationDropout: 0, maxPositions: 40, activation: .gelu)
+        let model = try Transformer(config: config)
+        model.initialize(seed: 3)
+        var rng = RandomGenerator(seed: 5)
+        let batch = Batch(pairs: (0..<12).map { i in
+            ((0..<(8 + i)).map { _ in Int32(4 + rng.next() % 296) }, (0..<(14 - i / 2)).map { _ in Int32(4 + rng.next() % 296) })
+        })
+        let arena = Arena()
+        func gradients(bf16: Bool) -> (TransformerGradients, Double) {
+            let g = TransformerGradients(for: model)
+            BF16Matmul.active = bf16
+            defer { BF16Matmul.active = false }
+            let loss = model.backward(model.forward(batch, dropout: nil, arena: arena), labelSmoothing: 0.1, gradients: g, arena: arena).loss
+            return (g, loss.loss)
+        }
+        let (exact, exactLoss) = gradients(bf16: false), (reduced, reducedLoss) = gradients(bf16: true)
+        #expect(abs(reducedLoss - exactLoss) <= 1e-3 * exactLoss, "loss \(reducedLoss) in bf16, \(exactLoss) in fp32")
+        var failures: [String] = []
+        var totalDifference = 0.0, totalNorm = 0.0
+        for entry in model.parameters.entries {
+            var difference = 0.0, norm = 0.0
+            for i in entry.offset..<(entry.offset + entry.count) {
+                let (a, b) = (Double(reduced.buffer.pointer[i]), Double(exact.buffer.pointer[i]))
+                difference += (a - b) * (a - b)
+                norm += b * b
+            }
+            (totalDifference, totalNorm) = (totalDifference + difference, totalNorm + norm)
+            if difference.squareRoot() > 0.03 * norm.squareRoot() + 1e-7 {
+                failures.append("\(entry.name): ‖bf16 − fp32‖ / ‖fp32‖ = \((difference / norm).squareRoot())")
+            }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+        print("bf16 vs fp32 gradient: ‖bf16 − fp32‖ / ‖fp32‖ = \((totalDifference / totalNorm).squareRoot()) over the whole model")
+    }
+
+    @Test func aBF16RunResumesInFP32AndBack() throws {
+        let dir = try TemporaryDirectory()
+        let corpus = try smallCorpus(dir, lines: 200)
+        var o = smallOptions(dir, corpus)
+        o.validSource = nil; o.validTarget = nil
+        for (precision, steps) in [(MatrixPrecision.bfloat16, 4), (.float32, 8), (.bfloat16, 12)] {
+            o.precision = precision
+            o.maxSteps = steps
+            let summary = try Trainer(options: o, log: quietLog()).run()
+            #expect(summary.steps == steps)
+        }
+        let log = try String(contentsOfFile: o.outputDirectory + "/log.jsonl", encoding: .utf8)
+        #expect(log.components(separatedBy: "\"precision\":\"bf16\"").count - 1 == 2)
+        #expect(log.components(separatedBy: "\"precision\":\"fp32\"").count - 1 == 1)
+        #expect(try ModelFile.load(o.outputDirectory + "/checkpoint-last.safetensors").step == 12)
+    }
+}
