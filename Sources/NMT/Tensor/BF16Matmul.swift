@@ -73,6 +73,33 @@ public enum BF16Matmul {
         _ = lockReady
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
+        // A's bfloat16 copy is kept to `blockElements` by taking A in blocks — rows of op(A), or
+        // (A transposed: the weight gradient's activations) slices of the inner dimension summed
+        // into C — so bf16 adds little to the peak memory (the output layer's gradient [tokens,
+        // vocabulary] alone would be 65 MB in one piece).
+        if m * k <= blockElements {
+            multiplyBlock(c, a, lda: lda, transposeA: transposeA, b, ldb: ldb, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, beta: beta)
+        } else if !transposeA {
+            let rows = max(16, blockElements / k)
+            for start in stride(from: 0, to: m, by: rows) {
+                multiplyBlock(c + start * n, a + start * lda, lda: lda, transposeA: false, b, ldb: ldb, transposeB: transposeB,
+                              m: min(rows, m - start), n: n, k: k, alpha: alpha, beta: beta)
+            }
+        } else {
+            let slice = max(16, blockElements / m)
+            for start in stride(from: 0, to: k, by: slice) {
+                multiplyBlock(c, a + start * lda, lda: lda, transposeA: true, transposeB ? b + start : b + start * ldb, ldb: ldb, transposeB: transposeB,
+                              m: m, n: n, k: min(slice, k - start), alpha: alpha, beta: start == 0 ? beta : 1)
+            }
+        }
+    }
+
+    /// The largest bfloat16 copy of A (4 Mi values, 8 MB).
+    static let blockElements = 1 << 22
+
+    private static func multiplyBlock(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+                                      _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                                      m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
         // Dense bfloat16 copies of A and B, each in its own layout (oneDNN reads either).
         let (aRows, aColumns) = transposeA ? (k, m) : (m, k)
         let (bRows, bColumns) = transposeB ? (n, k) : (k, n)

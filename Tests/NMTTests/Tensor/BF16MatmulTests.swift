@@ -64,6 +64,26 @@ import Testing
         }
     }
 
+    @Test(arguments: [false, true])
+    func aProductLargerThanOneBlockEqualsTheWholeProduct(transposeA: Bool) {
+        // op(A) [m, k] with m·k = 3 blocks and a half: row blocks, or inner slices summed into C.
+        let (m, n, k) = (transposeA ? 48 : 7 * BF16Matmul.blockElements / 2 / 64, 24, transposeA ? 7 * BF16Matmul.blockElements / 2 / 48 : 64)
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 8)
+        let a = arena.tensor(transposeA ? Shape(k, m) : Shape(m, k)), b = arena.tensor(Shape(k, n))
+        // Values exact in bfloat16 and small integers' products: every order of summation gives the same float32.
+        for i in 0..<a.count { a[i] = Float(Int(rng.next() % 5)) - 2 }
+        for i in 0..<b.count { b[i] = Float(Int(rng.next() % 5)) - 2 }
+        let c = arena.tensor(Shape(m, n)), expected = arena.tensor(Shape(m, n))
+        for i in 0..<c.count { (c[i], expected[i]) = (1, 1) }
+        BF16Matmul.multiply(c.pointer, a.pointer, lda: a.columns, transposeA: transposeA, b.pointer, ldb: n, transposeB: false,
+                            m: m, n: n, k: k, alpha: 1, beta: 1)
+        matmul(expected, a, b, transposeA: transposeA, beta: 1)
+        var differences = 0
+        for i in 0..<c.count where c[i] != expected[i] { differences += 1 }
+        #expect(differences == 0)
+    }
+
     @Test func bf16GradientsAgreeWithFloat32WithinBF16Precision() throws {
         let config = TransformerConfig(vocabularySize: 300, dModel: 64, ffnDim: 128, heads: 4, encoderLayers: 2, decoderLayers: 2,
                                        dropout: 0, attentionDropout: 0, activationDropout: 0, maxPositions: 40, activation: .gelu)
