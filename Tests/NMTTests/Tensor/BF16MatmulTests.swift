@@ -138,3 +138,16 @@ import Testing
         #expect(try ModelFile.load(o.outputDirectory + "/checkpoint-last.safetensors").step == 12)
     }
 }
+
+@Suite struct BF16AvailabilityTests {
+    @Test func bf16IsRefusedInOneLineOnACPUWithoutAVX512BF16() throws {
+        // oneDNN's DNNL_MAX_CPU_ISA hides the instructions, as an older CPU would lack them.
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 20)
+        let r = try runNMT(["train", "--train-src", en, "--train-tgt", es, "--out", dir.path("run"), "--precision", "bf16"],
+                           environment: ["DNNL_MAX_CPU_ISA": "AVX512_CORE"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "nmt: error: --precision bf16 needs a CPU with AVX512-BF16 (vdpbf16ps), which this one lacks; without it bf16 products are slower than fp32 ones — use --precision fp32\n")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
+    }
+}
