@@ -24,14 +24,14 @@ public enum BF16Matmul {
         get { pthread_getspecific(activeKey) != nil }
         set { pthread_setspecific(activeKey, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
     }
-    nonisolated(unsafe) private static let activeKey: pthread_key_t = {
+    private static let activeKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key
     }()
     /// One product at a time: the scratch copies, the cache and oneDNN's stream are shared.
     nonisolated(unsafe) private static var lock = pthread_mutex_t()
-    nonisolated(unsafe) private static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
+    private static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
 
     /// Whether this CPU has AVX512-BF16 (oneDNN's avx512_core_bf16 or better), the instructions
     /// that make bfloat16 products faster than float32 ones.

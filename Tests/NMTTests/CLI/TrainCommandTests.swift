@@ -15,7 +15,7 @@ import Testing
         let process = Process()
         process.executableURL = try nmtExecutable()
         process.arguments = arguments
-        FileManager.default.createFile(atPath: run + ".stderr", contents: nil)
+        _ = FileManager.default.createFile(atPath: run + ".stderr", contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: run + ".stderr"))
         process.standardOutput = FileHandle.nullDevice
         try process.run()

@@ -14,7 +14,7 @@ func startNMT(_ arguments: [String], stderrPath: String) throws -> Process {
     let process = Process()
     process.executableURL = try nmtExecutable()
     process.arguments = arguments
-    FileManager.default.createFile(atPath: stderrPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
     process.standardOutput = FileHandle.nullDevice
     try process.run()
@@ -74,7 +74,7 @@ func waitForUpdates(_ run: String, _ updates: Int, of process: Process) {
         #expect(try runNMT(tinyTrainArguments(corpus, out: run, steps: 2)).status == 0)
         // A writer that died (PID 4194304 cannot exist: above Linux's pid_max), one still alive (us), and a user's file.
         let stale = ".checkpoint-5.safetensors.tmp-4194304-77", live = ".x.safetensors.tmp-\(getpid())-1", mine = "notes.tmp-1-2"
-        for name in [stale, live, mine] { FileManager.default.createFile(atPath: run + "/" + name, contents: Data("x".utf8)) }
+        for name in [stale, live, mine] { _ = FileManager.default.createFile(atPath: run + "/" + name, contents: Data("x".utf8)) }
         let r = try runNMT(tinyTrainArguments(corpus, out: run, steps: 3))
         #expect(r.status == 0 && r.stderr.contains("removed 1 temporary file(s) left by an interrupted run: \(stale)"), "\(r.stderr)")
         let names = try FileManager.default.contentsOfDirectory(atPath: run)
@@ -85,7 +85,7 @@ func waitForUpdates(_ run: String, _ updates: Int, of process: Process) {
         TemporaryFiles.setInFlight(nil)
         let dir = try TemporaryDirectory()
         let path = dir.path("in-flight")
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         TemporaryFiles.setInFlight(path)
         TemporaryFiles.removeInFlight()
         TemporaryFiles.setInFlight(nil)
