@@ -4,9 +4,9 @@
 // float32's 8-bit exponent and 8 of its 24 significand bits (Kalamkar et al. 2019), so no loss
 // scaling is needed; every result is float32.
 //
-// Called from the thread that runs the step (never inside nmt's parallel regions): oneDNN splits
-// the product over `Threads.count` OpenMP threads itself. Primitives are cached by shape and
-// thread count (oneDNN fixes a primitive's split when it creates it).
+// Called from the thread that runs the step (never inside nmt's parallel regions); nmt's workers
+// each run one block of rows on one OpenMP thread. Primitives are cached by shape and share no
+// state (each worker passes its own scratchpad).
 
 import CDNNL
 import Foundation
@@ -45,19 +45,23 @@ public enum BF16Matmul {
 
     private struct Key: Hashable {
         var m, n, k: Int
+        /// Elements between consecutive columns of op(A) when A is transposed (the copy's full m).
+        var aStride: Int
         var transposeA, transposeB: Bool
         var alpha, beta: Float
-        /// oneDNN fixes a primitive's split over threads when it is created.
-        var threads: Int
     }
 
     private struct Entry {
         var primitive: dnnl_primitive_t
-        var a, b, c: dnnl_memory_desc_t
+        var a, b, c, scratchpad: dnnl_memory_desc_t
+        var scratchpadBytes: Int
     }
 
     nonisolated(unsafe) private static var engine: dnnl_engine_t? = nil
-    nonisolated(unsafe) private static var stream: dnnl_stream_t? = nil
+    /// One stream and one scratchpad per worker: the workers run the same primitives at once.
+    nonisolated(unsafe) private static var streams: [dnnl_stream_t?] = []
+    nonisolated(unsafe) private static var scratchpads: [UnsafeMutableRawPointer?] = []
+    nonisolated(unsafe) private static var scratchpadCapacity: [Int] = []
     nonisolated(unsafe) private static var cache: [Key: Entry] = [:]
     /// bfloat16 copies of A and B (grown as needed, reused by every call).
     nonisolated(unsafe) private static var scratchA = GrowableBuffer()
@@ -107,31 +111,59 @@ public enum BF16Matmul {
         roundToBFloat16(a16, a, rows: aRows, columns: aColumns, ld: lda)
         roundToBFloat16(b16, b, rows: bRows, columns: bColumns, ld: ldb)
 
-        omp_set_num_threads(Int32(Threads.count))
-        let key = Key(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, threads: Threads.count)
-        let entry = cache[key] ?? makeEntry(key)
-        cache[key] = entry
-        var memories: [dnnl_memory_t?] = [nil, nil, nil]
-        var descriptors = [entry.a, entry.b, entry.c]
-        let handles: [UnsafeMutableRawPointer] = [UnsafeMutableRawPointer(a16), UnsafeMutableRawPointer(b16), UnsafeMutableRawPointer(c)]
-        for i in 0..<3 { check(dnnl_memory_create(&memories[i], &descriptors[i], engine, handles[i]), "memory") }
-        let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memories[0]),
-                         dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memories[1]),
-                         dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memories[2])]
-        check(dnnl_primitive_execute(entry.primitive, stream, 3, arguments), "execute")
-        check(dnnl_stream_wait(stream), "wait")
-        for memory in memories { dnnl_memory_destroy(memory) }
+        // One block of op(A)'s rows per worker (multiples of 16, as `matmul` splits them), each a
+        // oneDNN product on that worker alone: oneDNN's own OpenMP team would keep spinning on the
+        // cores after every product, slowing the nmt kernels that run next (measured: ~10 %).
+        let workers = m >= 32 * Threads.count ? Threads.count : 1
+        var blocks: [(start: Int, rows: Int, entry: Entry)] = []
+        for w in 0..<workers {
+            let start = workers == 1 ? 0 : (m * w / workers) / 16 * 16
+            let end = w == workers - 1 ? m : (m * (w + 1) / workers) / 16 * 16
+            if end <= start { continue }
+            let key = Key(m: end - start, n: n, k: k, aStride: m, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta)
+            let entry = cache[key] ?? makeEntry(key)
+            cache[key] = entry
+            blocks.append((start, end - start, entry))
+        }
+        while streams.count < blocks.count {
+            var stream: dnnl_stream_t? = nil
+            check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
+            streams.append(stream)
+            scratchpads.append(nil)
+            scratchpadCapacity.append(0)
+        }
+        for (slot, block) in blocks.enumerated() where block.entry.scratchpadBytes > scratchpadCapacity[slot] {
+            scratchpads[slot]?.deallocate()
+            scratchpads[slot] = UnsafeMutableRawPointer.allocate(byteCount: block.entry.scratchpadBytes, alignment: 64)
+            scratchpadCapacity[slot] = block.entry.scratchpadBytes
+        }
+        let aBlocks = blocks.map { transposeA ? a16 + $0.start : a16 + $0.start * k }
+        let run = { (slot: Int) in
+            let block = blocks[slot]
+            omp_set_num_threads(1)
+            var memories: [dnnl_memory_t?] = [nil, nil, nil, nil]
+            var descriptors = [block.entry.a, block.entry.b, block.entry.c, block.entry.scratchpad]
+            let handles: [UnsafeMutableRawPointer?] = [UnsafeMutableRawPointer(aBlocks[slot]), UnsafeMutableRawPointer(b16),
+                                                       UnsafeMutableRawPointer(c + block.start * n), scratchpads[slot]]
+            for i in 0..<4 { check(dnnl_memory_create(&memories[i], &descriptors[i], engine, handles[i]), "memory") }
+            let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memories[0]),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memories[1]),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memories[2]),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memories[3])]
+            check(dnnl_primitive_execute(block.entry.primitive, streams[slot], 4, arguments), "execute")
+            check(dnnl_stream_wait(streams[slot]), "wait")
+            for memory in memories { dnnl_memory_destroy(memory) }
+        }
+        if blocks.count == 1 { run(0) } else { Threads.parallelFor(blocks.count, run) }
     }
 
     private static func makeEntry(_ key: Key) -> Entry {
-        if engine == nil {
-            check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine")
-            check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
-        }
+        if engine == nil { check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine") }
+        omp_set_num_threads(1)
         var a = dnnl_memory_desc_t(), b = dnnl_memory_desc_t(), c = dnnl_memory_desc_t()
         var aDims: [Int64] = [Int64(key.m), Int64(key.k)], bDims: [Int64] = [Int64(key.k), Int64(key.n)], cDims: [Int64] = [Int64(key.m), Int64(key.n)]
         // op(A) [m, k] over the dense copy: rows k apart, or (transposed storage [k, m]) columns m apart.
-        var aStrides: [Int64] = key.transposeA ? [1, Int64(key.m)] : [Int64(key.k), 1]
+        var aStrides: [Int64] = key.transposeA ? [1, Int64(key.aStride)] : [Int64(key.k), 1]
         var bStrides: [Int64] = key.transposeB ? [1, Int64(key.k)] : [Int64(key.n), 1]
         var cStrides: [Int64] = [Int64(key.n), 1]
         check(dnnl_memory_desc_init_by_strides(&a, 2, &aDims, dnnl_bf16, &aStrides), "source")
@@ -142,6 +174,7 @@ public enum BF16Matmul {
         var attributes: dnnl_primitive_attr_t? = nil
         check(dnnl_primitive_attr_create(&attributes), "attributes")
         defer { dnnl_primitive_attr_destroy(attributes) }
+        check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "scratchpad")
         if key.alpha != 1 {
             var alpha = key.alpha
             check(dnnl_primitive_attr_set_output_scales(attributes, 1, 0, &alpha), "alpha")
@@ -158,7 +191,9 @@ public enum BF16Matmul {
         defer { dnnl_primitive_desc_destroy(primitiveDescription) }
         var primitive: dnnl_primitive_t? = nil
         check(dnnl_primitive_create(&primitive, primitiveDescription), "primitive")
-        return Entry(primitive: primitive!, a: a, b: b, c: c)
+        let scratchpad = dnnl_primitive_desc_query_md(primitiveDescription, dnnl_query_scratchpad_md, 0)!.pointee
+        var scratchpadCopy = scratchpad
+        return Entry(primitive: primitive!, a: a, b: b, c: c, scratchpad: scratchpad, scratchpadBytes: max(64, dnnl_memory_desc_get_size(&scratchpadCopy)))
     }
 
     private static func check(_ status: dnnl_status_t, _ what: String) {
