@@ -38,8 +38,10 @@ extension Communicator {
     }
 
     /// True on every rank when every rank passed the same `value`.
-    public func allEqual(_ value: UInt64) throws -> Bool {
+    /// (One process never computes `value`: a whole-model checksum costs a pass over the weights.)
+    public func allEqual(_ value: @autoclosure () -> UInt64) throws -> Bool {
         if size == 1 { return true }
+        let value = value()
         // max(v) and max(~v) bound v from above and below: equal everywhere iff max(v) == ~max(~v).
         var values = [Int64(bitPattern: value), Int64(bitPattern: ~value)]
         try max(&values)

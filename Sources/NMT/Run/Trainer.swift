@@ -310,7 +310,6 @@ public final class Trainer {
 
         /// Every rank holds the same parameters (checked every `agreementInterval` updates and at the end).
         func checkAgreement() throws {
-            guard world.size > 1 else { return }
             guard try world.allEqual(parameterChecksum(model, progress)) else {
                 throw CollectiveError(message: "after step \(progress.step) the ranks' parameters differ; stopped\(lastGood(lastCheckpoint))")
             }
