@@ -9,8 +9,8 @@ public final class DecodingWorkspace: @unchecked Sendable {
     let batch = Arena()
     /// Lives for one decoder step: that step's activations and log-probabilities.
     let step = Arena()
-    /// Self-attention caches of one batch, reserved for the longest output allowed; only the pages
-    /// live hypotheses touched are resident.
+    /// The self-attention cache's positions (nodes) of one batch, reserved for the longest output
+    /// allowed with no prefix shared; only the pages of nodes used so far are resident.
     let selfAttention = PageBuffer()
     /// Batch memory kept resident between batches (16 MB).
     static let residentBatchFloats = 1 << 22

@@ -9,10 +9,14 @@
 //   dq = dS·k/√D,  dk = dSᵀ·q/√D; then the four projections.
 // One forward serves training, rescoring and incremental decoding (keys and values from a cache).
 
-/// Keys and values as attention reads them, in each layout it meets: key t of block b is the row
-/// at `keys + b·blockStride + t·rowStride` (values alike). Training: one block per sequence of
-/// [B·Tk, C]. Decoding: query row r reads block `blocks[r]` — a beam's hypotheses share their
-/// sentence's cross-attention block, and self-attention blocks are cache slots.
+import CKernels
+
+/// Keys and values as attention reads them, in each layout it meets. Training: key t of sequence b
+/// is the row at `keys + b·blockStride + t·rowStride` (values alike), one block per sequence of
+/// [B·Tk, C]. Decoding cross-attention: query row r reads block `blocks[r]` — a beam's hypotheses
+/// share their sentence's block. Decoding self-attention: key t of query row r is the row
+/// `paths[r·pathStride + t]` (a hypothesis's prefix is a path of positions shared with the
+/// hypotheses it shares a prefix with; see IncrementalDecoder).
 public struct KeyValues {
     var keys: UnsafeMutablePointer<Float>
     var values: UnsafeMutablePointer<Float>
@@ -21,15 +25,32 @@ public struct KeyValues {
     var blockStride: Int
     var rowStride: Int
     var blocks: UnsafePointer<Int32>?
+    var paths: UnsafePointer<Int32>?
+    var pathStride: Int
 
     /// Projected keys and values [B·Tk, C] of B sequences.
     init(keys: Tensor, values: Tensor, count: Int) {
         self.init(keys: keys.pointer, values: values.pointer, count: count, blockStride: count * keys.columns, rowStride: keys.columns, blocks: nil)
     }
 
+    /// Blocks: key t of query row r at `blocks[r]·blockStride + t·rowStride` (row r's own block without `blocks`).
     init(keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, count: Int, blockStride: Int, rowStride: Int,
          blocks: UnsafePointer<Int32>?) {
         (self.keys, self.values, self.count, self.blockStride, self.rowStride, self.blocks) = (keys, values, count, blockStride, rowStride, blocks)
+        (paths, pathStride) = (nil, 0)
+    }
+
+    /// Paths: key t of query row r at `paths[r·pathStride + t]·rowStride`.
+    init(keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, count: Int, rowStride: Int,
+         paths: UnsafePointer<Int32>, pathStride: Int) {
+        (self.keys, self.values, self.count, self.rowStride, self.paths, self.pathStride) = (keys, values, count, rowStride, paths, pathStride)
+        (blockStride, blocks) = (0, nil)
+    }
+
+    /// Where key (and value) t of query row r starts, from `keys` (`values`).
+    func offset(row r: Int, position t: Int) -> Int {
+        if let paths { return Int(paths[r * pathStride + t]) * rowStride }
+        return Int(blocks.map { $0[r] } ?? Int32(r)) * blockStride + t * rowStride
     }
 }
 
@@ -77,8 +98,7 @@ public enum MultiHeadAttention {
                 keyValues = cache.keyValues
                 let position = cache.writePosition!
                 for r in 0..<k.rows {
-                    let block = Int(keyValues.blocks.map { $0[r] } ?? Int32(r))
-                    let offset = block * keyValues.blockStride + position * keyValues.rowStride
+                    let offset = keyValues.offset(row: r, position: position)
                     (keyValues.keys + offset).update(from: k.pointer + r * c, count: c)
                     (keyValues.values + offset).update(from: v.pointer + r * c, count: c)
                 }
@@ -156,8 +176,18 @@ public enum MultiHeadAttention {
     /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk].
     static func scores(_ s: Tensor, q: Tensor, _ kv: KeyValues, batch: Int, queries: Int, heads: Int) {
         let c = q.columns, d = c / heads, keys = kv.count
+        if queries == 1, let paths = kv.paths {
+            // Keys gathered along each row's path (decoding self-attention), all heads at once.
+            Threads.parallelChunks(batch, minChunk: 4) { range in
+                for b in range {
+                    nmt_gathered_scores(s.pointer + b * heads * keys, q.pointer + b * c, kv.keys, paths + b * kv.pathStride, keys, kv.rowStride,
+                                        heads, d, 1 / Float(d).squareRoot())
+                }
+            }
+            return
+        }
         if queries == 1 {
-            // One query per row (incremental decoding): B·H matrix–vector products, one sgemv each
+            // One query per row (decoding cross-attention): B·H matrix–vector products, one sgemv each
             // (OpenBLAS's AVX-512 kernels beat SIMD Swift built for baseline x86-64 here, ~1.6×).
             let scale = 1 / Float(d).squareRoot()
             Threads.parallelChunks(batch * heads, minChunk: 16) { range in
@@ -170,7 +200,7 @@ public enum MultiHeadAttention {
             }
             return
         }
-        require(kv.blocks == nil, "MultiHeadAttention.scores: shared key blocks need one query per row")
+        require(kv.blocks == nil && kv.paths == nil, "MultiHeadAttention.scores: shared keys need one query per row")
         batchedMatmul(outer: batch, inner: heads,
                       MatrixBatch(s.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),
                       MatrixBatch(q.pointer, outerStride: queries * c, innerStride: d, ld: c),
@@ -181,6 +211,15 @@ public enum MultiHeadAttention {
     /// ctx_bh = P_bh·v_bh into [B·Tq, C].
     static func weightedValues(_ context: Tensor, probs: Tensor, _ kv: KeyValues, batch: Int, queries: Int, heads: Int) {
         let c = context.columns, d = c / heads, keys = kv.count
+        if queries == 1, let paths = kv.paths {
+            Threads.parallelChunks(batch, minChunk: 4) { range in
+                for b in range {
+                    nmt_gathered_weighted_values(context.pointer + b * c, probs.pointer + b * heads * keys, kv.values, paths + b * kv.pathStride,
+                                                 keys, kv.rowStride, heads, d)
+                }
+            }
+            return
+        }
         if queries == 1 {
             // As in `scores`: one query per row, a weighted sum of value rows per head (sgemv, Vᵀ·p).
             Threads.parallelChunks(batch * heads, minChunk: 16) { range in
@@ -193,7 +232,7 @@ public enum MultiHeadAttention {
             }
             return
         }
-        require(kv.blocks == nil, "MultiHeadAttention.weightedValues: shared value blocks need one query per row")
+        require(kv.blocks == nil && kv.paths == nil, "MultiHeadAttention.weightedValues: shared values need one query per row")
         batchedMatmul(outer: batch, inner: heads,
                       MatrixBatch(context.pointer, outerStride: queries * c, innerStride: d, ld: c),
                       MatrixBatch(probs.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys),

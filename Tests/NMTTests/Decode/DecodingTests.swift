@@ -84,6 +84,30 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
         #expect(decoder.rows == 2)
     }
 
+    /// Hypotheses continuing one parent share its cached positions; positions no hypothesis
+    /// holds any more are freed.
+    @Test func theSelfAttentionCacheHoldsEachSharedPrefixOnce() throws {
+        let model = try randomModel(vocabulary: 30)
+        let batch = Batch(pairs: [(source: [5, 6, 7], target: [])])
+        let encoded = model.encode(source: batch.source, batch: 1, length: batch.sourceLength, arena: Arena())
+        let decoder = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
+                                         sourceLength: batch.sourceLength, sentenceOf: [0], maxLength: 8, capacity: 3)
+        for token: Int32 in [2, 13, 14] {
+            _ = decoder.step([token])
+            decoder.select(parents: [0])
+        }
+        #expect(decoder.nodesInUse == 3)
+        decoder.select(parents: [0, 0, 0])   // a beam of three from one prefix
+        #expect(decoder.nodesInUse == 3)
+        _ = decoder.step([15, 16, 17])
+        #expect(decoder.nodesInUse == 6)     // the shared three, one new position each
+        decoder.select(parents: [1, 1])      // rows 0 and 2 end: their last positions are freed
+        #expect(decoder.nodesInUse == 4)
+        _ = decoder.step([18, 19])
+        decoder.select(parents: [0])
+        #expect(decoder.nodesInUse == 5)
+    }
+
     @Test func beamOfOneEqualsGreedy() throws {
         let model = try randomModel(vocabulary: 40)
         let sources: [[Int32]] = [[5, 6, 7], [8, 9, 10, 11, 12, 13], [14], [15, 16, 17, 18]]
