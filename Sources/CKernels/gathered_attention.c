@@ -12,17 +12,13 @@
 
 #include "gathered_attention.h"
 #include <math.h>
+#include "clones.h"
 
 typedef float f16x __attribute__((ext_vector_type(16)));
 typedef float f8x __attribute__((ext_vector_type(8)));
 typedef float f4x __attribute__((ext_vector_type(4)));
 typedef float f2x __attribute__((ext_vector_type(2)));
 
-#ifdef NMT_SINGLE_TARGET  // scripts/check-gathered-attention builds one instruction set at a time
-#define CLONES
-#else
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
 
 // Unaligned loads and stores are plain dereferences of this type (no vector-typed helper functions,
 // whose calling convention would differ between the clones).

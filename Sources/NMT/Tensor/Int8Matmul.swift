@@ -15,6 +15,7 @@
 //   so |y − ŷ| ≤ Σ_i |x_i|·max|W_o|/254 + Σ_i |ŵ_i|·max|x_n|/(2R).
 
 import CDNNL
+import CKernels
 import Foundation
 
 public enum Int8Kernel {
@@ -82,33 +83,13 @@ private func int8LinearRows(_ y: Tensor, _ x: Tensor, _ q: QuantizedMatrix, _ bi
     if m == 0 { return }
     let scratch = Int8Scratch.current
     scratch.reserve(rows: m, columns: k, outputs: n)
-    let range = Float(activationRange), shift = activationRange + 1, shiftBits = UInt32(shift)
-    for (i, r) in rows.enumerated() {
-        let row = x.pointer + r * k, out = scratch.activations + i * k
-        var largest: Float = 0
-        for j in 0..<k { largest = max(largest, abs(row[j])) }
-        let a: Float = largest > 0 ? range / largest : 1
-        for j in 0..<k {
-            // (v).rounded() — half away from zero — without a libm call: for |v| < 2²², v + 1.5·2²³
-            // rounds v to an integer (half to even) in the low mantissa bits; ties are moved away
-            // from zero. The low byte of those bits, plus the shift, is the u8 activation.
-            let v = row[j] * a
-            let even = (v + 12_582_912) - 12_582_912
-            let rounded = abs(v - even) == 0.5 ? v + (v < 0 ? -0.5 : 0.5) : even
-            out[j] = UInt8(truncatingIfNeeded: (rounded + 12_582_912).bitPattern &+ shiftBits)
-        }
-        scratch.rowFactors[i] = 1 / a
-    }
+    let shift = activationRange + 1
+    // Quantizing and scaling back are element-wise C kernels (Kernels/int8_rows.c), vectorized per
+    // instruction set; they equal `int8LinearReference`'s Swift arithmetic bit for bit.
+    nmt_quantize_rows(scratch.activations, scratch.rowFactors, x.pointer + rows.lowerBound * k, m, k, Float(activationRange), UInt32(shift))
     let status = nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), scratch.activations, UInt8(shift), q.values, scratch.sums)
     require(status == 0, "int8LinearForward: oneDNN gemm failed with status \(status)")
-    for (i, r) in rows.enumerated() {
-        let sums = scratch.sums + i * n, out = y.pointer + r * n, factor = scratch.rowFactors[i]
-        if let bias {
-            for o in 0..<n { out[o] = Float(sums[o]) * factor / q.scales[o] + bias.pointer[o] }
-        } else {
-            for o in 0..<n { out[o] = Float(sums[o]) * factor / q.scales[o] }
-        }
-    }
+    nmt_dequantize_rows(y.pointer + rows.lowerBound * n, scratch.sums, scratch.rowFactors, q.scales, bias?.pointer, m, n)
 }
 
 /// The same product in plain Swift (exact integer sums, the same rounding): what the oneDNN path

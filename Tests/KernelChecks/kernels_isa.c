@@ -1,6 +1,7 @@
-// Prints a hash of the scores and weighted values of random cases (vector and tail paths);
-// scripts/check-gathered-attention builds this once per instruction set and compares.
+// Prints a hash of every C kernel's results on random cases (vector and tail paths);
+// scripts/check-kernels builds this once per instruction set and compares.
 #include "gathered_attention.h"
+#include "int8_rows.h"
 #include <stdio.h>
 #include <stdlib.h>
 static unsigned hash(const float *x, int n, unsigned h) { for (int i = 0; i < n; i++) { unsigned u; __builtin_memcpy(&u, &x[i], 4); h = h * 31 + u; } return h; }
@@ -17,6 +18,20 @@ int main(void) {
         nmt_gathered_weighted_values(ctx, s, kv, idx, n, c, heads, d);
         h = hash(ctx, c, hash(s, heads * n, h));
     }
+    // int8 rows: quantize 5 rows of 77 (ties included), scale 5×43 sums back.
+    float x[5 * 77], factors[5], scales[43], bias[43], y[5 * 43];
+    uint8_t qx[5 * 77];
+    int32_t sums[5 * 43];
+    for (int i = 0; i < 5 * 77; i++) x[i] = (rand() % 2001 - 1000) / 8.0f;
+    for (int i = 0; i < 43; i++) { scales[i] = 1 + rand() % 500 / 3.0f; bias[i] = (rand() % 200 - 100) / 7.0f; }
+    for (int i = 0; i < 5 * 43; i++) sums[i] = rand() % 2000001 - 1000000;
+    nmt_quantize_rows(qx, factors, x, 5, 77, 127, 128);
+    for (int i = 0; i < 5 * 77; i++) h = h * 31 + qx[i];
+    h = hash(factors, 5, h);
+    nmt_dequantize_rows(y, sums, factors, scales, bias, 5, 43);
+    h = hash(y, 5 * 43, h);
+    nmt_dequantize_rows(y, sums, factors, scales, 0, 5, 43);
+    h = hash(y, 5 * 43, h);
     printf("%s %08x\n", nmt_gathered_attention_isa(), h);
     return 0;
 }

@@ -1,0 +1,3 @@
+// The C kernels, as Swift imports them (module CKernels).
+#include "gathered_attention.h"
+#include "int8_rows.h"
