@@ -1,3 +1,4 @@
 // The C kernels, as Swift imports them (module CKernels).
 #include "gathered_attention.h"
 #include "int8_rows.h"
+#include "int8_packed.h"

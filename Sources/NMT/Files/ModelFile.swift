@@ -119,7 +119,7 @@ public enum ModelFile {
         var nonFinite = 0
         func countNonFinite() { for i in 0..<store.count where !store.values[i].isFinite { nonFinite += 1 } }
         if stored == .int8 {
-            let q = QuantizedWeights(config: config)
+            let q = QuantizedWeights(config: config, forDecoding: computeType != .float32)
             for entry in store.entries {
                 if let matrix = q.matrices[entry.name] {
                     try file.read(entry.name, into: UnsafeMutableRawPointer(matrix.values))
@@ -133,12 +133,12 @@ public enum ModelFile {
                 }
             }
             countNonFinite()
-            if computeType == .float32 { q.dequantize(into: store) } else { quantized = q }
+            if computeType == .float32 { q.dequantize(into: store) } else { q.pack(); quantized = q }
         } else {
             for entry in store.entries { try file.readFloats(entry.name, into: store.values + entry.offset) }
             countNonFinite()
             if computeType == .int8 {
-                let q = QuantizedWeights(quantizing: store, config: config)
+                let q = QuantizedWeights(quantizing: store, config: config, forDecoding: true)
                 // The Float32 matrices are not read again: give their memory back.
                 for entry in store.entries where q.matrices[entry.name] != nil { PageMemory.discard(store.values + entry.offset, entry.count) }
                 quantized = q

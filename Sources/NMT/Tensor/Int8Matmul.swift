@@ -4,8 +4,9 @@
 //   a_n = R / max_i |x[n, i]|,   x̂[n, i] = round(x[n, i]·a_n) ∈ [−R, R]
 //   y[n, o] = (Σ_i x̂[n, i]·q[o, i]) / (a_n·s_o) + b[o]
 //
-// The integer sums are exact int32 products from oneDNN (`dnnl_gemm_u8s8s32`, activations shifted
-// by +S to u8 and the shift taken back as its zero point). With VNNI (vpdpbusd) R = 127, S = 128.
+// The integer sums are exact int32 products — nmt's VNNI kernel over weights packed at load
+// (Kernels/int8_packed.c) where the CPU has AVX512-VNNI, else oneDNN (`dnnl_gemm_u8s8s32`) —
+// of activations shifted by +S to u8, the shift taken back as a zero point. With VNNI (vpdpbusd) R = 127, S = 128.
 // Without VNNI oneDNN adds pairs of u8·s8 products in saturating int16 (2·255·127 > 32767), so
 // activations keep 7 bits, R = 63, S = 64 (2·127·127 ≤ 32767: exact again) — PyTorch's fbgemm
 // "reduce_range" for the same reason. Either way the sums are exact; only the rounding differs.
@@ -22,10 +23,18 @@ public enum Int8Kernel {
     /// Largest quantized activation magnitude R (127 with VNNI, 63 without).
     public static let activationRange: Int = nmt_int8_has_vnni() != 0 ? 127 : 63
 
+    /// Whether the products run nmt's AVX512-VNNI kernel over weights packed once at load
+    /// (Kernels/int8_packed.c): oneDNN's gemm repacks the weights on every call, which is most of
+    /// a product of a few rows (decoding one sentence: 2.1–2.4× faster end to end) and no faster
+    /// on many rows. Elsewhere oneDNN runs them — also when oneDNN is told the CPU has no
+    /// AVX512-VNNI (DNNL_MAX_CPU_ISA), so that switch still means "as on a CPU without it".
+    public static let packedProduct = nmt_int8_packed_available() != 0 && Int(nmt_dnnl_isa()) & 0x67 == 0x67  // avx512_core_vnni
+
     /// What runs the int8 products, for the log: "oneDNN 2.6.3 u8s8s32, avx512_core_vnni".
     public static var description: String {
         let v = dnnl_version()!.pointee
         let bits = activationRange == 127 ? "8-bit activations" : "7-bit activations (no VNNI)"
+        if packedProduct { return "nmt's AVX512-VNNI kernel over weights packed at load, \(bits)" }
         return "oneDNN \(v.major).\(v.minor).\(v.patch) u8s8s32 on \(isaName(Int(nmt_dnnl_isa()))), \(bits)"
     }
 
@@ -87,8 +96,12 @@ private func int8LinearRows(_ y: Tensor, _ x: Tensor, _ q: QuantizedMatrix, _ bi
     // Quantizing and scaling back are element-wise C kernels (Kernels/int8_rows.c), vectorized per
     // instruction set; they equal `int8LinearReference`'s Swift arithmetic bit for bit.
     nmt_quantize_rows(scratch.activations, scratch.rowFactors, x.pointer + rows.lowerBound * k, m, k, Float(activationRange), UInt32(shift))
-    let status = nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), scratch.activations, UInt8(shift), q.values, scratch.sums)
-    require(status == 0, "int8LinearForward: oneDNN gemm failed with status \(status)")
+    if let packed = q.packed {
+        nmt_int8_packed_product(scratch.sums, scratch.activations, m, k, packed.values, packed.sums, n, Int32(shift))
+    } else {
+        let status = nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), scratch.activations, UInt8(shift), q.values, scratch.sums)
+        require(status == 0, "int8LinearForward: oneDNN gemm failed with status \(status)")
+    }
     nmt_dequantize_rows(y.pointer + rows.lowerBound * n, scratch.sums, scratch.rowFactors, q.scales, bias?.pointer, m, n)
 }
 

@@ -15,12 +15,17 @@ public struct QuantizedMatrix: @unchecked Sendable {
     public let scales: UnsafeMutablePointer<Float>  // [rows]
     public let rows: Int
     public let columns: Int
+    /// The values packed for the VNNI product (Kernels/int8_packed.c) and each row's sum, when the
+    /// CPU has it and the matrix is used for decoding; nil otherwise.
+    public let packed: (values: UnsafeMutablePointer<Int8>, sums: UnsafeMutablePointer<Int32>)?
 
-    public init(values: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    public init(values: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                packed: (values: UnsafeMutablePointer<Int8>, sums: UnsafeMutablePointer<Int32>)? = nil) {
         self.values = values
         self.scales = scales
         self.rows = rows
         self.columns = columns
+        self.packed = packed
     }
 
     /// Quantizes `w` [rows, columns] into `values` and `scales` (a row of zeros gets scale 1). A

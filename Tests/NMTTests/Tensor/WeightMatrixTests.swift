@@ -1,3 +1,5 @@
+import CDNNL
+import CKernels
 import Testing
 @testable import NMT
 
@@ -49,6 +51,23 @@ import Testing
         int8LinearReference(reference.t, x.t, weight: q, bias: b.t, activationRange: activationRange)
         let differing = (0..<(n * o)).filter { fast.t[$0] != reference.t[$0] }
         #expect(differing.isEmpty, "\(differing.count) outputs differ, first at \(differing.first ?? -1)")
+    }
+
+    /// nmt's VNNI kernel over packed weights gives oneDNN's exact integer sums, for any number of
+    /// rows (groups of eight and the rest) and shapes that fill no block exactly.
+    @Test(arguments: [1, 5, 8, 9, 40])
+    func thePackedVNNIProductEqualsOneDNNs(rows m: Int) {
+        guard Int8Kernel.packedProduct else { return }  // needs AVX512-VNNI
+        var rng = RandomGenerator(seed: UInt64(m))
+        let (k, n) = (97, 37)
+        let a = (0..<(m * k)).map { _ in UInt8(truncatingIfNeeded: Int(rng.nextUnitFloat() * 256)) }
+        let w = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.nextUnitFloat() * 255) - 127) }
+        var packed = [Int8](repeating: 0, count: nmt_int8_packed_size(n, k)), sums = [Int32](repeating: 0, count: n)
+        nmt_int8_pack(&packed, &sums, w, n, k)
+        var fast = [Int32](repeating: 0, count: m * n), reference = [Int32](repeating: 0, count: m * n)
+        nmt_int8_packed_product(&fast, a, m, k, packed, sums, n, 128)
+        #expect(nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), a, 128, w, &reference) == 0)
+        #expect(fast == reference)
     }
 
     /// Activations are rounded half away from zero without libm: exact ties (±2.5, ±3.5, ±126.5),

@@ -1,0 +1,82 @@
+// See int8_packed.h.
+
+#include "int8_packed.h"
+#include <immintrin.h>
+#include <string.h>
+
+long nmt_int8_packed_size(long n, long k) { return (n + 15) / 16 * ((k + 3) / 4) * 64; }
+
+void nmt_int8_pack(int8_t *packed, int32_t *sums, const int8_t *w, long n, long k) {
+    long groups = (k + 3) / 4;
+    memset(packed, 0, (size_t)nmt_int8_packed_size(n, k));
+    for (long o = 0; o < n; o++) {
+        int32_t total = 0;
+        for (long i = 0; i < k; i++) {
+            packed[(((o / 16) * groups + i / 4) * 16 + o % 16) * 4 + i % 4] = w[o * k + i];
+            total += w[o * k + i];
+        }
+        sums[o] = total;
+    }
+}
+
+int nmt_int8_packed_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+}
+
+#define ROWS 8  // activation rows sharing each load of the weights
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+/// Rows r0…r0+rows−1 against one block of sixteen outputs. Inlined with a constant `rows`, so
+/// the accumulators live in registers.
+VNNI static inline __attribute__((always_inline)) void
+block_rows(const int rows, int32_t *c, const uint8_t *a, long r0, long k, const int8_t *wb, long groups, const int32_t *sums,
+           long n, long b, int32_t shift) {
+    __m512i acc[ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_si512();
+    long full = k / 4;
+    for (long j = 0; j < full; j++) {
+        __m512i w = _mm512_loadu_si512((const void *)(wb + j * 64));
+        for (int r = 0; r < rows; r++) {
+            int32_t four;
+            memcpy(&four, a + (r0 + r) * k + 4 * j, 4);
+            acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(four), w);
+        }
+    }
+    if (full < groups) {  // the last inputs, fewer than four
+        __m512i w = _mm512_loadu_si512((const void *)(wb + full * 64));
+        for (int r = 0; r < rows; r++) {
+            int32_t four = 0;
+            memcpy(&four, a + (r0 + r) * k + 4 * full, (size_t)(k - 4 * full));
+            acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(four), w);
+        }
+    }
+    long width = n - 16 * b < 16 ? n - 16 * b : 16;
+    __mmask16 mask = (__mmask16)((1u << width) - 1);
+    __m512i compensation = _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(mask, sums + 16 * b), _mm512_set1_epi32(shift));
+    for (int r = 0; r < rows; r++) _mm512_mask_storeu_epi32(c + (r0 + r) * n + 16 * b, mask, _mm512_sub_epi32(acc[r], compensation));
+}
+
+VNNI
+void nmt_int8_packed_product(int32_t *c, const uint8_t *a, long m, long k, const int8_t *packed, const int32_t *sums, long n,
+                             int32_t shift) {
+    long groups = (k + 3) / 4, blocks = (n + 15) / 16;
+    // A block of sixteen outputs (⌈k/4⌉·64 bytes: 4 KB for k = 256) stays in L1 while every group
+    // of rows passes over it.
+    for (long b = 0; b < blocks; b++) {
+        const int8_t *wb = packed + b * groups * 64;
+        for (long r0 = 0; r0 < m; r0 += ROWS) {
+            switch (m - r0 < ROWS ? m - r0 : ROWS) {
+            case 1: block_rows(1, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 2: block_rows(2, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 3: block_rows(3, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 4: block_rows(4, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 5: block_rows(5, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 6: block_rows(6, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 7: block_rows(7, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            default: block_rows(8, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            }
+        }
+    }
+}
