@@ -31,8 +31,8 @@ int nmt_int8_packed_available(void) {
 /// Rows r0…r0+rows−1 against one block of sixteen outputs. Inlined with a constant `rows`, so
 /// the accumulators live in registers.
 VNNI static inline __attribute__((always_inline)) void
-block_rows(const int rows, int32_t *c, const uint8_t *a, long r0, long k, const int8_t *wb, long groups, const int32_t *sums,
-           long n, long b, int32_t shift) {
+block_rows(const int rows, int32_t *c, float *y, const float *factors, const float *scales, const float *bias, const uint8_t *a,
+           long r0, long k, const int8_t *wb, long groups, const int32_t *sums, long n, long b, int32_t shift) {
     __m512i acc[ROWS];
     for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_si512();
     long full = k / 4;
@@ -55,12 +55,24 @@ block_rows(const int rows, int32_t *c, const uint8_t *a, long r0, long k, const 
     long width = n - 16 * b < 16 ? n - 16 * b : 16;
     __mmask16 mask = (__mmask16)((1u << width) - 1);
     __m512i compensation = _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(mask, sums + 16 * b), _mm512_set1_epi32(shift));
-    for (int r = 0; r < rows; r++) _mm512_mask_storeu_epi32(c + (r0 + r) * n + 16 * b, mask, _mm512_sub_epi32(acc[r], compensation));
+    if (!y) {
+        for (int r = 0; r < rows; r++) _mm512_mask_storeu_epi32(c + (r0 + r) * n + 16 * b, mask, _mm512_sub_epi32(acc[r], compensation));
+        return;
+    }
+    // y = sum · factor / scale (+ bias): nmt_dequantize_rows's operations, in its order.
+    __m512 scale = _mm512_mask_loadu_ps(_mm512_set1_ps(1), mask, scales + 16 * b);
+    __m512 add = bias ? _mm512_maskz_loadu_ps(mask, bias + 16 * b) : _mm512_setzero_ps();
+    for (int r = 0; r < rows; r++) {
+        __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], compensation));
+        v = _mm512_div_ps(_mm512_mul_ps(v, _mm512_set1_ps(factors[r0 + r])), scale);
+        if (bias) v = _mm512_add_ps(v, add);
+        _mm512_mask_storeu_ps(y + (r0 + r) * n + 16 * b, mask, v);
+    }
 }
 
 VNNI
-void nmt_int8_packed_product(int32_t *c, const uint8_t *a, long m, long k, const int8_t *packed, const int32_t *sums, long n,
-                             int32_t shift) {
+void nmt_int8_packed_product(int32_t *c, float *y, const float *factors, const float *scales, const float *bias, const uint8_t *a,
+                             long m, long k, const int8_t *packed, const int32_t *sums, long n, int32_t shift) {
     long groups = (k + 3) / 4, blocks = (n + 15) / 16;
     // A block of sixteen outputs (⌈k/4⌉·64 bytes: 4 KB for k = 256) stays in L1 while every group
     // of rows passes over it.
@@ -68,14 +80,14 @@ void nmt_int8_packed_product(int32_t *c, const uint8_t *a, long m, long k, const
         const int8_t *wb = packed + b * groups * 64;
         for (long r0 = 0; r0 < m; r0 += ROWS) {
             switch (m - r0 < ROWS ? m - r0 : ROWS) {
-            case 1: block_rows(1, c, a, r0, k, wb, groups, sums, n, b, shift); break;
-            case 2: block_rows(2, c, a, r0, k, wb, groups, sums, n, b, shift); break;
-            case 3: block_rows(3, c, a, r0, k, wb, groups, sums, n, b, shift); break;
-            case 4: block_rows(4, c, a, r0, k, wb, groups, sums, n, b, shift); break;
-            case 5: block_rows(5, c, a, r0, k, wb, groups, sums, n, b, shift); break;
-            case 6: block_rows(6, c, a, r0, k, wb, groups, sums, n, b, shift); break;
-            case 7: block_rows(7, c, a, r0, k, wb, groups, sums, n, b, shift); break;
-            default: block_rows(8, c, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 1: block_rows(1, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 2: block_rows(2, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 3: block_rows(3, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 4: block_rows(4, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 5: block_rows(5, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 6: block_rows(6, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 7: block_rows(7, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            default: block_rows(8, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
             }
         }
     }

@@ -19,8 +19,10 @@ void nmt_int8_pack(int8_t *packed, int32_t *sums, const int8_t *w, long n, long 
 /// Whether this CPU runs nmt_int8_packed_product (AVX512-F/BW and AVX512-VNNI).
 int nmt_int8_packed_available(void);
 
-/// c[r, o] = Σ_i (a[r, i] − shift) · w[o, i] in int32 (exact), for r < m, o < n; a is u8 [m, k].
-void nmt_int8_packed_product(int32_t *c, const uint8_t *a, long m, long k, const int8_t *packed, const int32_t *sums, long n,
-                             int32_t shift);
+/// s[r, o] = Σ_i (a[r, i] − shift) · w[o, i] in int32 (exact), for r < m, o < n; a is u8 [m, k].
+/// Without y: c[r, o] = s[r, o]. With y: y[r, o] = s[r, o] · factors[r] / scales[o] (+ bias[o]),
+/// nmt_dequantize_rows's arithmetic, without the round trip through memory (c unused).
+void nmt_int8_packed_product(int32_t *c, float *y, const float *factors, const float *scales, const float *bias, const uint8_t *a,
+                             long m, long k, const int8_t *packed, const int32_t *sums, long n, int32_t shift);
 
 #endif

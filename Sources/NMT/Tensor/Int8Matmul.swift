@@ -97,11 +97,12 @@ private func int8LinearRows(_ y: Tensor, _ x: Tensor, _ q: QuantizedMatrix, _ bi
     // instruction set; they equal `int8LinearReference`'s Swift arithmetic bit for bit.
     nmt_quantize_rows(scratch.activations, scratch.rowFactors, x.pointer + rows.lowerBound * k, m, k, Float(activationRange), UInt32(shift))
     if let packed = q.packed {
-        nmt_int8_packed_product(scratch.sums, scratch.activations, m, k, packed.values, packed.sums, n, Int32(shift))
-    } else {
-        let status = nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), scratch.activations, UInt8(shift), q.values, scratch.sums)
-        require(status == 0, "int8LinearForward: oneDNN gemm failed with status \(status)")
+        nmt_int8_packed_product(nil, y.pointer + rows.lowerBound * n, scratch.rowFactors, q.scales, bias?.pointer, scratch.activations, m, k,
+                                packed.values, packed.sums, n, Int32(shift))
+        return
     }
+    let status = nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), scratch.activations, UInt8(shift), q.values, scratch.sums)
+    require(status == 0, "int8LinearForward: oneDNN gemm failed with status \(status)")
     nmt_dequantize_rows(y.pointer + rows.lowerBound * n, scratch.sums, scratch.rowFactors, q.scales, bias?.pointer, m, n)
 }
 

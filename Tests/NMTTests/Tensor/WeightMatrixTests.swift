@@ -65,9 +65,21 @@ import Testing
         var packed = [Int8](repeating: 0, count: nmt_int8_packed_size(n, k)), sums = [Int32](repeating: 0, count: n)
         nmt_int8_pack(&packed, &sums, w, n, k)
         var fast = [Int32](repeating: 0, count: m * n), reference = [Int32](repeating: 0, count: m * n)
-        nmt_int8_packed_product(&fast, a, m, k, packed, sums, n, 128)
+        nmt_int8_packed_product(&fast, nil, nil, nil, nil, a, m, k, packed, sums, n, 128)
         #expect(nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), a, 128, w, &reference) == 0)
         #expect(fast == reference)
+        // Scaled back to floats inside the kernel: the separate pass's bits, with and without bias.
+        let factors = (0..<m).map { _ in rng.nextUnitFloat() / 100 }, scales = (0..<n).map { _ in 1 + rng.nextUnitFloat() * 50 }
+        let bias = (0..<n).map { _ in rng.nextUnitFloat() - 0.5 }
+        for withBias in [true, false] {
+            var fused = [Float](repeating: 0, count: m * n), separate = [Float](repeating: 0, count: m * n)
+            bias.withUnsafeBufferPointer { b in
+                let b = withBias ? b.baseAddress : nil
+                nmt_int8_packed_product(nil, &fused, factors, scales, b, a, m, k, packed, sums, n, 128)
+                nmt_dequantize_rows(&separate, reference, factors, scales, b, m, n)
+            }
+            #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "bias \(withBias)")
+        }
     }
 
     /// Activations are rounded half away from zero without libm: exact ties (±2.5, ±3.5, ±126.5),
