@@ -27,7 +27,8 @@ let package = Package(
         // Open MPI (Debian: libopenmpi-dev), with the MPI trait only: the collectives of multi-process training.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Kernels written in C for per-CPU code with CPU-independent results (target_clones):
-        // attention over the decoder's prefix-shared self-attention cache, the float sides of int8 products.
+        // attention over the decoder's prefix-shared self-attention cache, the float sides of int8 products,
+        // the top k of a row; and the int8 product over packed weights of AVX512-VNNI CPUs.
         .target(name: "CKernels", path: "Sources/CKernels"),
         // The toolkit: tensors and kernels, text, model, training, decoding, evaluation, I/O.
         .target(name: "NMT", dependencies: ["CBLAS", "CDNNL", "CKernels", .target(name: "CMPI", condition: .when(traits: ["MPI"])),

@@ -2,6 +2,7 @@
 // scripts/check-kernels builds this once per instruction set and compares.
 #include "gathered_attention.h"
 #include "int8_rows.h"
+#include "top_k.h"
 #include <stdio.h>
 #include <stdlib.h>
 static unsigned hash(const float *x, int n, unsigned h) { for (int i = 0; i < n; i++) { unsigned u; __builtin_memcpy(&u, &x[i], 4); h = h * 31 + u; } return h; }
@@ -32,6 +33,15 @@ int main(void) {
     h = hash(y, 5 * 43, h);
     nmt_dequantize_rows(y, sums, factors, scales, 0, 5, 43);
     h = hash(y, 5 * 43, h);
+    // top k over a row with ties, in every count.
+    float row[1003];
+    int32_t ids[10];
+    float values[10];
+    for (int i = 0; i < 1003; i++) row[i] = (float)(rand() % 40);
+    for (int count = 1; count <= 10; count++) {
+        long found = nmt_top_k(ids, values, row, 3, 1003, count);
+        for (long i = 0; i < found; i++) h = h * 31 + (unsigned)ids[i];
+    }
     printf("%s %08x\n", nmt_gathered_attention_isa(), h);
     return 0;
 }

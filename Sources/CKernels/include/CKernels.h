@@ -2,3 +2,4 @@
 #include "gathered_attention.h"
 #include "int8_rows.h"
 #include "int8_packed.h"
+#include "top_k.h"

@@ -9,6 +9,7 @@
 //     average: lp = |Y|^α (fairseq, CTranslate2);  gnmt: lp = ((5 + |Y|)/6)^α (Wu et al. 2016).
 // Beam 1 takes the greedy path. Ties break by candidate order, so results are deterministic.
 
+import CKernels
 import Foundation
 
 public enum LengthPenaltyStyle: String, CaseIterable, Sendable {
@@ -186,17 +187,12 @@ private func greedy(_ model: Transformer, _ encoderOutput: Tensor, _ padding: Un
 }
 
 /// The `count` largest entries of x[3..<n] as (index, value), largest first (ties: lower index
-/// first). Ids 0–2 (<pad>, <unk>, <s>) are never generated.
+/// first). Ids 0–2 (<pad>, <unk>, <s>) are never generated. (Kernels/top_k.c.)
 func topK(_ x: UnsafePointer<Float>, _ n: Int, _ count: Int) -> [(Int32, Float)] {
-    var best: [(Int32, Float)] = []
-    best.reserveCapacity(count + 1)
-    for j in Int(Vocabulary.endOfSentence)..<n {
-        let value = x[j]
-        if best.count == count && value <= best[count - 1].1 { continue }
-        var position = best.count
-        while position > 0 && best[position - 1].1 < value { position -= 1 }
-        best.insert((Int32(j), value), at: position)
-        if best.count > count { best.removeLast() }
+    withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(count, 1)) { ids in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(count, 1)) { values in
+            let found = nmt_top_k(ids.baseAddress!, values.baseAddress!, x, Int(Vocabulary.endOfSentence), n, count)
+            return (0..<found).map { (ids[$0], values[$0]) }
+        }
     }
-    return best
 }

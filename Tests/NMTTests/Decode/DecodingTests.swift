@@ -108,6 +108,20 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
         #expect(decoder.nodesInUse == 5)
     }
 
+    /// The candidates of a row: the largest values, largest first, ties in index order, ids 0–2
+    /// never — on rows with many ties and sizes that are not multiples of the kernel's 16.
+    @Test(arguments: [5, 40, 1003])
+    func topKIsTheLargestEntriesWithTiesInIndexOrder(n: Int) {
+        var rng = RandomGenerator(seed: UInt64(n))
+        var row = (0..<n).map { _ in Float(Int(rng.nextUnitFloat() * 20)) / 4 }  // few distinct values: ties
+        row[0] = 100; row[2] = 99                     // ids 0–2 are never candidates
+        for count in [1, 3, 10] {
+            let expected = (3..<n).sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(count)
+            let got = row.withUnsafeBufferPointer { topK($0.baseAddress!, n, count) }
+            #expect(got.map(\.0) == expected.map(Int32.init), "n \(n) count \(count)")
+        }
+    }
+
     @Test func beamOfOneEqualsGreedy() throws {
         let model = try randomModel(vocabulary: 40)
         let sources: [[Int32]] = [[5, 6, 7], [8, 9, 10, 11, 12, 13], [14], [15, 16, 17, 18]]
