@@ -22,7 +22,7 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // oneDNN (Debian: libdnnl-dev): the int8 matrix products of quantized decoding.
+        // oneDNN (Debian: libdnnl-dev): int8 products without AVX512-VNNI, few-row float32 products, bf16 training products.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // Open MPI (Debian: libopenmpi-dev), with the MPI trait only: the collectives of multi-process training.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),

@@ -1,4 +1,4 @@
-// oneDNN (Debian: libdnnl-dev): the int8 matrix product of quantized decoding.
+// oneDNN (Debian: libdnnl-dev): int8 products on CPUs without AVX512-VNNI, few-row float32 products, bf16 products of training.
 #include <oneapi/dnnl/dnnl.h>
 #include <stdint.h>
 
