@@ -173,7 +173,9 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
     print("| preset | precision | threads | target tokens (3 batches) | ms/batch | target tokens/s | GFLOP/s | peak memory MB |")
     print("|---|---|---|---|---|---|---|---|")
     // bf16 rows only where the CPU runs bf16 natively (the trainer refuses it elsewhere).
-    let precisions: [MatrixPrecision] = BF16Matmul.isNative ? [.float32, .bfloat16] : [.float32]
+    // NMT_BENCH_PRECISION=fp32|bf16 runs one (to profile it alone).
+    let only = ProcessInfo.processInfo.environment["NMT_BENCH_PRECISION"].flatMap(MatrixPrecision.init(rawValue:))
+    let precisions: [MatrixPrecision] = only.map { [$0] } ?? (BF16Matmul.isNative ? [.float32, .bfloat16] : [.float32])
     for preset in presets {
         let config = TransformerConfig.preset(preset, vocabularySize: 8000)
         let model = try Transformer(config: config)

@@ -3,8 +3,10 @@
 #include "gathered_attention.h"
 #include "int8_rows.h"
 #include "top_k.h"
+#include "bfloat16_rows.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 static unsigned hash(const float *x, int n, unsigned h) { for (int i = 0; i < n; i++) { unsigned u; __builtin_memcpy(&u, &x[i], 4); h = h * 31 + u; } return h; }
 int main(void) {
     unsigned h = 0;
@@ -42,6 +44,12 @@ int main(void) {
         long found = nmt_top_k(ids, values, row, 3, 1003, count);
         for (long i = 0; i < found; i++) h = h * 31 + (unsigned)ids[i];
     }
+    // bfloat16 rounding, ties and all: 3 rows of 37 out of rows of 40.
+    float wide[3 * 40];
+    uint16_t narrow[3 * 37];
+    for (int i = 0; i < 3 * 40; i++) { uint32_t b = (uint32_t)rand() * 2654435761u; memcpy(&wide[i], &b, 4); }
+    nmt_round_to_bfloat16(narrow, wide, 3, 37, 40);
+    for (int i = 0; i < 3 * 37; i++) h = h * 31 + narrow[i];
     printf("%s %08x\n", nmt_gathered_attention_isa(), h);
     return 0;
 }

@@ -3,3 +3,4 @@
 #include "int8_rows.h"
 #include "int8_packed.h"
 #include "top_k.h"
+#include "bfloat16_rows.h"

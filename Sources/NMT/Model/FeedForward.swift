@@ -41,7 +41,13 @@ public enum FeedForward {
             let scale = a.dropMask?.scale ?? 1
             let d = da.pointer, out = a.activated.pointer
             Threads.parallelChunks(da.count, minChunk: 1 << 16) { range in
-                for i in range { d[i] = out[i] > 0 ? d[i] * scale : 0 }
+                // The product is taken for every unit and then selected: a branch on the sign of
+                // a' (half the units, at random) was mispredicted so often that this loop took
+                // 7 % of a bf16 training step.
+                for i in range {
+                    let kept = d[i] * scale
+                    d[i] = out[i] > 0 ? kept : 0
+                }
             }
             du = da
         }

@@ -33,7 +33,10 @@ public func activationBackward(dx: Tensor, dy: Tensor, x: Tensor, _ kind: Activa
     switch kind {
     case .relu:
         Threads.parallelChunks(x.count, minChunk: 1 << 16) { range in
-            for i in range { dxp[i] += xp[i] > 0 ? dyp[i] : 0 }
+            for i in range {
+                let g = dyp[i]  // loaded unconditionally, then selected: no branch on the sign
+                dxp[i] += xp[i] > 0 ? g : 0
+            }
         }
     case .gelu:
         Threads.parallelChunks(x.count, minChunk: 1 << 14) { range in

@@ -9,6 +9,7 @@
 // state (each worker passes its own scratchpad).
 
 import CDNNL
+import CKernels
 import Foundation
 
 public enum MatrixPrecision: String, Codable, Sendable, CaseIterable {
@@ -204,15 +205,8 @@ public enum BF16Matmul {
 /// out[r·columns + j] = bfloat16(x[r·ld + j]), rounded to nearest, ties to even, rows split
 /// across the cores (the conversion of a step's activations is not free: 4M values per product).
 func roundToBFloat16(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int) {
-    let bits = UnsafeRawPointer(x).assumingMemoryBound(to: UInt32.self)
     Threads.parallelChunks(rows, minChunk: max(1, 16384 / max(columns, 1))) { range in
-        for r in range {
-            let source = bits + r * ld, target = out + r * columns
-            for j in 0..<columns {
-                let v = source[j]
-                target[j] = UInt16(truncatingIfNeeded: (v &+ 0x7FFF &+ ((v >> 16) & 1)) >> 16)
-            }
-        }
+        nmt_round_to_bfloat16(out + range.lowerBound * columns, x + range.lowerBound * ld, range.count, columns, ld)  // Kernels/bfloat16_rows.c
     }
 }
 
