@@ -1,4 +1,4 @@
-// Each kernel is compiled for AVX-512, AVX2+FMA and baseline x86-64 (target_clones; the loader
+// Shared by the C kernels. Each kernel is compiled for AVX-512, AVX2+FMA and baseline x86-64 (target_clones; the loader
 // picks the best the CPU runs). NMT_SINGLE_TARGET builds one instruction set at a time, for
 // scripts/check-kernels. Products are never fused with sums unless the code says so
 // (fp contract off), so every build rounds the same operations.
@@ -10,4 +10,16 @@
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 #pragma clang fp contract(off)
+
+// Sixteen float lanes, whatever the instruction set (one zmm, two ymm or four xmm registers), and
+// the halves the fixed reduction trees take. Unaligned loads and stores are plain dereferences of
+// f16u through AT (no vector-typed helper functions, whose calling convention would differ
+// between the clones).
+typedef float f16x __attribute__((ext_vector_type(16)));
+typedef float f8x __attribute__((ext_vector_type(8)));
+typedef float f4x __attribute__((ext_vector_type(4)));
+typedef float f2x __attribute__((ext_vector_type(2)));
+typedef int i16x __attribute__((ext_vector_type(16)));
+typedef float f16u __attribute__((ext_vector_type(16), aligned(4)));
+#define AT(p) (*(f16u *)(p))
 #endif

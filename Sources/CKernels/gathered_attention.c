@@ -14,17 +14,6 @@
 #include <math.h>
 #include "clones.h"
 
-typedef float f16x __attribute__((ext_vector_type(16)));
-typedef float f8x __attribute__((ext_vector_type(8)));
-typedef float f4x __attribute__((ext_vector_type(4)));
-typedef float f2x __attribute__((ext_vector_type(2)));
-
-
-// Unaligned loads and stores are plain dereferences of this type (no vector-typed helper functions,
-// whose calling convention would differ between the clones).
-typedef float f16u __attribute__((ext_vector_type(16), aligned(4)));
-#define AT(p) (*(f16u *)(p))
-
 /// Σ q[i]·k[i] over i < d in the 16-lane order.
 static inline __attribute__((always_inline)) float dot(const float *q, const float *k, long d) {
     f16x lanes = 0;

@@ -4,10 +4,6 @@
 #include "int8_rows.h"
 #include "clones.h"
 
-typedef float f16x __attribute__((ext_vector_type(16)));
-typedef float f16u __attribute__((ext_vector_type(16), aligned(4)));
-#define AT(p) (*(const f16u *)(p))
-
 CLONES
 void nmt_quantize_rows(uint8_t *out, float *factors, const float *x, long m, long k, float range, uint32_t shift) {
     const float magic = 12582912.0f;  // 1.5·2²³: v + magic rounds v (|v| < 2²²) to an integer, half to even

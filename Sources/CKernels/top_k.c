@@ -5,10 +5,6 @@
 #include "top_k.h"
 #include "clones.h"
 
-typedef float f16x __attribute__((ext_vector_type(16)));
-typedef float f16u __attribute__((ext_vector_type(16), aligned(4)));
-typedef int i16x __attribute__((ext_vector_type(16)));
-
 static inline __attribute__((always_inline)) void offer(int32_t *ids, float *values, long *size, long count, float value, long j) {
     if (*size == count && value <= values[count - 1]) return;
     long position = *size;
@@ -26,7 +22,7 @@ long nmt_top_k(int32_t *ids, float *values, const float *x, long first, long n, 
     while (j < n) {
         long end = j + 16 <= n ? j + 16 : n;
         if (size == count && end - j == 16) {
-            i16x below = *(const f16u *)(x + j) <= (f16x)values[count - 1];
+            i16x below = AT(x + j) <= (f16x)values[count - 1];
             if (__builtin_reduce_and(below) != 0) { j = end; continue; }  // every lane ≤ the smallest kept
         }
         for (; j < end; j++) offer(ids, values, &size, count, x[j], j);

@@ -28,7 +28,7 @@ public enum Int8Kernel {
     /// a product of a few rows (decoding one sentence: 2.1–2.4× faster end to end) and no faster
     /// on many rows. Elsewhere oneDNN runs them — also when oneDNN is told the CPU has no
     /// AVX512-VNNI (DNNL_MAX_CPU_ISA), so that switch still means "as on a CPU without it".
-    public static let packedProduct = nmt_int8_packed_available() != 0 && Int(nmt_dnnl_isa()) & 0x67 == 0x67  // avx512_core_vnni
+    public static let packedProduct = nmt_int8_packed_available() != 0 && UInt32(nmt_dnnl_isa()) & dnnl_cpu_isa_avx512_core_vnni.rawValue == dnnl_cpu_isa_avx512_core_vnni.rawValue
 
     /// What runs the int8 products, for the log: "oneDNN 2.6.3 u8s8s32, avx512_core_vnni".
     public static var description: String {
@@ -91,7 +91,9 @@ private func int8LinearRows(_ y: Tensor, _ x: Tensor, _ q: QuantizedMatrix, _ bi
     let (k, n, m) = (q.columns, q.rows, rows.count)
     if m == 0 { return }
     let scratch = Int8Scratch.current
-    scratch.reserve(rows: m, columns: k, outputs: n)
+    // The int32 sums go through memory only on oneDNN's path (the packed kernel scales them back
+    // in registers), so only that path reserves room for them.
+    scratch.reserve(rows: m, columns: k, outputs: q.packed == nil ? n : 0)
     let shift = activationRange + 1
     // Quantizing and scaling back are element-wise C kernels (Kernels/int8_rows.c), vectorized per
     // instruction set; they equal `int8LinearReference`'s Swift arithmetic bit for bit.
