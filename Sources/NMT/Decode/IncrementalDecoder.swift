@@ -31,11 +31,13 @@ public final class IncrementalDecoder {
     private var paths: UnsafeMutablePointer<Int32>
     private var pathScratch: UnsafeMutablePointer<Int32>
     /// How many rows' paths hold each node; a node at 0 is free.
-    private var references: [Int32]
-    private var freeNodes: [Int32] = []
+    private let references: UnsafeMutablePointer<Int32>
+    /// A stack of the free nodes below `nodesTouched`, `freeCount` deep.
+    private let freeNodes: UnsafeMutablePointer<Int32>
+    private var freeCount = 0
     private var nodesTouched = 0
     /// Positions the self-attention cache holds: distinct nodes on the live hypotheses' paths.
-    var nodesInUse: Int { nodesTouched - freeNodes.count }
+    var nodesInUse: Int { nodesTouched - freeCount }
     private var crossKeys: [UnsafeMutablePointer<Float>] = []
     private var crossValues: [UnsafeMutablePointer<Float>] = []
     private let sentenceOfRow: UnsafeMutablePointer<Int32>  // [R]
@@ -75,7 +77,8 @@ public final class IncrementalDecoder {
         selfCache = workspace.selfAttention.reserve(self.capacity * maxLength * nodeStride)
         paths = memory.ids(self.capacity * maxLength)
         pathScratch = memory.ids(self.capacity * maxLength)
-        references = [Int32](repeating: 0, count: self.capacity * maxLength)
+        references = memory.ids(self.capacity * maxLength)
+        freeNodes = memory.ids(self.capacity * maxLength)
         // Project the encoder output once per source sentence.
         let sentences = encoderOutput.rows / s
         for layer in model.weights.decoder {
@@ -118,8 +121,14 @@ public final class IncrementalDecoder {
         // Each layer's output goes into one of two buffers and its temporaries are released.
         // This position's node for every row: the layers write its keys and values.
         for r in 0..<rows {
-            let node = freeNodes.popLast() ?? Int32(nodesTouched)
-            if Int(node) == nodesTouched { nodesTouched += 1 }
+            let node: Int32
+            if freeCount > 0 {
+                freeCount -= 1
+                node = freeNodes[freeCount]
+            } else {
+                node = Int32(nodesTouched)
+                nodesTouched += 1
+            }
             references[Int(node)] = 1
             paths[r * maxLength + position] = node
         }
@@ -176,7 +185,10 @@ public final class IncrementalDecoder {
             for t in 0..<length {
                 let node = Int(path[t])
                 references[node] -= 1
-                if references[node] == 0 { freeNodes.append(Int32(node)) }
+                if references[node] == 0 {
+                    freeNodes[freeCount] = Int32(node)
+                    freeCount += 1
+                }
             }
         }
         swap(&paths, &pathScratch)
