@@ -45,6 +45,13 @@ public final class DropoutSampler {
         guard p > 0 else { return nil }
         return dropoutForward(y, x, kept: arena.bytes(x.count), probability: p, rng: &rng)
     }
+
+    /// The same with the mask in `kept` (x.count bytes, or nil when p = 0): for callers that
+    /// allocate it before temporaries they free.
+    func apply(_ y: Tensor, _ x: Tensor, probability p: Float, kept: UnsafeMutablePointer<UInt8>?) -> DropoutMask? {
+        guard p > 0, let kept else { return nil }
+        return dropoutForward(y, x, kept: kept, probability: p, rng: &rng)
+    }
 }
 
 /// SplitMix64's output function (Steele et al. 2014): distinct inputs give unrelated 64-bit values.

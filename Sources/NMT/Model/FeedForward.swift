@@ -2,51 +2,78 @@
 //   u = x·W1ᵀ + b1 [N, F],  a = act(u),  a' = dropout(a),  y = a'·W2ᵀ + b2 [N, C]
 // Backward:  da' = dy·W2,  dW2 += dyᵀ·a',  da = da'·mask,  du = act′(u)·da,
 //            dx += du·W1,  dW1 += duᵀ·x.
+// In a bf16 pass a' is kept rounded to bfloat16 ([N, F], the largest activation of a layer, at
+// half the bytes): W2's forward and weight-gradient products read exactly those values anyway,
+// and ReLU's derivative needs only its sign.
 
 public struct FeedForwardActivations {
     var input: Tensor             // x [N, C]
     var preActivation: Tensor?    // u [N, F] (GELU only: ReLU's derivative is read off a')
     var dropMask: DropoutMask?    // [N, F]
-    var activated: Tensor         // a' [N, F]
+    var activated: LinearInput    // a' [N, F]: float32, or bfloat16 in a bf16 pass
 }
 
 public enum FeedForward {
     public static func forward(_ y: Tensor, _ x: Tensor, weights w: FeedForwardWeights, activation: Activation,
                                dropout: DropoutSampler?, arena: Arena) -> FeedForwardActivations {
         let f = w.fc1.weight.rows
-        let u = arena.tensor(Shape(x.rows, f))
+        let shape = Shape(x.rows, f)
+        // bf16: a' rounded and the mask come first, so the float32 a' above them is a temporary.
+        let rounded = BF16Matmul.inPass ? arena.bfloat16(rows: x.rows, columns: f) : nil
+        let kept = rounded != nil && (dropout?.activation ?? 0) > 0 ? arena.bytes(shape.count) : nil
+        let beforeU = arena.mark()
+        let u = arena.tensor(shape)
+        let afterU = arena.mark()
         linearForward(u, x, weight: w.fc1.weight, bias: w.fc1.bias)
         // ReLU runs in place: a' > 0 exactly where u > 0 and the unit was kept, which is all its
         // backward needs, so u is not stored ([N, F] saved per layer).
-        let a = activation == .relu ? u : arena.tensor(u.shape)
+        let a = activation == .relu ? u : arena.tensor(shape)
         activationForward(a, u, activation)
-        let mask = dropout.flatMap { $0.apply(a, a, probability: $0.activation, arena: arena) }
-        linearForward(y, a, weight: w.fc2.weight, bias: w.fc2.bias)
-        return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: a)
+        let mask = rounded == nil ? dropout.flatMap { $0.apply(a, a, probability: $0.activation, arena: arena) }
+                                  : dropout.flatMap { $0.apply(a, a, probability: $0.activation, kept: kept) }
+        guard let rounded else {
+            linearForward(y, a, weight: w.fc2.weight, bias: w.fc2.bias)
+            return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .float32(a))
+        }
+        rounded.round(from: a)
+        // ReLU: u was a' and is no longer needed; GELU keeps u and frees a.
+        arena.release(to: activation == .relu ? beforeU : afterU)
+        linearForward(y, .bfloat16(rounded), weight: .float32(w.fc2.weight.float32), bias: w.fc2.bias)
+        return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .bfloat16(rounded))
     }
 
     /// Accumulates dx and the weight gradients.
     public static func backward(dx: Tensor, dy: Tensor, _ a: FeedForwardActivations, weights w: FeedForwardWeights,
                                 gradients g: FeedForwardWeights, activation: Activation, arena: Arena) {
-        let da = arena.tensor(a.activated.shape)
-        matmul(da, dy, w.fc2.weight.float32)
-        linearBackward(dx: nil, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, x: a.activated, weight: w.fc2.weight.float32)
+        let da = arena.tensor(Shape(dy.rows, w.fc2.weight.float32.columns))
+        linearBackward(dx: da, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, x: a.activated, weight: .float32(w.fc2.weight.float32),
+                       accumulateDx: false)
         let du: Tensor
         if let u = a.preActivation {
             a.dropMask?.apply(to: da)
             du = arena.zeros(u.shape)
             activationBackward(dx: du, dy: da, x: u, activation)
         } else {
-            // ReLU: du = da · mask · 1[u > 0] = da · (a' > 0 ? scale : 0), in place.
+            // ReLU: du = da · mask · 1[u > 0] = da · (a' > 0 ? scale : 0), in place. The product is
+            // taken for every unit and then selected: a branch on the sign of a' (half the units,
+            // at random) was mispredicted so often that this loop took 7 % of a bf16 training step.
             let scale = a.dropMask?.scale ?? 1
-            let d = da.pointer, out = a.activated.pointer
-            Threads.parallelChunks(da.count, minChunk: 1 << 16) { range in
-                // The product is taken for every unit and then selected: a branch on the sign of
-                // a' (half the units, at random) was mispredicted so often that this loop took
-                // 7 % of a bf16 training step.
-                for i in range {
-                    let kept = d[i] * scale
-                    d[i] = out[i] > 0 ? kept : 0
+            let d = da.pointer
+            switch a.activated {
+            case .float32(let activated):
+                let out = activated.pointer
+                Threads.parallelChunks(da.count, minChunk: 1 << 16) { range in
+                    for i in range {
+                        let kept = d[i] * scale
+                        d[i] = out[i] > 0 ? kept : 0
+                    }
+                }
+            case .bfloat16(let activated):
+                Threads.parallelChunks(da.count, minChunk: 1 << 16) { range in
+                    for i in range {
+                        let kept = d[i] * scale
+                        d[i] = activated[i] > 0 ? kept : 0
+                    }
                 }
             }
             du = da

@@ -145,8 +145,8 @@ public enum MultiHeadAttention {
         let k = Tensor(a.keyValues.keys, keyValue.shape), v = Tensor(a.keyValues.values, keyValue.shape)
         let alpha = 1 / Float(d).squareRoot()
         let dContext = arena.tensor(a.context.shape)
-        matmul(dContext, dOut, w.out.weight.float32)
-        linearBackward(dx: nil, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context, weight: w.out.weight.float32)
+        linearBackward(dx: dContext, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context, weight: w.out.weight.float32,
+                       accumulateDx: false)
 
         let dProbs = arena.tensor(a.probs.shape)
         let dV = arena.tensor(v.shape)

@@ -167,19 +167,24 @@ public final class Transformer: @unchecked Sendable {
         let scale = gradientScale ?? (tokens > 0 ? 1 / Float(tokens) : 0)
         let h = pass.output
         let dH = arena.tensor(h.shape)
+        // The output projection onto the shared embedding, as a linear layer without bias. A bf16
+        // pass rounds h and the embedding once here instead of in each chunk's products.
+        let bf16 = BF16Matmul.inPass
+        let hInput: LinearInput = bf16 ? .bfloat16(arena.bfloat16(of: h)) : .float32(h)
+        let embedding: LinearInput = bf16 ? .bfloat16(arena.bfloat16(of: weights.embedding)) : .float32(weights.embedding)
         let chunkRows = max(1, chunkFloats / v)
         for start in stride(from: 0, to: b * t, by: chunkRows) {
             let rows = min(chunkRows, b * t - start)
             let beforeChunk = arena.mark()
             let logits = arena.tensor(Shape(rows, v))
-            let hChunk = Tensor(h.pointer + start * c, Shape(rows, c))
-            matmul(logits, hChunk, weights.embedding, transposeB: true)
+            let hChunk = hInput.rows(start..<start + rows)
+            linearForward(logits, hChunk, weight: embedding, bias: nil)
             labelSmoothedCrossEntropy(logits: logits, targets: pass.targets + start, paddingIndex: Vocabulary.padding,
                                       labelSmoothing: labelSmoothing, rowLoss: rowLoss + start, rowNLL: rowNLL + start,
                                       gradient: logits, gradientScale: scale)
             let dLogits = logits
-            matmul(Tensor(dH.pointer + start * c, Shape(rows, c)), dLogits, weights.embedding)
-            matmul(g.embedding, dLogits, hChunk, transposeA: true, beta: 1)
+            linearBackward(dx: dH.rows(start..<start + rows), dWeight: g.embedding, dBias: nil, dy: dLogits, x: hChunk, weight: embedding,
+                           accumulateDx: false)
             arena.release(to: beforeChunk)
         }
         let loss = crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: pass.targets, count: b * t, paddingIndex: Vocabulary.padding)

@@ -53,6 +53,19 @@ public final class Arena: @unchecked Sendable {
         UnsafeMutableRawPointer(floats(count)).bindMemory(to: Int32.self, capacity: count)
     }
 
+    /// A new uninitialised bfloat16 matrix, valid until the next `reset()`.
+    public func bfloat16(rows: Int, columns: Int) -> BF16Matrix {
+        let p = UnsafeMutableRawPointer(floats((rows * columns + 1) / 2)).bindMemory(to: UInt16.self, capacity: rows * columns)
+        return BF16Matrix(p, rows: rows, columns: columns)
+    }
+
+    /// `x` rounded to bfloat16, valid until the next `reset()`.
+    public func bfloat16(of x: Tensor) -> BF16Matrix {
+        let m = bfloat16(rows: x.rows, columns: x.columns)
+        m.round(from: x)
+        return m
+    }
+
     /// Raw storage for `count` floats, valid until the next `reset()`.
     public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
         let rounded = (count + Arena.alignment - 1) / Arena.alignment * Arena.alignment

@@ -30,6 +30,9 @@ public enum BF16Matmul {
         pthread_key_create(&key, nil)
         return key
     }()
+    /// True where `matmul` goes to bf16: a bf16 pass on this thread, outside nmt's parallel regions.
+    public static var inPass: Bool { active && !Threads.inParallelRegion }
+
     /// One product at a time: the scratch copies, the cache and oneDNN's stream are shared.
     nonisolated(unsafe) private static var lock = pthread_mutex_t()
     private static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
@@ -67,50 +70,105 @@ public enum BF16Matmul {
     /// bfloat16 copies of A and B (grown as needed, reused by every call).
     nonisolated(unsafe) private static var scratchA = GrowableBuffer()
     nonisolated(unsafe) private static var scratchB = GrowableBuffer()
+    /// `roundedOnce`'s copy.
+    nonisolated(unsafe) private static var scratchShared = GrowableBuffer()
 
     /// C [m, n] (leading dimension n) = alpha · op(A) · op(B) + beta · C, where A is stored
     /// [m, k] (or [k, m] when transposed) with leading dimension lda, B likewise [k, n] / [n, k].
     public static func multiply(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
                                 _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                                 m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
+        multiply(c, .float32(a, ld: lda), transposeA: transposeA, .float32(b, ld: ldb), transposeB: transposeB,
+                 m: m, n: n, k: k, alpha: alpha, beta: beta)
+    }
+
+    /// The same product with either operand already rounded (a `BF16Matrix` read by several
+    /// products is rounded once, by its maker, instead of once per product).
+    public static func multiply(_ c: UnsafeMutablePointer<Float>, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
+                                m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
         if m == 0 || n == 0 { return }
         require(!Threads.inParallelRegion, "BF16Matmul: called inside a parallel region")
         _ = lockReady
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
-        // A's bfloat16 copy is kept to `blockElements` by taking A in blocks — rows of op(A), or
-        // (A transposed: the weight gradient's activations) slices of the inner dimension summed
-        // into C — so bf16 adds little to the peak memory (the output layer's gradient [tokens,
-        // vocabulary] alone would be 65 MB in one piece).
-        if m * k <= blockElements {
-            multiplyBlock(c, a, lda: lda, transposeA: transposeA, b, ldb: ldb, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, beta: beta)
-        } else if !transposeA {
+        // A float32 A's bfloat16 copy is kept to `blockElements` by taking A in blocks — rows of
+        // op(A), or (A transposed: the weight gradient's activations) slices of the inner
+        // dimension summed into C — so bf16 adds little to the peak memory (the output layer's
+        // gradient [tokens, vocabulary] alone would be 65 MB in one piece).
+        guard case .float32(let af, let lda) = a, m * k > blockElements else {
+            multiplyBlock(c, a, transposeA: transposeA, b, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, beta: beta)
+            return
+        }
+        if !transposeA {
             let rows = max(16, blockElements / k)
             for start in stride(from: 0, to: m, by: rows) {
-                multiplyBlock(c + start * n, a + start * lda, lda: lda, transposeA: false, b, ldb: ldb, transposeB: transposeB,
+                multiplyBlock(c + start * n, .float32(af + start * lda, ld: lda), transposeA: false, b, transposeB: transposeB,
                               m: min(rows, m - start), n: n, k: k, alpha: alpha, beta: beta)
             }
         } else {
             let slice = max(16, blockElements / m)
             for start in stride(from: 0, to: k, by: slice) {
-                multiplyBlock(c, a + start * lda, lda: lda, transposeA: true, transposeB ? b + start : b + start * ldb, ldb: ldb, transposeB: transposeB,
-                              m: m, n: n, k: min(slice, k - start), alpha: alpha, beta: start == 0 ? beta : 1)
+                // Rows start… of B (columns start… when B is transposed).
+                multiplyBlock(c, .float32(af + start * lda, ld: lda), transposeA: true, b.advanced(transposeB ? start : start * b.ld(columns: n)),
+                              transposeB: transposeB, m: m, n: n, k: min(slice, k - start), alpha: alpha, beta: start == 0 ? beta : 1)
             }
         }
+    }
+
+    /// A product's input: float32 values the product rounds into its scratch copy, or values a
+    /// caller rounded already (dense: leading dimension = its columns).
+    public enum Operand {
+        case float32(UnsafePointer<Float>, ld: Int)
+        case bfloat16(UnsafePointer<UInt16>)
+
+        /// The operand from element `offset` on (same leading dimension).
+        func advanced(_ offset: Int) -> Operand {
+            switch self {
+            case .float32(let p, let ld): return .float32(p + offset, ld: ld)
+            case .bfloat16(let p): return .bfloat16(p + offset)
+            }
+        }
+
+        /// Leading dimension of a stored matrix with `columns` columns.
+        func ld(columns: Int) -> Int {
+            if case .float32(_, let ld) = self { return ld }
+            return columns
+        }
+    }
+
+    /// `x` rounded to bfloat16 into a scratch copy that stays valid until the next call: a
+    /// gradient read by two products (a linear layer's dy: dx = dy·W and dW += dyᵀ·x).
+    static func roundedOnce(_ x: Tensor) -> BF16Matrix {
+        let copy = BF16Matrix(scratchShared.reserve(x.count), rows: x.rows, columns: x.columns)
+        copy.round(from: x)
+        return copy
     }
 
     /// The largest bfloat16 copy of A (4 Mi values, 8 MB).
     static let blockElements = 1 << 22
 
-    private static func multiplyBlock(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
-                                      _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+    private static func multiplyBlock(_ c: UnsafeMutablePointer<Float>, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
                                       m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
-        // Dense bfloat16 copies of A and B, each in its own layout (oneDNN reads either).
+        // Dense bfloat16 copies of A and B, each in its own layout (oneDNN reads either), unless
+        // the caller rounded them. A rounded A is a block of its matrix: rows k apart, or
+        // (transposed) columns `aStride` apart.
         let (aRows, aColumns) = transposeA ? (k, m) : (m, k)
         let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
-        let a16 = scratchA.reserve(m * k), b16 = scratchB.reserve(n * k)
-        roundToBFloat16(a16, a, rows: aRows, columns: aColumns, ld: lda)
-        roundToBFloat16(b16, b, rows: bRows, columns: bColumns, ld: ldb)
+        let a16: UnsafePointer<UInt16>, b16: UnsafePointer<UInt16>
+        switch a {
+        case .bfloat16(let p): a16 = p
+        case .float32(let p, let ld):
+            let copy = scratchA.reserve(m * k)
+            roundToBFloat16(copy, p, rows: aRows, columns: aColumns, ld: ld)
+            a16 = UnsafePointer(copy)
+        }
+        switch b {
+        case .bfloat16(let p): b16 = p
+        case .float32(let p, let ld):
+            let copy = scratchB.reserve(n * k)
+            roundToBFloat16(copy, p, rows: bRows, columns: bColumns, ld: ld)
+            b16 = UnsafePointer(copy)
+        }
 
         // One block of op(A)'s rows per worker (multiples of 16, as `matmul` splits them), each a
         // oneDNN product on that worker alone: oneDNN's own OpenMP team would keep spinning on the
@@ -144,7 +202,7 @@ public enum BF16Matmul {
             omp_set_num_threads(1)
             var memories: [dnnl_memory_t?] = [nil, nil, nil, nil]
             var descriptors = [block.entry.a, block.entry.b, block.entry.c, block.entry.scratchpad]
-            let handles: [UnsafeMutableRawPointer?] = [UnsafeMutableRawPointer(aBlocks[slot]), UnsafeMutableRawPointer(b16),
+            let handles: [UnsafeMutableRawPointer?] = [UnsafeMutableRawPointer(mutating: aBlocks[slot]), UnsafeMutableRawPointer(mutating: b16),
                                                        UnsafeMutableRawPointer(c + block.start * n), scratchpads[slot]]
             for i in 0..<4 { check(dnnl_memory_create(&memories[i], &descriptors[i], engine, handles[i]), "memory") }
             let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memories[0]),
@@ -199,14 +257,6 @@ public enum BF16Matmul {
 
     private static func check(_ status: dnnl_status_t, _ what: String) {
         require(status == dnnl_success, "BF16Matmul: oneDNN failed (\(what)) with status \(status.rawValue)")
-    }
-}
-
-/// out[r·columns + j] = bfloat16(x[r·ld + j]), rounded to nearest, ties to even, rows split
-/// across the cores (the conversion of a step's activations is not free: 4M values per product).
-func roundToBFloat16(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int) {
-    Threads.parallelChunks(rows, minChunk: max(1, 16384 / max(columns, 1))) { range in
-        nmt_round_to_bfloat16(out + range.lowerBound * columns, x + range.lowerBound * ld, range.count, columns, ld)  // Kernels/bfloat16_rows.c
     }
 }
 

@@ -5,9 +5,16 @@
 //             dW[out, in] += dy[N, out]ᵀ · x[N, in]
 //             db[out]     += Σ_n dy[n, :]
 // Gradients accumulate (+=), as in llm.c, so shared weights and residual branches just add.
+// In a bf16 pass x may come rounded already (LinearInput), and dy is rounded once for both of
+// its products.
 
 /// y = x·Wᵀ + b (b optional: the output projection onto the shared embedding has none).
 public func linearForward(_ y: Tensor, _ x: Tensor, weight: Tensor, bias: Tensor?) {
+    linearForward(y, .float32(x), weight: .float32(weight), bias: bias)
+}
+
+/// y = x·Wᵀ + b where x and W are float32 or (in a bf16 pass) already rounded.
+public func linearForward(_ y: Tensor, _ x: LinearInput, weight: LinearInput, bias: Tensor?) {
     checkShape(x.columns == weight.columns, "linearForward: input vs weight [out, in]", x.shape, weight.shape)
     checkShape(y.rows == x.rows && y.columns == weight.rows, "linearForward: output vs input·weightᵀ", y.shape, Shape(x.rows, weight.rows))
     var beta: Float = 0
@@ -16,23 +23,52 @@ public func linearForward(_ y: Tensor, _ x: Tensor, weight: Tensor, bias: Tensor
         for r in 0..<y.rows { (y.pointer + r * y.columns).update(from: bias.pointer, count: y.columns) }
         beta = 1
     }
-    matmul(y, x, weight, transposeB: true, beta: beta)
+    if case .float32(let x) = x, case .float32(let weight) = weight {
+        matmul(y, x, weight, transposeB: true, beta: beta)
+        return
+    }
+    requireBF16Pass("linearForward")
+    BF16Matmul.multiply(y.pointer, x.operand, transposeA: false, weight.operand, transposeB: true,
+                        m: y.rows, n: y.columns, k: x.columns, alpha: 1, beta: beta)
 }
 
-/// Accumulates dx (if given), dW and db (if given) from dy.
+/// Accumulates dx (if given), dW and db (if given) from dy. With `accumulateDx` false, dx is
+/// overwritten instead (a fresh tensor: no zeroing pass).
 public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
-                           dy: Tensor, x: Tensor, weight: Tensor) {
+                           dy: Tensor, x: Tensor, weight: Tensor, accumulateDx: Bool = true) {
+    linearBackward(dx: dx, dWeight: dWeight, dBias: dBias, dy: dy, x: .float32(x), weight: .float32(weight), accumulateDx: accumulateDx)
+}
+
+/// The same where x and W are float32 or (in a bf16 pass) already rounded.
+public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
+                           dy: Tensor, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true) {
     checkShape(dy.rows == x.rows && dy.columns == weight.rows, "linearBackward: dy vs x·Wᵀ", dy.shape, Shape(x.rows, weight.rows))
-    checkShape(dWeight.shape == weight.shape, "linearBackward: dWeight vs weight", dWeight.shape, weight.shape)
-    if let dx {
-        checkShape(dx.shape.count == x.shape.count && dx.columns == x.columns, "linearBackward: dx vs x", dx.shape, x.shape)
-        matmul(dx, dy, weight, beta: 1)
+    checkShape(dWeight.rows == weight.rows && dWeight.columns == weight.columns, "linearBackward: dWeight vs weight", dWeight.shape, weight.shape)
+    if let dx { checkShape(dx.rows == x.rows && dx.columns == x.columns, "linearBackward: dx vs x", dx.shape, Shape(x.rows, x.columns)) }
+    let dxBeta: Float = accumulateDx ? 1 : 0
+    if BF16Matmul.inPass {
+        // dy rounded once for both products (each would otherwise round its own copy).
+        let dy16 = BF16Matmul.roundedOnce(dy)
+        if let dx {
+            BF16Matmul.multiply(dx.pointer, dy16.operand, transposeA: false, weight.operand, transposeB: false,
+                                m: dx.rows, n: dx.columns, k: dy.columns, alpha: 1, beta: dxBeta)
+        }
+        BF16Matmul.multiply(dWeight.pointer, dy16.operand, transposeA: true, x.operand, transposeB: false,
+                            m: dWeight.rows, n: dWeight.columns, k: dy.rows, alpha: 1, beta: 1)
+    } else {
+        guard case .float32(let x) = x, case .float32(let weight) = weight else { requireBF16Pass("linearBackward"); return }
+        if let dx { matmul(dx, dy, weight, beta: dxBeta) }
+        matmul(dWeight, dy, x, transposeA: true, beta: 1)
     }
-    matmul(dWeight, dy, x, transposeA: true, beta: 1)
     if let dBias {
         checkShape(dBias.count == weight.rows, "linearBackward: dBias vs weight [out, in]", dBias.shape, weight.shape)
         columnSumAccumulate(dBias.pointer, dy)
     }
+}
+
+/// Rounded inputs exist only in a bf16 pass, on the thread that runs it.
+private func requireBF16Pass(_ operation: String) {
+    require(BF16Matmul.inPass, "\(operation): a bfloat16 input outside a bf16 pass")
 }
 
 /// out[c] += Σ_r m[r, c]: rows in order (deterministic), vectorised across columns.

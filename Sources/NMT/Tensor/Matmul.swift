@@ -62,7 +62,7 @@ public func matmul(_ out: Tensor, _ a: Tensor, _ b: Tensor,
     let (kB, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
     checkShape(kA == kB, "matmul: inner dimensions of a and b", a.shape, b.shape)
     checkShape(out.rows == m && out.columns == n, "matmul: output of a·b", out.shape, Shape(m, n))
-    if BF16Matmul.active && !Threads.inParallelRegion {
+    if BF16Matmul.inPass {
         BF16Matmul.multiply(out.pointer, a.pointer, lda: a.columns, transposeA: transposeA, b.pointer, ldb: b.columns, transposeB: transposeB,
                             m: m, n: n, k: kA, alpha: alpha, beta: beta)
         return

@@ -84,6 +84,94 @@ import Testing
         #expect(differences == 0)
     }
 
+    /// Random values in [-scale, scale) into a fresh arena tensor.
+    private func random(_ shape: Shape, _ arena: Arena, _ rng: inout RandomGenerator, scale: Float = 1) -> Tensor {
+        let t = arena.tensor(shape)
+        for i in 0..<t.count { t[i] = (rng.nextUnitFloat() * 2 - 1) * scale }
+        return t
+    }
+
+    private func bitwiseEqual(_ a: Tensor, _ b: Tensor) -> Bool {
+        a.count == b.count && (0..<a.count).allSatisfy { a[$0].bitPattern == b[$0].bitPattern }
+    }
+
+    @Test func aLinearLayersOutputGradientRoundedOnceGivesWhatRoundingPerProductGives() {
+        let (rows, inputs, outputs) = (70, 48, 40)
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 9)
+        let x = random(Shape(rows, inputs), arena, &rng), w = random(Shape(outputs, inputs), arena, &rng), dy = random(Shape(rows, outputs), arena, &rng)
+        let start = random(Shape(rows, inputs), arena, &rng), startW = random(w.shape, arena, &rng)
+        func copy(_ t: Tensor) -> Tensor { let c = arena.tensor(t.shape); c.copy(from: t); return c }
+        let (dx, dw, db) = (copy(start), copy(startW), arena.zeros(Shape(outputs)))
+        let (dxPerProduct, dwPerProduct) = (copy(start), copy(startW))
+        BF16Matmul.active = true
+        defer { BF16Matmul.active = false }
+        linearBackward(dx: dx, dWeight: dw, dBias: db, dy: dy, x: x, weight: w)
+        BF16Matmul.multiply(dxPerProduct.pointer, dy.pointer, lda: outputs, transposeA: false, w.pointer, ldb: inputs, transposeB: false,
+                            m: rows, n: inputs, k: outputs, alpha: 1, beta: 1)
+        BF16Matmul.multiply(dwPerProduct.pointer, dy.pointer, lda: outputs, transposeA: true, x.pointer, ldb: inputs, transposeB: false,
+                            m: outputs, n: inputs, k: rows, alpha: 1, beta: 1)
+        #expect(bitwiseEqual(dx, dxPerProduct))
+        #expect(bitwiseEqual(dw, dwPerProduct))
+    }
+
+    @Test func theFeedForwardLayerKeepsItsHiddenActivationsInBFloat16WithTheSameNumbers() {
+        // Forward and backward (ReLU, dropout) in a bf16 pass against the same math with every
+        // product rounding its own float32 inputs: identical bits, and half the hidden layer's memory.
+        let (rows, c, f) = (50, 32, 96)
+        let weightsArena = Arena()
+        var rng = RandomGenerator(seed: 10)
+        func linear(_ out: Int, _ inputs: Int) -> LinearWeights {
+            LinearWeights(weight: .float32(random(Shape(out, inputs), weightsArena, &rng, scale: 0.3)), bias: random(Shape(out), weightsArena, &rng, scale: 0.1))
+        }
+        let w = FeedForwardWeights(fc1: linear(f, c), fc2: linear(c, f))
+        let x = random(Shape(rows, c), weightsArena, &rng), dy = random(Shape(rows, c), weightsArena, &rng)
+        let config = TransformerConfig(vocabularySize: 10, dModel: c, ffnDim: f, heads: 4, encoderLayers: 1, decoderLayers: 1,
+                                       dropout: 0, attentionDropout: 0, activationDropout: 0.2, maxPositions: 8)
+        func zeroGradients() -> FeedForwardWeights {
+            func zeros(_ l: LinearWeights) -> LinearWeights {
+                LinearWeights(weight: .float32(weightsArena.zeros(l.weight.float32.shape)), bias: weightsArena.zeros(l.bias.shape))
+            }
+            return FeedForwardWeights(fc1: zeros(w.fc1), fc2: zeros(w.fc2))
+        }
+        BF16Matmul.active = true
+        defer { BF16Matmul.active = false }
+
+        let arena = Arena()
+        let y = weightsArena.tensor(Shape(rows, c)), dx = weightsArena.zeros(x.shape), g = zeroGradients()
+        let activations = FeedForward.forward(y, x, weights: w, activation: .relu,
+                                              dropout: DropoutSampler(config: config, rng: RandomGenerator(seed: 11)), arena: arena)
+        let bf16InUse = arena.mark()  // floats held after the forward pass
+        guard case .bfloat16 = activations.activated else { Issue.record("a' is not kept in bfloat16"); return }
+        FeedForward.backward(dx: dx, dy: dy, activations, weights: w, gradients: g, activation: .relu, arena: arena)
+
+        // The reference: float32 a', each product rounding its inputs.
+        let reference = Arena()
+        let u = reference.tensor(Shape(rows, f))
+        linearForward(u, x, weight: w.fc1.weight.float32, bias: w.fc1.bias)
+        activationForward(u, u, .relu)
+        var dropoutRNG = RandomGenerator(seed: 11)
+        let mask = dropoutForward(u, u, kept: reference.bytes(u.count), probability: 0.2, rng: &dropoutRNG)
+        let referenceInUse = reference.mark()
+        let yReference = reference.tensor(y.shape)
+        linearForward(yReference, u, weight: w.fc2.weight.float32, bias: w.fc2.bias)
+        #expect(bitwiseEqual(y, yReference))
+        let dxReference = reference.zeros(x.shape), gReference = zeroGradients()
+        let da = reference.tensor(u.shape)
+        matmul(da, dy, w.fc2.weight.float32)
+        matmul(gReference.fc2.weight.float32, dy, u, transposeA: true, beta: 1)
+        columnSumAccumulate(gReference.fc2.bias.pointer, dy)
+        for i in 0..<da.count { da[i] = u[i] > 0 ? da[i] * mask.scale : 0 }
+        matmul(dxReference, da, w.fc1.weight.float32, beta: 1)
+        matmul(gReference.fc1.weight.float32, da, x, transposeA: true, beta: 1)
+        columnSumAccumulate(gReference.fc1.bias.pointer, da)
+        #expect(bitwiseEqual(dx, dxReference))
+        #expect(bitwiseEqual(g.fc1.weight.float32, gReference.fc1.weight.float32) && bitwiseEqual(g.fc1.bias, gReference.fc1.bias))
+        #expect(bitwiseEqual(g.fc2.weight.float32, gReference.fc2.weight.float32) && bitwiseEqual(g.fc2.bias, gReference.fc2.bias))
+        // Kept for backward: a' at 2 bytes and the mask at 1, against a' at 4 bytes and the mask.
+        #expect(bf16InUse * 4 <= rows * f * 3 + 64 && referenceInUse * 4 >= rows * f * 5)
+    }
+
     @Test func bf16GradientsAgreeWithFloat32WithinBF16Precision() throws {
         let config = TransformerConfig(vocabularySize: 300, dModel: 64, ffnDim: 128, heads: 4, encoderLayers: 2, decoderLayers: 2,
                                        dropout: 0, attentionDropout: 0, activationDropout: 0, maxPositions: 40, activation: .gelu)

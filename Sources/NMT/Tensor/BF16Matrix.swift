@@ -1,0 +1,85 @@
+// BF16Matrix: a row-major matrix of bfloat16 values that it does not own — float32 values rounded
+// once (nearest, ties to even) and read by several products of a `--precision bf16` pass, instead
+// of being rounded again by each. The feed-forward layer keeps its hidden activations this way for
+// the backward pass (half the bytes of float32; the backward products read exactly these values
+// either way), and a linear layer's output gradient is rounded once for its two products.
+
+import CKernels
+
+public struct BF16Matrix: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<UInt16>
+    public let rows: Int
+    public let columns: Int
+
+    public init(_ pointer: UnsafeMutablePointer<UInt16>, rows: Int, columns: Int) {
+        self.pointer = pointer
+        self.rows = rows
+        self.columns = columns
+    }
+
+    public var count: Int { rows * columns }
+
+    /// self = bfloat16(x), x of the same shape.
+    public func round(from x: Tensor) {
+        checkShape(x.rows == rows && x.columns == columns, "BF16Matrix.round: shape", x.shape, Shape(rows, columns))
+        roundToBFloat16(pointer, x.pointer, rows: rows, columns: columns, ld: columns)
+    }
+
+    /// Rows `range` (a view of the same memory).
+    public func rows(_ range: Range<Int>) -> BF16Matrix {
+        require(range.lowerBound >= 0 && range.upperBound <= rows, "rows: range \(range) outside a matrix of \(rows) rows")
+        return BF16Matrix(pointer + range.lowerBound * columns, rows: range.count, columns: columns)
+    }
+
+    /// Element i as float32 (exact: bfloat16 is float32's upper half).
+    @inline(__always)
+    public subscript(i: Int) -> Float { Float(bitPattern: UInt32(pointer[i]) << 16) }
+
+    var operand: BF16Matmul.Operand { .bfloat16(pointer) }
+}
+
+/// What a linear layer reads: float32 activations (rounded by each product of a bf16 pass), or
+/// activations a bf16 pass rounded once.
+public enum LinearInput {
+    case float32(Tensor)
+    case bfloat16(BF16Matrix)
+
+    public var rows: Int {
+        switch self {
+        case .float32(let t): return t.rows
+        case .bfloat16(let m): return m.rows
+        }
+    }
+
+    public var columns: Int {
+        switch self {
+        case .float32(let t): return t.columns
+        case .bfloat16(let m): return m.columns
+        }
+    }
+
+    var shape: Shape { Shape(rows, columns) }
+
+    /// Rows `range` (a view of the same memory).
+    public func rows(_ range: Range<Int>) -> LinearInput {
+        switch self {
+        case .float32(let t): return .float32(t.rows(range))
+        case .bfloat16(let m): return .bfloat16(m.rows(range))
+        }
+    }
+
+    var operand: BF16Matmul.Operand {
+        switch self {
+        case .float32(let t): return .float32(t.pointer, ld: t.columns)
+        case .bfloat16(let m): return m.operand
+        }
+    }
+}
+
+/// out[r·columns + j] = bfloat16(x[r·ld + j]), rounded to nearest, ties to even, rows split
+/// across the cores (the conversion of a step's activations is not free: 4M values per product).
+func roundToBFloat16(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int) {
+    Threads.parallelChunks(rows, minChunk: max(1, 16384 / max(columns, 1))) { range in
+        nmt_round_to_bfloat16(out + range.lowerBound * columns, x + range.lowerBound * ld, range.count, columns, ld)  // Kernels/bfloat16_rows.c
+    }
+}
