@@ -4,6 +4,7 @@
 #include "int8_rows.h"
 #include "top_k.h"
 #include "bfloat16_rows.h"
+#include "dropout_mask.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,16 @@ int main(void) {
     for (int i = 0; i < 3 * 40; i++) { uint32_t b = (uint32_t)rand() * 2654435761u; memcpy(&wide[i], &b, 4); }
     nmt_round_to_bfloat16(narrow, wide, 3, 37, 40);
     for (int i = 0; i < 3 * 37; i++) h = h * 31 + narrow[i];
+    // dropout of 1,003 values starting at element 77 of a mask (the vector body and its tail).
+    float kept_in[1003], kept_out[1003];
+    uint8_t kept[1003];
+    for (int i = 0; i < 1003; i++) kept_in[i] = (rand() % 2001 - 1000) / 7.0f;
+    nmt_dropout_forward(kept_out, kept_in, kept, 77, 1003, 0x123456789abcdefull, 0.1f, 1 / 0.9f);
+    h = hash(kept_out, 1003, h);
+    for (int i = 0; i < 1003; i++) h = h * 31 + kept[i];
+    nmt_dropout_forward(kept_in, kept_in, kept, 5, 1003, 0xfedcba987654321ull, 0.3f, 1 / 0.7f);  // in place
+    h = hash(kept_in, 1003, h);
+    for (int i = 0; i < 1003; i++) h = h * 31 + kept[i];
     printf("%s %08x\n", nmt_gathered_attention_isa(), h);
     return 0;
 }

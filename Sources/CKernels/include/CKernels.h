@@ -4,3 +4,4 @@
 #include "int8_packed.h"
 #include "top_k.h"
 #include "bfloat16_rows.h"
+#include "dropout_mask.h"

@@ -8,6 +8,8 @@
 // the seeded generator and derives element i's draw from it and i (counter-based, splitmix64),
 // so masks are drawn in parallel and still do not depend on the thread count.
 
+import CKernels
+
 /// Which elements dropout kept, one byte each (1 kept, 0 zeroed), and the survivors' scale.
 public struct DropoutMask {
     public let kept: UnsafeMutablePointer<UInt8>
@@ -43,11 +45,8 @@ public func dropoutForward(_ y: Tensor, _ x: Tensor, kept: UnsafeMutablePointer<
     let xp = x.pointer, yp = y.pointer
     let stream = rng.next()
     Threads.parallelChunks(x.count, minChunk: 1 << 15) { range in
-        for i in range {
-            let keep = uniformDraw(stream, i) >= p
-            kept[i] = keep ? 1 : 0
-            yp[i] = keep ? xp[i] * scale : 0
-        }
+        let i = range.lowerBound
+        nmt_dropout_forward(yp + i, xp + i, kept + i, i, range.count, stream, p, scale)  // Kernels/dropout_mask.c: uniformDraw's math
     }
     return DropoutMask(kept: kept, count: x.count, scale: scale)
 }

@@ -42,6 +42,27 @@ import Testing
         #expect(a == b)
     }
 
+    @Test func elementIKeepsOrDropsByItsOwnDrawWhateverTheSplit() {
+        // The C kernel against the documented draw (uniformDraw), element by element, over more
+        // elements than one parallel chunk so both workers' ranges are checked.
+        var rng = RandomGenerator(seed: 23)
+        let n = 100_003, p: Float = 0.1
+        let x = OwnedTensor(Shape(n), uniform: 1, rng: &rng), y = OwnedTensor(Shape(n))
+        var kept = [UInt8](repeating: 7, count: n)
+        var copy = rng
+        let stream = copy.next()
+        copy = rng
+        let mask = kept.withUnsafeMutableBufferPointer { dropoutForward(y.t, x.t, kept: $0.baseAddress!, probability: p, rng: &rng) }
+        let differing = (0..<n).filter { i in
+            let keep = uniformDraw(stream, i) >= p
+            return kept[i] != (keep ? 1 : 0) || y.t[i].bitPattern != (keep ? x.t[i] * mask.scale : 0).bitPattern
+        }
+        #expect(differing.isEmpty)
+        // In place (how the layers call it), from the same generator state: the same result.
+        kept.withUnsafeMutableBufferPointer { _ = dropoutForward(x.t, x.t, kept: $0.baseAddress!, probability: p, rng: &copy) }
+        #expect(x.t.array.map(\.bitPattern) == y.t.array.map(\.bitPattern))
+    }
+
     @Test func probabilityZeroIsTheIdentity() {
         var rng = RandomGenerator(seed: 22)
         let x = OwnedTensor(Shape(100), uniform: 1, rng: &rng), y = OwnedTensor(Shape(100))
