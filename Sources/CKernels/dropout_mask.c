@@ -41,3 +41,14 @@ void nmt_dropout_forward(float *y, const float *x, uint8_t *kept, long first, lo
         y[j] = keep ? x[j] * scale : 0.0f;
     }
 }
+
+CLONES
+void nmt_dropout_apply(float *y, const float *x, const uint8_t *kept, long count, float scale) {
+    long j = 0;
+    for (; j + 8 <= count; j += 8) {
+        i8x keep = __builtin_convertvector(*(const u8x8u *)(kept + j), i8x) != 0;  // all ones where kept
+        f8x value = *(const f8u *)(x + j) * scale;
+        *(f8u *)(y + j) = (f8x)((i8x)value & keep);
+    }
+    for (; j < count; j++) y[j] = kept[j] != 0 ? x[j] * scale : 0.0f;
+}

@@ -61,6 +61,9 @@ int main(void) {
     nmt_dropout_forward(kept_in, kept_in, kept, 5, 1003, 0xfedcba987654321ull, 0.3f, 1 / 0.7f);  // in place
     h = hash(kept_in, 1003, h);
     for (int i = 0; i < 1003; i++) h = h * 31 + kept[i];
+    nmt_dropout_apply(kept_out, kept_in, kept, 1003, 1 / 0.7f);
+    nmt_dropout_apply(kept_in, kept_in, kept, 1001, 3.0f);
+    h = hash(kept_in, 1003, hash(kept_out, 1003, h));
     printf("%s %08x\n", nmt_gathered_attention_isa(), h);
     return 0;
 }

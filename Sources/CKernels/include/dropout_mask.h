@@ -12,4 +12,8 @@
 void nmt_dropout_forward(float *y, const float *x, uint8_t *kept, long first, long count, uint64_t stream,
                          float p, float scale);
 
+/// y[j] = kept[j] ? x[j]·scale : +0 (y may be x): a gradient passing back through the mask, or the
+/// forward values rebuilt from it.
+void nmt_dropout_apply(float *y, const float *x, const uint8_t *kept, long count, float scale);
+
 #endif

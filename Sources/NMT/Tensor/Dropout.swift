@@ -27,7 +27,8 @@ public struct DropoutMask {
         checkShape(x.count == count && y.count == count, "DropoutMask.apply: tensors vs mask", x.shape, Shape(count))
         let xp = x.pointer, yp = y.pointer, kept = kept, scale = scale
         Threads.parallelChunks(count, minChunk: 1 << 16) { range in
-            for i in range { yp[i] = kept[i] != 0 ? xp[i] * scale : 0 }
+            let i = range.lowerBound
+            nmt_dropout_apply(yp + i, xp + i, kept + i, range.count, scale)  // Kernels/dropout_mask.c
         }
     }
 

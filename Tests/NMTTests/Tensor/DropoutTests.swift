@@ -61,6 +61,10 @@ import Testing
         // In place (how the layers call it), from the same generator state: the same result.
         kept.withUnsafeMutableBufferPointer { _ = dropoutForward(x.t, x.t, kept: $0.baseAddress!, probability: p, rng: &copy) }
         #expect(x.t.array.map(\.bitPattern) == y.t.array.map(\.bitPattern))
+        // Applying the mask again (the backward pass's use): x · factor i, bit for bit.
+        let again = OwnedTensor(Shape(n))
+        mask.apply(y.t, into: again.t)
+        #expect((0..<n).allSatisfy { again.t[$0].bitPattern == (y.t[$0] * mask[$0]).bitPattern })
     }
 
     @Test func probabilityZeroIsTheIdentity() {
