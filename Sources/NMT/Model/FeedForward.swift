@@ -47,7 +47,7 @@ public enum FeedForward {
                                 gradients g: FeedForwardWeights, activation: Activation, arena: Arena) {
         let da = arena.tensor(Shape(dy.rows, w.fc2.weight.float32.columns))
         linearBackward(dx: da, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, x: a.activated, weight: .float32(w.fc2.weight.float32),
-                       accumulateDx: false)
+                       accumulateDx: false, arena: arena)
         let du: Tensor
         if let u = a.preActivation {
             a.dropMask?.apply(to: da)
@@ -78,6 +78,6 @@ public enum FeedForward {
             }
             du = da
         }
-        linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dBias: g.fc1.bias, dy: du, x: a.input, weight: w.fc1.weight.float32)
+        linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dBias: g.fc1.bias, dy: du, x: a.input, weight: w.fc1.weight.float32, arena: arena)
     }
 }

@@ -146,7 +146,7 @@ public enum MultiHeadAttention {
         let alpha = 1 / Float(d).squareRoot()
         let dContext = arena.tensor(a.context.shape)
         linearBackward(dx: dContext, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context, weight: w.out.weight.float32,
-                       accumulateDx: false)
+                       accumulateDx: false, arena: arena)
 
         let dProbs = arena.tensor(a.probs.shape)
         let dV = arena.tensor(v.shape)
@@ -168,9 +168,9 @@ public enum MultiHeadAttention {
         // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]
         batchedMatmul(outer: b, inner: heads, perHead(dQ, tq), dProbsBatch, perHead(k, tk), m: tq, n: d, k: tk, alpha: alpha)
         batchedMatmul(outer: b, inner: heads, perHead(dK, tk), dProbsBatch, perHead(a.q, tq), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
-        linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dBias: g.q.bias, dy: dQ, x: a.query, weight: w.q.weight.float32)
-        linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dBias: g.k.bias, dy: dK, x: keyValue, weight: w.k.weight.float32)
-        linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dBias: g.v.bias, dy: dV, x: keyValue, weight: w.v.weight.float32)
+        linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dBias: g.q.bias, dy: dQ, x: a.query, weight: w.q.weight.float32, arena: arena)
+        linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dBias: g.k.bias, dy: dK, x: keyValue, weight: w.k.weight.float32, arena: arena)
+        linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dBias: g.v.bias, dy: dV, x: keyValue, weight: w.v.weight.float32, arena: arena)
     }
 
     /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk].

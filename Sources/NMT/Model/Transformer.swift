@@ -184,7 +184,7 @@ public final class Transformer: @unchecked Sendable {
                                       gradient: logits, gradientScale: scale)
             let dLogits = logits
             linearBackward(dx: dH.rows(start..<start + rows), dWeight: g.embedding, dBias: nil, dy: dLogits, x: hChunk, weight: embedding,
-                           accumulateDx: false)
+                           accumulateDx: false, arena: arena)
             arena.release(to: beforeChunk)
         }
         let loss = crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: pass.targets, count: b * t, paddingIndex: Vocabulary.padding)

@@ -51,6 +51,9 @@ public enum BF16Matmul {
         var m, n, k: Int
         /// Elements between consecutive columns of op(A) when A is transposed (the copy's full m).
         var aStride: Int
+        /// Elements between rows of B's storage [k, n] (its full n; k when transposed: [n, k]),
+        /// and between rows of C (its full n).
+        var bStride, cStride: Int
         var transposeA, transposeB: Bool
         var alpha, beta: Float
     }
@@ -70,8 +73,6 @@ public enum BF16Matmul {
     /// bfloat16 copies of A and B (grown as needed, reused by every call).
     nonisolated(unsafe) private static var scratchA = GrowableBuffer()
     nonisolated(unsafe) private static var scratchB = GrowableBuffer()
-    /// `roundedOnce`'s copy.
-    nonisolated(unsafe) private static var scratchShared = GrowableBuffer()
 
     /// C [m, n] (leading dimension n) = alpha · op(A) · op(B) + beta · C, where A is stored
     /// [m, k] (or [k, m] when transposed) with leading dimension lda, B likewise [k, n] / [n, k].
@@ -136,14 +137,6 @@ public enum BF16Matmul {
         }
     }
 
-    /// `x` rounded to bfloat16 into a scratch copy that stays valid until the next call: a
-    /// gradient read by two products (a linear layer's dy: dx = dy·W and dW += dyᵀ·x).
-    static func roundedOnce(_ x: Tensor) -> BF16Matrix {
-        let copy = BF16Matrix(scratchShared.reserve(x.count), rows: x.rows, columns: x.columns)
-        copy.round(from: x)
-        return copy
-    }
-
     /// The largest bfloat16 copy of A (4 Mi values, 8 MB).
     static let blockElements = 1 << 22
 
@@ -170,19 +163,29 @@ public enum BF16Matmul {
             b16 = UnsafePointer(copy)
         }
 
-        // One block of op(A)'s rows per worker (multiples of 16, as `matmul` splits them), each a
-        // oneDNN product on that worker alone: oneDNN's own OpenMP team would keep spinning on the
-        // cores after every product, slowing the nmt kernels that run next (measured: ~10 %).
-        let workers = m >= 32 * Threads.count ? Threads.count : 1
-        var blocks: [(start: Int, rows: Int, entry: Entry)] = []
+        // One block per worker, each a oneDNN product on that worker alone: oneDNN's own OpenMP
+        // team would keep spinning on the cores after every product, slowing the nmt kernels that
+        // run next (measured: ~10 %). Blocks of op(A)'s rows (multiples of 16, as `matmul` splits
+        // them), or — when op(B) is the larger input (n > m: the output projection, weight
+        // gradients of the wider layers) — blocks of op(B)'s columns (multiples of 64, oneDNN's
+        // tile width), so that each worker packs only its share of B instead of all of it.
+        // Each element of C is one worker's, so results do not depend on timing; oneDNN may block
+        // a narrower product's inner dimension differently, so they can depend on the thread count
+        // (in the last bits: bf16 losses moved by ≤ 1e-5 when this split came in).
+        let byColumns = n > m && n >= 128 * Threads.count
+        let extent = byColumns ? n : m, unit = byColumns ? 64 : 16
+        let workers = byColumns || m >= 32 * Threads.count ? Threads.count : 1
+        var blocks: [(start: Int, entry: Entry)] = []
         for w in 0..<workers {
-            let start = workers == 1 ? 0 : (m * w / workers) / 16 * 16
-            let end = w == workers - 1 ? m : (m * (w + 1) / workers) / 16 * 16
+            let start = workers == 1 ? 0 : (extent * w / workers) / unit * unit
+            let end = w == workers - 1 ? extent : (extent * (w + 1) / workers) / unit * unit
             if end <= start { continue }
-            let key = Key(m: end - start, n: n, k: k, aStride: m, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta)
+            let key = byColumns
+                ? Key(m: m, n: end - start, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta)
+                : Key(m: end - start, n: n, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta)
             let entry = cache[key] ?? makeEntry(key)
             cache[key] = entry
-            blocks.append((start, end - start, entry))
+            blocks.append((start, entry))
         }
         while streams.count < blocks.count {
             var stream: dnnl_stream_t? = nil
@@ -196,14 +199,18 @@ public enum BF16Matmul {
             scratchpads[slot] = UnsafeMutableRawPointer.allocate(byteCount: block.entry.scratchpadBytes, alignment: 64)
             scratchpadCapacity[slot] = block.entry.scratchpadBytes
         }
-        let aBlocks = blocks.map { transposeA ? a16 + $0.start : a16 + $0.start * k }
+        // Where each block starts in A, B and C.
+        let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: UnsafeMutablePointer<Float>)] = blocks.map {
+            byColumns ? (a16, transposeB ? b16 + $0.start * k : b16 + $0.start, c + $0.start)
+                      : (transposeA ? a16 + $0.start : a16 + $0.start * k, b16, c + $0.start * n)
+        }
         let run = { (slot: Int) in
             let block = blocks[slot]
             omp_set_num_threads(1)
             var memories: [dnnl_memory_t?] = [nil, nil, nil, nil]
             var descriptors = [block.entry.a, block.entry.b, block.entry.c, block.entry.scratchpad]
-            let handles: [UnsafeMutableRawPointer?] = [UnsafeMutableRawPointer(mutating: aBlocks[slot]), UnsafeMutableRawPointer(mutating: b16),
-                                                       UnsafeMutableRawPointer(c + block.start * n), scratchpads[slot]]
+            let handles: [UnsafeMutableRawPointer?] = [UnsafeMutableRawPointer(mutating: starts[slot].a), UnsafeMutableRawPointer(mutating: starts[slot].b),
+                                                       UnsafeMutableRawPointer(starts[slot].c), scratchpads[slot]]
             for i in 0..<4 { check(dnnl_memory_create(&memories[i], &descriptors[i], engine, handles[i]), "memory") }
             let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memories[0]),
                              dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memories[1]),
@@ -223,8 +230,8 @@ public enum BF16Matmul {
         var aDims: [Int64] = [Int64(key.m), Int64(key.k)], bDims: [Int64] = [Int64(key.k), Int64(key.n)], cDims: [Int64] = [Int64(key.m), Int64(key.n)]
         // op(A) [m, k] over the dense copy: rows k apart, or (transposed storage [k, m]) columns m apart.
         var aStrides: [Int64] = key.transposeA ? [1, Int64(key.aStride)] : [Int64(key.k), 1]
-        var bStrides: [Int64] = key.transposeB ? [1, Int64(key.k)] : [Int64(key.n), 1]
-        var cStrides: [Int64] = [Int64(key.n), 1]
+        var bStrides: [Int64] = key.transposeB ? [1, Int64(key.bStride)] : [Int64(key.bStride), 1]
+        var cStrides: [Int64] = [Int64(key.cStride), 1]
         check(dnnl_memory_desc_init_by_strides(&a, 2, &aDims, dnnl_bf16, &aStrides), "source")
         check(dnnl_memory_desc_init_by_strides(&b, 2, &bDims, dnnl_bf16, &bStrides), "weights")
         check(dnnl_memory_desc_init_by_strides(&c, 2, &cDims, dnnl_f32, &cStrides), "destination")

@@ -33,27 +33,31 @@ public func linearForward(_ y: Tensor, _ x: LinearInput, weight: LinearInput, bi
 }
 
 /// Accumulates dx (if given), dW and db (if given) from dy. With `accumulateDx` false, dx is
-/// overwritten instead (a fresh tensor: no zeroing pass).
+/// overwritten instead (a fresh tensor: no zeroing pass). In a bf16 pass with an `arena`, dy is
+/// rounded once there (a temporary) for both products.
 public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
-                           dy: Tensor, x: Tensor, weight: Tensor, accumulateDx: Bool = true) {
-    linearBackward(dx: dx, dWeight: dWeight, dBias: dBias, dy: dy, x: .float32(x), weight: .float32(weight), accumulateDx: accumulateDx)
+                           dy: Tensor, x: Tensor, weight: Tensor, accumulateDx: Bool = true, arena: Arena? = nil) {
+    linearBackward(dx: dx, dWeight: dWeight, dBias: dBias, dy: dy, x: .float32(x), weight: .float32(weight), accumulateDx: accumulateDx,
+                   arena: arena)
 }
 
 /// The same where x and W are float32 or (in a bf16 pass) already rounded.
 public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
-                           dy: Tensor, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true) {
+                           dy: Tensor, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true, arena: Arena? = nil) {
     checkShape(dy.rows == x.rows && dy.columns == weight.rows, "linearBackward: dy vs x·Wᵀ", dy.shape, Shape(x.rows, weight.rows))
     checkShape(dWeight.rows == weight.rows && dWeight.columns == weight.columns, "linearBackward: dWeight vs weight", dWeight.shape, weight.shape)
     if let dx { checkShape(dx.rows == x.rows && dx.columns == x.columns, "linearBackward: dx vs x", dx.shape, Shape(x.rows, x.columns)) }
     let dxBeta: Float = accumulateDx ? 1 : 0
     if BF16Matmul.inPass {
         // dy rounded once for both products (each would otherwise round its own copy).
-        let dy16 = BF16Matmul.roundedOnce(dy)
+        let mark = arena?.mark()
+        defer { if let arena, let mark { arena.release(to: mark) } }
+        let dy16: BF16Matmul.Operand = arena.map { $0.bfloat16(of: dy).operand } ?? .float32(dy.pointer, ld: dy.columns)
         if let dx {
-            BF16Matmul.multiply(dx.pointer, dy16.operand, transposeA: false, weight.operand, transposeB: false,
+            BF16Matmul.multiply(dx.pointer, dy16, transposeA: false, weight.operand, transposeB: false,
                                 m: dx.rows, n: dx.columns, k: dy.columns, alpha: 1, beta: dxBeta)
         }
-        BF16Matmul.multiply(dWeight.pointer, dy16.operand, transposeA: true, x.operand, transposeB: false,
+        BF16Matmul.multiply(dWeight.pointer, dy16, transposeA: true, x.operand, transposeB: false,
                             m: dWeight.rows, n: dWeight.columns, k: dy.rows, alpha: 1, beta: 1)
     } else {
         guard case .float32(let x) = x, case .float32(let weight) = weight else { requireBF16Pass("linearBackward"); return }

@@ -84,6 +84,24 @@ import Testing
         #expect(differences == 0)
     }
 
+    @Test(arguments: [false, true])
+    func aProductSplitByColumnsEqualsTheWholeProduct(transposeB: Bool) {
+        // n > m: on more than one core each worker takes a block of C's columns (and of B).
+        let (m, n, k) = (40, 1000, 64)
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 12)
+        let a = arena.tensor(Shape(m, k)), b = arena.tensor(transposeB ? Shape(n, k) : Shape(k, n))
+        // Small integers: every order of summation gives the same float32.
+        for i in 0..<a.count { a[i] = Float(Int(rng.next() % 5)) - 2 }
+        for i in 0..<b.count { b[i] = Float(Int(rng.next() % 5)) - 2 }
+        let c = arena.tensor(Shape(m, n)), expected = arena.tensor(Shape(m, n))
+        for i in 0..<c.count { (c[i], expected[i]) = (Float(i % 3), Float(i % 3)) }
+        BF16Matmul.multiply(c.pointer, a.pointer, lda: k, transposeA: false, b.pointer, ldb: b.columns, transposeB: transposeB,
+                            m: m, n: n, k: k, alpha: 1, beta: 1)
+        matmul(expected, a, b, transposeB: transposeB, beta: 1)
+        #expect((0..<c.count).allSatisfy { c[$0] == expected[$0] })
+    }
+
     /// Random values in [-scale, scale) into a fresh arena tensor.
     private func random(_ shape: Shape, _ arena: Arena, _ rng: inout RandomGenerator, scale: Float = 1) -> Tensor {
         let t = arena.tensor(shape)
@@ -106,7 +124,7 @@ import Testing
         let (dxPerProduct, dwPerProduct) = (copy(start), copy(startW))
         BF16Matmul.active = true
         defer { BF16Matmul.active = false }
-        linearBackward(dx: dx, dWeight: dw, dBias: db, dy: dy, x: x, weight: w)
+        linearBackward(dx: dx, dWeight: dw, dBias: db, dy: dy, x: x, weight: w, arena: arena)
         BF16Matmul.multiply(dxPerProduct.pointer, dy.pointer, lda: outputs, transposeA: false, w.pointer, ldb: inputs, transposeB: false,
                             m: rows, n: inputs, k: outputs, alpha: 1, beta: 1)
         BF16Matmul.multiply(dwPerProduct.pointer, dy.pointer, lda: outputs, transposeA: true, x.pointer, ldb: inputs, transposeB: false,
@@ -207,6 +225,21 @@ import Testing
         }
         #expect(failures.isEmpty, "\(failures)")
         print("bf16 vs fp32 gradient: ‖bf16 − fp32‖ / ‖fp32‖ = \((totalDifference / totalNorm).squareRoot()) over the whole model")
+    }
+
+    @Test func twoBF16RunsWithTheSameSeedWriteTheSameCheckpoint() throws {
+        let dir = try TemporaryDirectory()
+        let corpus = try smallCorpus(dir, lines: 200)
+        var checkpoints: [Data] = []
+        for run in ["a", "b"] {
+            var o = smallOptions(dir, corpus, out: "run-" + run)
+            o.validSource = nil; o.validTarget = nil
+            o.precision = .bfloat16
+            o.maxSteps = 4
+            _ = try Trainer(options: o, log: quietLog()).run()
+            checkpoints.append(try Data(contentsOf: URL(fileURLWithPath: o.outputDirectory + "/checkpoint-last.safetensors")))
+        }
+        #expect(checkpoints[0] == checkpoints[1])
     }
 
     @Test func aBF16RunResumesInFP32AndBack() throws {
