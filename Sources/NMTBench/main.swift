@@ -176,6 +176,8 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
     // NMT_BENCH_PRECISION=fp32|bf16 runs one (to profile it alone).
     let only = ProcessInfo.processInfo.environment["NMT_BENCH_PRECISION"].flatMap(MatrixPrecision.init(rawValue:))
     let precisions: [MatrixPrecision] = only.map { [$0] } ?? (BF16Matmul.isNative ? [.float32, .bfloat16] : [.float32])
+    // NMT_BENCH_THREADS=1|2 runs one thread count (its own peak memory).
+    let threadCounts = ProcessInfo.processInfo.environment["NMT_BENCH_THREADS"].flatMap(Int.init).map { [$0] } ?? [1, 2]
     for preset in presets {
         let config = TransformerConfig.preset(preset, vocabularySize: 8000)
         let model = try Transformer(config: config)
@@ -200,7 +202,7 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
         let gradients = TransformerGradients(for: model)
         let arena = Arena()
         for precision in precisions {
-        for threads in [1, 2] {
+        for threads in threadCounts {
             Threads.set(threads)
             let dropout = DropoutSampler(config: config, rng: RandomGenerator(seed: 3))
             var time = 0.0
