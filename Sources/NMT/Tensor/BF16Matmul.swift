@@ -143,25 +143,9 @@ public enum BF16Matmul {
     private static func multiplyBlock(_ c: UnsafeMutablePointer<Float>, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
                                       m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
         // Dense bfloat16 copies of A and B, each in its own layout (oneDNN reads either), unless
-        // the caller rounded them. A rounded A is a block of its matrix: rows k apart, or
-        // (transposed) columns `aStride` apart.
-        let (aRows, aColumns) = transposeA ? (k, m) : (m, k)
-        let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
-        let a16: UnsafePointer<UInt16>, b16: UnsafePointer<UInt16>
-        switch a {
-        case .bfloat16(let p): a16 = p
-        case .float32(let p, let ld):
-            let copy = scratchA.reserve(m * k)
-            roundToBFloat16(copy, p, rows: aRows, columns: aColumns, ld: ld)
-            a16 = UnsafePointer(copy)
-        }
-        switch b {
-        case .bfloat16(let p): b16 = p
-        case .float32(let p, let ld):
-            let copy = scratchB.reserve(n * k)
-            roundToBFloat16(copy, p, rows: bRows, columns: bColumns, ld: ld)
-            b16 = UnsafePointer(copy)
-        }
+        // the caller rounded them.
+        let a16 = dense(a, rows: transposeA ? k : m, columns: transposeA ? m : k, scratch: &scratchA)
+        let b16 = dense(b, rows: transposeB ? n : k, columns: transposeB ? k : n, scratch: &scratchB)
 
         // One block per worker, each a oneDNN product on that worker alone: oneDNN's own OpenMP
         // team would keep spinning on the cores after every product, slowing the nmt kernels that
@@ -221,6 +205,17 @@ public enum BF16Matmul {
             for memory in memories { dnnl_memory_destroy(memory) }
         }
         if blocks.count == 1 { run(0) } else { Threads.parallelFor(blocks.count, run) }
+    }
+
+    /// The operand as dense bfloat16 [rows, columns]: itself when rounded already, else rounded into `scratch`.
+    private static func dense(_ operand: Operand, rows: Int, columns: Int, scratch: inout GrowableBuffer) -> UnsafePointer<UInt16> {
+        switch operand {
+        case .bfloat16(let p): return p
+        case .float32(let p, let ld):
+            let copy = scratch.reserve(rows * columns)
+            roundToBFloat16(copy, p, rows: rows, columns: columns, ld: ld)
+            return UnsafePointer(copy)
+        }
     }
 
     private static func makeEntry(_ key: Key) -> Entry {
