@@ -155,7 +155,7 @@ public enum BF16Matmul {
         // tile width), so that each worker packs only its share of B instead of all of it.
         // Each element of C is one worker's, so results do not depend on timing; oneDNN may block
         // a narrower product's inner dimension differently, so they can depend on the thread count
-        // (in the last bits: bf16 losses moved by ≤ 1e-5 when this split came in).
+        // (in the last bits: bf16 losses moved by ≤ 1e-5 relative when this split came in).
         let byColumns = n > m && n >= 128 * Threads.count
         let extent = byColumns ? n : m, unit = byColumns ? 64 : 16
         let workers = byColumns || m >= 32 * Threads.count ? Threads.count : 1
