@@ -42,8 +42,7 @@ public final class DropoutSampler {
 
     /// y = dropout(x) with probability p (y may be x), the mask in `arena`; nil (and no draw) when p = 0.
     func apply(_ y: Tensor, _ x: Tensor, probability p: Float, arena: Arena) -> DropoutMask? {
-        guard p > 0 else { return nil }
-        return dropoutForward(y, x, kept: arena.bytes(x.count), probability: p, rng: &rng)
+        apply(y, x, probability: p, kept: p > 0 ? arena.bytes(x.count) : nil)
     }
 
     /// The same with the mask in `kept` (x.count bytes, or nil when p = 0): for callers that

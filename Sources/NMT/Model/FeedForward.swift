@@ -18,9 +18,10 @@ public enum FeedForward {
                                dropout: DropoutSampler?, arena: Arena) -> FeedForwardActivations {
         let f = w.fc1.weight.rows
         let shape = Shape(x.rows, f)
-        // bf16: a' rounded and the mask come first, so the float32 a' above them is a temporary.
+        // The mask (and, in a bf16 pass, a' rounded) come first, so that in a bf16 pass the
+        // float32 a' above them is a temporary.
+        let kept = (dropout?.activation ?? 0) > 0 ? arena.bytes(shape.count) : nil
         let rounded = BF16Matmul.inPass ? arena.bfloat16(rows: x.rows, columns: f) : nil
-        let kept = rounded != nil && (dropout?.activation ?? 0) > 0 ? arena.bytes(shape.count) : nil
         let beforeU = arena.mark()
         let u = arena.tensor(shape)
         let afterU = arena.mark()
@@ -29,8 +30,7 @@ public enum FeedForward {
         // backward needs, so u is not stored ([N, F] saved per layer).
         let a = activation == .relu ? u : arena.tensor(shape)
         activationForward(a, u, activation)
-        let mask = rounded == nil ? dropout.flatMap { $0.apply(a, a, probability: $0.activation, arena: arena) }
-                                  : dropout.flatMap { $0.apply(a, a, probability: $0.activation, kept: kept) }
+        let mask = dropout.flatMap { $0.apply(a, a, probability: $0.activation, kept: kept) }
         guard let rounded else {
             linearForward(y, a, weight: w.fc2.weight, bias: w.fc2.bias)
             return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .float32(a))

@@ -53,7 +53,8 @@ public func dropoutForward(_ y: Tensor, _ x: Tensor, kept: UnsafeMutablePointer<
 }
 
 /// Draw i of a counter-based stream, uniform in [0, 1): splitmix64's finaliser of
-/// (stream + i·golden ratio), top 24 bits.
+/// (stream + i·golden ratio), top 24 bits. The definition Kernels/dropout_mask.c follows (the
+/// tests hold the kernel to it bit for bit).
 @inline(__always)
 func uniformDraw(_ stream: UInt64, _ i: Int) -> Float {
     var z = stream &+ UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15
