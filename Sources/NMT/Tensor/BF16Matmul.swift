@@ -56,11 +56,13 @@ public enum BF16Matmul {
         var bStride, cStride: Int
         var transposeA, transposeB: Bool
         var alpha, beta: Float
+        /// A bias row [n] added to every row of C (oneDNN's bias argument).
+        var bias: Bool
     }
 
     private struct Entry {
         var primitive: dnnl_primitive_t
-        var a, b, c, scratchpad: dnnl_memory_desc_t
+        var a, b, c, scratchpad, bias: dnnl_memory_desc_t
         var scratchpadBytes: Int
     }
 
@@ -85,9 +87,14 @@ public enum BF16Matmul {
 
     /// The same product with either operand already rounded (a `BF16Matrix` read by several
     /// products is rounded once, by its maker, instead of once per product).
+    /// With a `bias` [n] (op(A) not transposed), C = alpha · op(A) · op(B) + bias + beta · C: the
+    /// bias is added to the float32 sums as oneDNN writes them, which costs nothing, where copying
+    /// it into C first and adding with beta = 1 costs a pass over C and slows oneDNN's kernels
+    /// (the sum post-op: measured up to 17 % on [2048, 256]·[256, 1024]).
     public static func multiply(_ c: UnsafeMutablePointer<Float>, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
-                                m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
+                                m: Int, n: Int, k: Int, alpha: Float, beta: Float, bias: UnsafePointer<Float>? = nil) {
         if m == 0 || n == 0 { return }
+        require(bias == nil || !transposeA, "BF16Matmul: a bias with a transposed A")
         require(!Threads.inParallelRegion, "BF16Matmul: called inside a parallel region")
         _ = lockReady
         pthread_mutex_lock(&lock)
@@ -97,14 +104,14 @@ public enum BF16Matmul {
         // dimension summed into C — so bf16 adds little to the peak memory (the output layer's
         // gradient [tokens, vocabulary] alone would be 65 MB in one piece).
         guard case .float32(let af, let lda) = a, m * k > blockElements else {
-            multiplyBlock(c, a, transposeA: transposeA, b, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, beta: beta)
+            multiplyBlock(c, a, transposeA: transposeA, b, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, beta: beta, bias: bias)
             return
         }
         if !transposeA {
             let rows = max(16, blockElements / k)
             for start in stride(from: 0, to: m, by: rows) {
                 multiplyBlock(c + start * n, .float32(af + start * lda, ld: lda), transposeA: false, b, transposeB: transposeB,
-                              m: min(rows, m - start), n: n, k: k, alpha: alpha, beta: beta)
+                              m: min(rows, m - start), n: n, k: k, alpha: alpha, beta: beta, bias: bias)
             }
         } else {
             let slice = max(16, blockElements / m)
@@ -141,7 +148,7 @@ public enum BF16Matmul {
     static let blockElements = 1 << 22
 
     private static func multiplyBlock(_ c: UnsafeMutablePointer<Float>, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
-                                      m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
+                                      m: Int, n: Int, k: Int, alpha: Float, beta: Float, bias: UnsafePointer<Float>? = nil) {
         // Dense bfloat16 copies of A and B, each in its own layout (oneDNN reads either), unless
         // the caller rounded them.
         let a16 = dense(a, rows: transposeA ? k : m, columns: transposeA ? m : k, scratch: &scratchA)
@@ -165,8 +172,8 @@ public enum BF16Matmul {
             let end = w == workers - 1 ? extent : (extent * (w + 1) / workers) / unit * unit
             if end <= start { continue }
             let key = byColumns
-                ? Key(m: m, n: end - start, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta)
-                : Key(m: end - start, n: n, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta)
+                ? Key(m: m, n: end - start, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias != nil)
+                : Key(m: end - start, n: n, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias != nil)
             let entry = cache[key] ?? makeEntry(key)
             cache[key] = entry
             blocks.append((start, entry))
@@ -183,26 +190,29 @@ public enum BF16Matmul {
             scratchpads[slot] = UnsafeMutableRawPointer.allocate(byteCount: block.entry.scratchpadBytes, alignment: 64)
             scratchpadCapacity[slot] = block.entry.scratchpadBytes
         }
-        // Where each block starts in A, B and C.
-        let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: UnsafeMutablePointer<Float>)] = blocks.map {
-            byColumns ? (a16, transposeB ? b16 + $0.start * k : b16 + $0.start, c + $0.start)
-                      : (transposeA ? a16 + $0.start : a16 + $0.start * k, b16, c + $0.start * n)
+        // Where each block starts in A, B, C and the bias.
+        let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?)] = blocks.map { block in
+            byColumns ? (a16, transposeB ? b16 + block.start * k : b16 + block.start, c + block.start, bias.map { $0 + block.start })
+                      : (transposeA ? a16 + block.start : a16 + block.start * k, b16, c + block.start * n, bias)
         }
         let run = { (slot: Int) in
             let block = blocks[slot]
             omp_set_num_threads(1)
-            var memories: [dnnl_memory_t?] = [nil, nil, nil, nil]
-            var descriptors = [block.entry.a, block.entry.b, block.entry.c, block.entry.scratchpad]
+            let count = block.entry.bias.ndims == 0 ? 4 : 5
+            var memories: [dnnl_memory_t?] = [nil, nil, nil, nil, nil]
+            var descriptors = [block.entry.a, block.entry.b, block.entry.c, block.entry.scratchpad, block.entry.bias]
             let handles: [UnsafeMutableRawPointer?] = [UnsafeMutableRawPointer(mutating: starts[slot].a), UnsafeMutableRawPointer(mutating: starts[slot].b),
-                                                       UnsafeMutableRawPointer(starts[slot].c), scratchpads[slot]]
-            for i in 0..<4 { check(dnnl_memory_create(&memories[i], &descriptors[i], engine, handles[i]), "memory") }
+                                                       UnsafeMutableRawPointer(starts[slot].c), scratchpads[slot],
+                                                       starts[slot].bias.map { UnsafeMutableRawPointer(mutating: $0) }]
+            for i in 0..<count { check(dnnl_memory_create(&memories[i], &descriptors[i], engine, handles[i]), "memory") }
             let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memories[0]),
                              dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memories[1]),
                              dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memories[2]),
-                             dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memories[3])]
-            check(dnnl_primitive_execute(block.entry.primitive, streams[slot], 4, arguments), "execute")
+                             dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memories[3]),
+                             dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: memories[4])]
+            check(dnnl_primitive_execute(block.entry.primitive, streams[slot], Int32(count), arguments), "execute")
             check(dnnl_stream_wait(streams[slot]), "wait")
-            for memory in memories { dnnl_memory_destroy(memory) }
+            for memory in memories.prefix(count) { dnnl_memory_destroy(memory) }
         }
         if blocks.count == 1 { run(0) } else { Threads.parallelFor(blocks.count, run) }
     }
@@ -230,8 +240,17 @@ public enum BF16Matmul {
         check(dnnl_memory_desc_init_by_strides(&a, 2, &aDims, dnnl_bf16, &aStrides), "source")
         check(dnnl_memory_desc_init_by_strides(&b, 2, &bDims, dnnl_bf16, &bStrides), "weights")
         check(dnnl_memory_desc_init_by_strides(&c, 2, &cDims, dnnl_f32, &cStrides), "destination")
+        var bias = dnnl_memory_desc_t()
+        if key.bias {
+            var biasDims: [Int64] = [1, Int64(key.n)]
+            check(dnnl_memory_desc_init_by_tag(&bias, 2, &biasDims, dnnl_f32, dnnl_ab), "bias")
+        }
         var description = dnnl_matmul_desc_t()
-        check(dnnl_matmul_desc_init(&description, &a, &b, nil, &c), "matmul")
+        if key.bias {
+            check(dnnl_matmul_desc_init(&description, &a, &b, &bias, &c), "matmul")
+        } else {
+            check(dnnl_matmul_desc_init(&description, &a, &b, nil, &c), "matmul")
+        }
         var attributes: dnnl_primitive_attr_t? = nil
         check(dnnl_primitive_attr_create(&attributes), "attributes")
         defer { dnnl_primitive_attr_destroy(attributes) }
@@ -254,7 +273,7 @@ public enum BF16Matmul {
         check(dnnl_primitive_create(&primitive, primitiveDescription), "primitive")
         let scratchpad = dnnl_primitive_desc_query_md(primitiveDescription, dnnl_query_scratchpad_md, 0)!.pointee
         var scratchpadCopy = scratchpad
-        return Entry(primitive: primitive!, a: a, b: b, c: c, scratchpad: scratchpad, scratchpadBytes: max(64, dnnl_memory_desc_get_size(&scratchpadCopy)))
+        return Entry(primitive: primitive!, a: a, b: b, c: c, scratchpad: scratchpad, bias: bias, scratchpadBytes: max(64, dnnl_memory_desc_get_size(&scratchpadCopy)))
     }
 
     private static func check(_ status: dnnl_status_t, _ what: String) {

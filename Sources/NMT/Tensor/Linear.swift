@@ -17,19 +17,16 @@ public func linearForward(_ y: Tensor, _ x: Tensor, weight: Tensor, bias: Tensor
 public func linearForward(_ y: Tensor, _ x: LinearInput, weight: LinearInput, bias: Tensor?) {
     checkShape(x.columns == weight.columns, "linearForward: input vs weight [out, in]", x.shape, weight.shape)
     checkShape(y.rows == x.rows && y.columns == weight.rows, "linearForward: output vs input·weightᵀ", y.shape, Shape(x.rows, weight.rows))
-    var beta: Float = 0
-    if let bias {
-        checkShape(bias.count == weight.rows, "linearForward: bias vs weight [out, in]", bias.shape, weight.shape)
-        for r in 0..<y.rows { (y.pointer + r * y.columns).update(from: bias.pointer, count: y.columns) }
-        beta = 1
-    }
-    if case .float32(let x) = x, case .float32(let weight) = weight {
-        matmul(y, x, weight, transposeB: true, beta: beta)
+    if let bias { checkShape(bias.count == weight.rows, "linearForward: bias vs weight [out, in]", bias.shape, weight.shape) }
+    if BF16Matmul.inPass {
+        BF16Matmul.multiply(y.pointer, x.operand, transposeA: false, weight.operand, transposeB: true,
+                            m: y.rows, n: y.columns, k: x.columns, alpha: 1, beta: 0, bias: bias.map { UnsafePointer($0.pointer) })
         return
     }
-    requireBF16Pass("linearForward")
-    BF16Matmul.multiply(y.pointer, x.operand, transposeA: false, weight.operand, transposeB: true,
-                        m: y.rows, n: y.columns, k: x.columns, alpha: 1, beta: beta)
+    guard case .float32(let x) = x, case .float32(let weight) = weight else { requireBF16Pass("linearForward"); return }
+    // sgemm has no bias: C starts as the bias rows and the product adds to it (beta = 1).
+    if let bias { for r in 0..<y.rows { (y.pointer + r * y.columns).update(from: bias.pointer, count: y.columns) } }
+    matmul(y, x, weight, transposeB: true, beta: bias == nil ? 0 : 1)
 }
 
 /// Accumulates dx (if given), dW and db (if given) from dy. With `accumulateDx` false, dx is

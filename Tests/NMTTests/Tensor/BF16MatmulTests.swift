@@ -102,6 +102,22 @@ import Testing
         #expect((0..<c.count).allSatisfy { c[$0] == expected[$0] })
     }
 
+    @Test(arguments: [(70, 48), (40, 1000)])
+    func aBiasAddedByTheProductEqualsStartingFromTheBiasRows(m: Int, n: Int) {
+        // (40, 1000): n > m, so on more than one core each worker adds its own columns of the bias.
+        let k = 64
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 13)
+        let a = random(Shape(m, k), arena, &rng), b = random(Shape(n, k), arena, &rng), bias = random(Shape(n), arena, &rng)
+        let c = arena.tensor(Shape(m, n)), expected = arena.tensor(Shape(m, n))
+        BF16Matmul.multiply(c.pointer, .float32(a.pointer, ld: k), transposeA: false, .float32(b.pointer, ld: k), transposeB: true,
+                            m: m, n: n, k: k, alpha: 1, beta: 0, bias: bias.pointer)
+        for r in 0..<m { (expected.pointer + r * n).update(from: bias.pointer, count: n) }
+        BF16Matmul.multiply(expected.pointer, a.pointer, lda: k, transposeA: false, b.pointer, ldb: k, transposeB: true,
+                            m: m, n: n, k: k, alpha: 1, beta: 1)
+        #expect(bitwiseEqual(c, expected))
+    }
+
     /// Random values in [-scale, scale) into a fresh arena tensor.
     private func random(_ shape: Shape, _ arena: Arena, _ rng: inout RandomGenerator, scale: Float = 1) -> Tensor {
         let t = arena.tensor(shape)
