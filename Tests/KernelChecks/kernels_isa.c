@@ -5,6 +5,7 @@
 #include "top_k.h"
 #include "bfloat16_rows.h"
 #include "dropout_mask.h"
+#include "float_rows.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,27 @@ int main(void) {
     nmt_dropout_apply(kept_out, kept_in, kept, 1003, 1 / 0.7f);
     nmt_dropout_apply(kept_in, kept_in, kept, 1001, 3.0f);
     h = hash(kept_in, 1003, hash(kept_out, 1003, h));
+    // float rows: every primitive on rows of 1…40 (the vector body and its tails), values across exp's range.
+    float a[40], b2[40], e[40], g[40], stats[2], lw[40], lb[40], ln[40];
+    for (int i = 0; i < 40; i++) { a[i] = (rand() % 20001 - 10000) / 97.0f; b2[i] = (rand() % 2001 - 1000) / 313.0f;
+                                   lw[i] = (rand() % 2001 - 1000) / 500.0f; lb[i] = (rand() % 2001 - 1000) / 900.0f; }
+    a[3] = -200; a[17] = 95;  // below and above the clamps
+    for (int n = 1; n <= 40; n++) {
+        float r[7] = {nmt_row_sum(a, n), nmt_row_dot(a, b2, n), nmt_row_max(a, n), nmt_exp_shifted(e, a, n, 1.5f), nmt_exp_sum(a, n, -2.0f),
+                      nmt_exp(a[n - 1]), 0};
+        h = hash(e, n, hash(r, 7, h));
+        memcpy(g, b2, sizeof g);
+        nmt_scale_shift(g, n, 0.37f, 0.01f);
+        nmt_softmax_backward_row(g, e, n);
+        nmt_scale(g, n, 1.7f);
+        h = hash(g, n, h);
+        nmt_layer_norm_row(ln, &stats[0], &stats[1], a, lw, lb, n, 1e-5f);
+        h = hash(stats, 2, hash(ln, n, h));
+    }
+    float colsums[13] = {0}, dw[13] = {0}, db[13] = {0}, means[3] = {0.5f, -1, 2}, rstds[3] = {1, 0.5f, 3};
+    nmt_column_sums(colsums, a, 3, 13, 13);
+    nmt_layer_norm_parameter_gradients(dw, db, b2, a, means, rstds, 3, 13, 13);
+    h = hash(db, 13, hash(dw, 13, hash(colsums, 13, h)));
     printf("%s %08x\n", nmt_gathered_attention_isa(), h);
     return 0;
 }

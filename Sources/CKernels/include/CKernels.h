@@ -5,3 +5,4 @@
 #include "top_k.h"
 #include "bfloat16_rows.h"
 #include "dropout_mask.h"
+#include "float_rows.h"

@@ -8,6 +8,7 @@
 //   gradient: d loss_n / d logits_n = p − q   (Σ_j q_j = 1), times the caller's scale.
 // Fusing avoids storing log-probabilities: one [N, V] buffer holds logits, then gradients.
 
+import CKernels
 import Foundation
 
 public struct CrossEntropyResult: Sendable {
@@ -60,8 +61,7 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
             rowNLL[r] = Float(nll)
             rowLoss[r] = Float(Double(1 - epsilon - epsilonOther) * nll + Double(epsilonOther) * smooth)
             if let e {
-                let scale = gradientScale / total
-                for j in 0..<v { e[j] = e[j] * scale - gradientScale * epsilonOther }
+                nmt_scale_shift(e, v, gradientScale / total, gradientScale * epsilonOther)
                 e[Int(target)] -= gradientScale * (1 - epsilon - epsilonOther)
             }
         }
@@ -105,16 +105,4 @@ func logNormalizers(_ x: Tensor, into logZ: UnsafeMutablePointer<Float>) {
     Threads.parallelChunks(x.rows, minChunk: 4) { rows in
         for r in rows { logZ[r] = logNormalizer(x.pointer + r * v, v).floatValue }
     }
-}
-
-/// Σ e^(x − shift) without storing the exponentials.
-@inline(__always)
-func expSumOnly(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
-    var acc = Float16x()
-    var i = 0
-    let s = Float16x(repeating: shift)
-    while i + 16 <= n { acc += exp16(load16(x + i) - s); i += 16 }
-    var total = acc.sum()
-    while i < n { total += expScalar(x[i] - shift); i += 1 }
-    return total
 }

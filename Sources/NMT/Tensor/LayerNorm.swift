@@ -6,6 +6,7 @@
 //             dw += Σ_rows dy·x̂,   db += Σ_rows dy
 // The forward pass saves μ and rstd per row: exactly what the backward pass needs.
 
+import CKernels
 import Foundation
 
 public let layerNormEpsilon: Float = 1e-5
@@ -18,19 +19,7 @@ public func layerNormForward(_ y: Tensor, mean: UnsafeMutablePointer<Float>, rst
     let w = weight.pointer, b = bias.pointer
     Threads.parallelChunks(x.rows, minChunk: 64) { rows in
         for r in rows {
-            let xr = x.pointer + r * c, yr = y.pointer + r * c
-            let mu = sum(xr, c) / Float(c)
-            var acc = Float16x()
-            var i = 0
-            let m16 = Float16x(repeating: mu)
-            while i + 16 <= c { let d = load16(xr + i) - m16; acc += d * d; i += 16 }
-            var variance = acc.sum()
-            while i < c { let d = xr[i] - mu; variance += d * d; i += 1 }
-            variance /= Float(c)
-            let s = 1 / (variance + layerNormEpsilon).squareRoot()
-            for j in 0..<c { yr[j] = (xr[j] - mu) * s * w[j] + b[j] }
-            mean[r] = mu
-            rstd[r] = s
+            nmt_layer_norm_row(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, layerNormEpsilon)
         }
     }
 }
@@ -61,14 +50,11 @@ public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
             }
         }
     }
-    // Parameter gradients sum over rows: done in row order so the result is the same for any thread count.
+    // Parameter gradients sum over rows: in row order for every column (each worker a block of
+    // columns), so the result is the same for any thread count.
     let dw = dWeight.pointer, db = dBias.pointer
-    for r in 0..<x.rows {
-        let xr = x.pointer + r * c, dyr = dy.pointer + r * c
-        let mu = mean[r], s = rstd[r]
-        for j in 0..<c {
-            dw[j] += dyr[j] * (xr[j] - mu) * s
-            db[j] += dyr[j]
-        }
+    Threads.parallelChunks(c / 16, minChunk: 4) { blocks in
+        let first = blocks.lowerBound * 16, end = blocks.upperBound == c / 16 ? c : blocks.upperBound * 16
+        nmt_layer_norm_parameter_gradients(dw + first, db + first, dy.pointer + first, x.pointer + first, mean, rstd, x.rows, end - first, c)
     }
 }

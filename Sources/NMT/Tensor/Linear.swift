@@ -8,6 +8,8 @@
 // In a bf16 pass x may come rounded already (LinearInput), and dy is rounded once for both of
 // its products.
 
+import CKernels
+
 /// y = x·Wᵀ + b (b optional: the output projection onto the shared embedding has none).
 public func linearForward(_ y: Tensor, _ x: Tensor, weight: Tensor, bias: Tensor?) {
     linearForward(y, .float32(x), weight: .float32(weight), bias: bias)
@@ -72,8 +74,11 @@ private func requireBF16Pass(_ operation: String) {
     require(BF16Matmul.inPass, "\(operation): a bfloat16 input outside a bf16 pass")
 }
 
-/// out[c] += Σ_r m[r, c]: rows in order (deterministic), vectorised across columns.
+/// out[c] += Σ_r m[r, c]: rows in order for every column (deterministic), each worker a block of columns.
 public func columnSumAccumulate(_ out: UnsafeMutablePointer<Float>, _ m: Tensor) {
     let columns = m.columns
-    for r in 0..<m.rows { addScaled(out, m.pointer + r * columns, columns) }
+    Threads.parallelChunks(columns / 16, minChunk: 4) { blocks in
+        let first = blocks.lowerBound * 16, end = blocks.upperBound == columns / 16 ? columns : blocks.upperBound * 16
+        nmt_column_sums(out + first, m.pointer + first, m.rows, end - first, columns)  // Kernels/float_rows.c
+    }
 }

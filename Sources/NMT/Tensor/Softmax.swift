@@ -6,6 +6,8 @@
 //   backward: dS[i, j] = P[i, j] · (dP[i, j] − Σ_k P[i, k]·dP[i, k])
 // A masked key has P = 0 and so gets zero gradient as well.
 
+import CKernels
+
 /// Which keys a query may attend to.
 public struct AttentionMask {
     /// [B, Tk], non-zero where the key is padding; nil when no key is padding.
@@ -42,8 +44,7 @@ public func attentionSoftmaxForward(_ scores: Tensor, batch: Int, heads: Int, qu
                 continue
             }
             let total = expShifted(p, p, keys, shift: m)
-            let inv = 1 / total
-            for j in 0..<keys { p[j] *= inv }
+            nmt_scale(p, keys, 1 / total)
         }
     }
 }
@@ -54,9 +55,7 @@ public func attentionSoftmaxBackward(_ dProbs: Tensor, probs: Tensor, rows: Int,
     let d = dProbs.pointer, p = probs.pointer
     Threads.parallelChunks(rows, minChunk: 32) { range in
         for r in range {
-            let dr = d + r * keys, pr = p + r * keys
-            let inner = dot(dr, pr, keys)
-            for j in 0..<keys { dr[j] = pr[j] * (dr[j] - inner) }
+            nmt_softmax_backward_row(d + r * keys, p + r * keys, keys)
         }
     }
 }

@@ -1,0 +1,171 @@
+// See float_rows.h. Every operation is the Swift code's, in its order: mul and add unfused,
+// sixteen-lane accumulators reduced lane 0 first, tails element by element.
+
+#include "float_rows.h"
+#include "clones.h"
+
+// Lane sum in Swift's SIMD.sum() order: −0 + lane 0 + lane 1 + … + lane 15.
+#define LANE_SUM(acc, out) do { float s_ = -0.0f; for (int l_ = 0; l_ < 16; l_++) s_ += (acc)[l_]; (out) = s_; } while (0)
+
+// nmt_exp for sixteen lanes (see float_rows.h), as a macro: a function taking vectors would have a
+// different calling convention in each clone.
+#define EXP16(out, input) do {                                                 \
+    f16x in_ = (input), x_ = in_;                                              \
+    x_ = x_ < -87.3f ? (f16x)-87.3f : x_;                                      \
+    x_ = x_ > 88.3f ? (f16x)88.3f : x_;                                        \
+    const f16x magic_ = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */ \
+    f16x shifted_ = x_ * 1.442695041f + magic_;                                \
+    f16x n_ = shifted_ - magic_;                                               \
+    f16x r_ = (x_ - n_ * 0.693359375f) - n_ * -2.12194440e-4f; /* ln2, high and low */ \
+    f16x p_ = r_ * (1.0f / 5040) + (1.0f / 720);                               \
+    p_ = p_ * r_ + (1.0f / 120);                                               \
+    p_ = p_ * r_ + (1.0f / 24);                                                \
+    p_ = p_ * r_ + (1.0f / 6);                                                 \
+    p_ = p_ * r_ + 0.5f;                                                       \
+    p_ = p_ * r_ + 1;                                                          \
+    p_ = p_ * r_ + 1;                                                          \
+    i16x integer_ = (i16x)shifted_ - (i16x)magic_;                             \
+    f16x result_ = p_ * (f16x)((integer_ + 127) << 23);                        \
+    (out) = in_ < -87.3f ? (f16x)0.0f : result_;                               \
+} while (0)
+
+CLONES
+float nmt_exp(float x) {
+    f16x e;
+    EXP16(e, (f16x)x);
+    return e[0];
+}
+
+CLONES
+float nmt_row_sum(const float *x, long n) {
+    f16x acc = 0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) acc += AT(x + i);
+    float s;
+    LANE_SUM(acc, s);
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+CLONES
+float nmt_row_dot(const float *x, const float *y, long n) {
+    f16x acc = 0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) acc += AT(x + i) * AT(y + i);
+    float s;
+    LANE_SUM(acc, s);
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+CLONES
+float nmt_row_max(const float *x, long n) {
+    long i = 0;
+    float m = -__builtin_inff();
+    if (n >= 16) {
+        f16x acc = AT(x);
+        for (i = 16; i + 16 <= n; i += 16) {
+            f16x v = AT(x + i);
+            acc = acc < v ? v : acc;
+        }
+        // Swift's SIMD max(): lane by lane, keeping the later of equals.
+        m = acc[0];
+        for (int l = 1; l < 16; l++) m = acc[l] >= m ? acc[l] : m;
+    }
+    for (; i < n; i++) m = x[i] >= m ? x[i] : m;
+    return m;
+}
+
+CLONES
+float nmt_exp_shifted(float *y, const float *x, long n, float shift) {
+    f16x acc = 0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        f16x e;
+        EXP16(e, AT(x + i) - shift);
+        AT(y + i) = e;
+        acc += e;
+    }
+    float total;
+    LANE_SUM(acc, total);
+    if (i < n) {
+        f16x v = -__builtin_inff();
+        for (long j = 0; j < n - i; j++) v[j] = x[i + j];
+        f16x e;
+        EXP16(e, v - shift);
+        for (long j = 0; j < n - i; j++) { y[i + j] = e[j]; total += e[j]; }
+    }
+    return total;
+}
+
+CLONES
+float nmt_exp_sum(const float *x, long n, float shift) {
+    f16x acc = 0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        f16x e;
+        EXP16(e, AT(x + i) - shift);
+        acc += e;
+    }
+    float total;
+    LANE_SUM(acc, total);
+    for (; i < n; i++) {
+        f16x e;
+        EXP16(e, (f16x)(x[i] - shift));
+        total += e[0];
+    }
+    return total;
+}
+
+CLONES
+void nmt_scale_shift(float *y, long n, float scale, float offset) {
+    for (long i = 0; i < n; i++) y[i] = y[i] * scale - offset;
+}
+
+CLONES
+void nmt_scale(float *y, long n, float scale) {
+    for (long i = 0; i < n; i++) y[i] *= scale;
+}
+
+CLONES
+void nmt_softmax_backward_row(float *d, const float *p, long n) {
+    float inner = nmt_row_dot(d, p, n);
+    for (long j = 0; j < n; j++) d[j] = p[j] * (d[j] - inner);
+}
+
+CLONES
+void nmt_column_sums(float *out, const float *m, long rows, long columns, long ld) {
+    for (long r = 0; r < rows; r++) {
+        const float *row = m + r * ld;
+        for (long j = 0; j < columns; j++) out[j] += row[j];
+    }
+}
+
+CLONES
+void nmt_layer_norm_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, long c, float eps) {
+    float mu = nmt_row_sum(x, c) / (float)c;
+    f16x acc = 0;
+    long i = 0;
+    for (; i + 16 <= c; i += 16) { f16x d = AT(x + i) - mu; acc += d * d; }
+    float variance;
+    LANE_SUM(acc, variance);
+    for (; i < c; i++) { float d = x[i] - mu; variance += d * d; }
+    variance /= (float)c;
+    float s = 1 / __builtin_sqrtf(variance + eps);
+    for (long j = 0; j < c; j++) y[j] = (x[j] - mu) * s * w[j] + b[j];
+    *mean = mu;
+    *rstd = s;
+}
+
+CLONES
+void nmt_layer_norm_parameter_gradients(float *dw, float *db, const float *dy, const float *x, const float *mean, const float *rstd,
+                                        long rows, long columns, long c) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * c, *dyr = dy + r * c;
+        float mu = mean[r], s = rstd[r];
+        for (long j = 0; j < columns; j++) {
+            dw[j] += dyr[j] * (xr[j] - mu) * s;
+            db[j] += dyr[j];
+        }
+    }
+}
