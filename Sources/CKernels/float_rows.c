@@ -141,8 +141,8 @@ void nmt_column_sums(float *out, const float *m, long rows, long columns, long l
     }
 }
 
-CLONES
-void nmt_layer_norm_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, long c, float eps) {
+// μ and rstd = 1/√(var + eps) of a row, variance summed in lanes like nmt_row_sum.
+static inline __attribute__((always_inline)) void row_moments(const float *x, long c, float eps, float *mean, float *rstd) {
     float mu = nmt_row_sum(x, c) / (float)c;
     f16x acc = 0;
     long i = 0;
@@ -151,8 +151,29 @@ void nmt_layer_norm_row(float *y, float *mean, float *rstd, const float *x, cons
     LANE_SUM(acc, variance);
     for (; i < c; i++) { float d = x[i] - mu; variance += d * d; }
     variance /= (float)c;
-    float s = 1 / __builtin_sqrtf(variance + eps);
+    *mean = mu;
+    *rstd = 1 / __builtin_sqrtf(variance + eps);
+}
+
+CLONES
+void nmt_layer_norm_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, long c, float eps) {
+    float mu, s;
+    row_moments(x, c, eps, &mu, &s);
     for (long j = 0; j < c; j++) y[j] = (x[j] - mu) * s * w[j] + b[j];
+    *mean = mu;
+    *rstd = s;
+}
+
+CLONES
+void nmt_layer_norm_row_bf16(uint16_t *y, float *mean, float *rstd, const float *x, const float *w, const float *b, long c, float eps) {
+    float mu, s;
+    row_moments(x, c, eps, &mu, &s);
+    for (long j = 0; j < c; j++) {
+        float value = (x[j] - mu) * s * w[j] + b[j];
+        uint32_t v;
+        __builtin_memcpy(&v, &value, 4);
+        y[j] = (uint16_t)((v + 0x7FFFu + ((v >> 16) & 1u)) >> 16);
+    }
     *mean = mu;
     *rstd = s;
 }

@@ -7,6 +7,8 @@
 #ifndef NMT_FLOAT_ROWS_H
 #define NMT_FLOAT_ROWS_H
 
+#include <stdint.h>
+
 /// Σ x[i] for i < n.
 float nmt_row_sum(const float *x, long n);
 /// Σ x[i]·y[i] for i < n.
@@ -38,5 +40,8 @@ void nmt_layer_norm_parameter_gradients(float *dw, float *db, const float *dy, c
                                         long rows, long columns, long c);
 /// Layer normalisation of one row of c: μ, rstd = 1/√(var + eps), y = (x − μ)·rstd·w + b.
 void nmt_layer_norm_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, long c, float eps);
+/// The same with y rounded to bfloat16 as it is written (nearest, ties to even: nmt_round_to_bfloat16's
+/// rounding of the float32 y above, bit for bit).
+void nmt_layer_norm_row_bf16(uint16_t *y, float *mean, float *rstd, const float *x, const float *w, const float *b, long c, float eps);
 
 #endif

@@ -83,7 +83,7 @@ public final class IncrementalDecoder {
         let sentences = encoderOutput.rows / s
         for layer in model.weights.decoder {
             let keys = memory.floats(sentences * s * c), values = memory.floats(sentences * s * c)
-            MultiHeadAttention.projectKeyValues(encoderOutput, weights: layer.crossAttention, keys: Tensor(keys, Shape(sentences * s, c)),
+            MultiHeadAttention.projectKeyValues(.float32(encoderOutput), weights: layer.crossAttention, keys: Tensor(keys, Shape(sentences * s, c)),
                                                 values: Tensor(values, Shape(sentences * s, c)))
             crossKeys.append(keys)
             crossValues.append(values)

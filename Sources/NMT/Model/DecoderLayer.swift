@@ -30,22 +30,22 @@ struct DecoderLayer {
 
     /// y [B·queries, C] → the layer's output. Whole sequences: `memory` is the encoder output
     /// [B·S, C] and `cache` nil. Decoding: `queries` is 1, `memory` nil and `cache` given.
-    func forward(_ y: inout Tensor, memory: Tensor?, cache: DecoderLayerCache? = nil, batch: Int, queries: Int,
+    func forward(_ y: inout Tensor, memory: LinearInput?, cache: DecoderLayerCache? = nil, batch: Int, queries: Int,
                  selfMask: AttentionMask, crossMask: AttentionMask, dropout: DropoutSampler?, arena: Arena) -> DecoderLayerActivations {
         let w = weights
-        var selfBlock = Sublayer.begin(y, norm: w.selfAttentionNorm, preNorm: config.preNorm, arena: arena)
+        var selfBlock = Sublayer.begin(y, norm: w.selfAttentionNorm, preNorm: config.preNorm, rounded: BF16Matmul.inPass, arena: arena)
         let selfOut = arena.tensor(y.shape)
         let selfAttention = MultiHeadAttention.forward(selfOut, query: selfBlock.functionInput, keyValue: selfBlock.functionInput,
                                                        cache: cache?.selfAttention, weights: w.selfAttention, batch: batch, queries: queries,
                                                        heads: config.heads, mask: selfMask, dropout: dropout, arena: arena)
         y = selfBlock.end(selfOut, norm: w.selfAttentionNorm, dropout: dropout, arena: arena)
-        var crossBlock = Sublayer.begin(y, norm: w.crossAttentionNorm, preNorm: config.preNorm, arena: arena)
+        var crossBlock = Sublayer.begin(y, norm: w.crossAttentionNorm, preNorm: config.preNorm, rounded: BF16Matmul.inPass, arena: arena)
         let crossOut = arena.tensor(y.shape)
         let crossAttention = MultiHeadAttention.forward(crossOut, query: crossBlock.functionInput, keyValue: memory,
                                                         cache: cache?.crossAttention, weights: w.crossAttention, batch: batch, queries: queries,
                                                         heads: config.heads, mask: crossMask, dropout: dropout, arena: arena)
         y = crossBlock.end(crossOut, norm: w.crossAttentionNorm, dropout: dropout, arena: arena)
-        var feedForwardBlock = Sublayer.begin(y, norm: w.finalNorm, preNorm: config.preNorm, arena: arena)
+        var feedForwardBlock = Sublayer.begin(y, norm: w.finalNorm, preNorm: config.preNorm, rounded: BF16Matmul.inPass, arena: arena)
         let feedForwardOut = arena.tensor(y.shape)
         let feedForward = FeedForward.forward(feedForwardOut, feedForwardBlock.functionInput, weights: w.feedForward,
                                               activation: config.activation, dropout: dropout, arena: arena)

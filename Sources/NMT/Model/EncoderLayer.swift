@@ -18,13 +18,13 @@ struct EncoderLayer {
     func forward(_ x: inout Tensor, batch: Int, length: Int, padding: UnsafePointer<UInt8>, dropout: DropoutSampler?,
                  arena: Arena) -> EncoderLayerActivations {
         let w = weights
-        var attentionBlock = Sublayer.begin(x, norm: w.selfAttentionNorm, preNorm: config.preNorm, arena: arena)
+        var attentionBlock = Sublayer.begin(x, norm: w.selfAttentionNorm, preNorm: config.preNorm, rounded: BF16Matmul.inPass, arena: arena)
         let attentionOut = arena.tensor(x.shape)
         let attention = MultiHeadAttention.forward(attentionOut, query: attentionBlock.functionInput, keyValue: attentionBlock.functionInput,
                                                    weights: w.selfAttention, batch: batch, queries: length, heads: config.heads,
                                                    mask: AttentionMask(keyPadding: padding), dropout: dropout, arena: arena)
         x = attentionBlock.end(attentionOut, norm: w.selfAttentionNorm, dropout: dropout, arena: arena)
-        var feedForwardBlock = Sublayer.begin(x, norm: w.finalNorm, preNorm: config.preNorm, arena: arena)
+        var feedForwardBlock = Sublayer.begin(x, norm: w.finalNorm, preNorm: config.preNorm, rounded: BF16Matmul.inPass, arena: arena)
         let feedForwardOut = arena.tensor(x.shape)
         let feedForward = FeedForward.forward(feedForwardOut, feedForwardBlock.functionInput, weights: w.feedForward,
                                               activation: config.activation, dropout: dropout, arena: arena)

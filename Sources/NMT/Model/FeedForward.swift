@@ -7,14 +7,14 @@
 // and ReLU's derivative needs only its sign.
 
 public struct FeedForwardActivations {
-    var input: Tensor             // x [N, C]
+    var input: LinearInput        // x [N, C] (rounded in a bf16 pass: only products read it)
     var preActivation: Tensor?    // u [N, F] (GELU only: ReLU's derivative is read off a')
     var dropMask: DropoutMask?    // [N, F]
     var activated: LinearInput    // a' [N, F]: float32, or bfloat16 in a bf16 pass
 }
 
 public enum FeedForward {
-    public static func forward(_ y: Tensor, _ x: Tensor, weights w: FeedForwardWeights, activation: Activation,
+    public static func forward(_ y: Tensor, _ x: LinearInput, weights w: FeedForwardWeights, activation: Activation,
                                dropout: DropoutSampler?, arena: Arena) -> FeedForwardActivations {
         let f = w.fc1.weight.rows
         let shape = Shape(x.rows, f)
@@ -38,7 +38,7 @@ public enum FeedForward {
         rounded.round(from: a)
         // ReLU: u was a' and is no longer needed; GELU keeps u and frees a.
         arena.release(to: activation == .relu ? beforeU : afterU)
-        linearForward(y, .bfloat16(rounded), weight: .float32(w.fc2.weight.float32), bias: w.fc2.bias)
+        linearForward(y, .bfloat16(rounded), weight: LinearInput.float32(w.fc2.weight.float32), bias: w.fc2.bias)
         return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .bfloat16(rounded))
     }
 
@@ -78,6 +78,6 @@ public enum FeedForward {
             }
             du = da
         }
-        linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dBias: g.fc1.bias, dy: du, x: a.input, weight: w.fc1.weight.float32, arena: arena)
+        linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dBias: g.fc1.bias, dy: du, x: a.input, weight: .float32(w.fc1.weight.float32), arena: arena)
     }
 }

@@ -66,13 +66,13 @@ public struct AttentionCache {
 
 /// What attention's forward pass keeps for its backward pass.
 public struct AttentionActivations {
-    var query: Tensor      // [B·Tq, C] input
-    var keyValue: Tensor?  // [B·Tk, C] input (nil when keys came from a cache)
+    var query: LinearInput      // [B·Tq, C] input (rounded in a bf16 pass: only products read it)
+    var keyValue: LinearInput?  // [B·Tk, C] input (nil when keys came from a cache)
     var q: Tensor          // [B·Tq, C]
     var keyValues: KeyValues
     var probs: Tensor      // [B, H, Tq, Tk] before dropout
     var dropMask: DropoutMask?  // [B, H, Tq, Tk]; the dropped probabilities are recomputed from it
-    var context: Tensor    // [B·Tq, C]
+    var context: LinearInput  // [B·Tq, C]; kept rounded in a bf16 pass (only Wo's products read it)
     var batch, queries: Int
 }
 
@@ -82,7 +82,7 @@ public enum MultiHeadAttention {
     /// row over cached keys and values (self-attention projects `keyValue` — the same rows as the
     /// query — into the cache first; cross-attention passes no `keyValue`). Returns the activations
     /// for `backward` (whole sequences only).
-    public static func forward(_ out: Tensor, query: Tensor, keyValue: Tensor?, cache: AttentionCache? = nil, weights w: AttentionWeights,
+    public static func forward(_ out: Tensor, query: LinearInput, keyValue: LinearInput?, cache: AttentionCache? = nil, weights w: AttentionWeights,
                                batch: Int, queries: Int, heads: Int, mask: AttentionMask,
                                dropout: DropoutSampler?, arena: Arena) -> AttentionActivations {
         let c = query.columns
@@ -109,29 +109,39 @@ public enum MultiHeadAttention {
         }
         let keys = keyValues.count
         let probs = arena.tensor(Shape(batch, heads, queries, keys))
+        // What is kept comes before the temporaries: the dropout mask, and in a bf16 pass the
+        // rounded context (its float32 values are then a temporary).
+        let kept = dropout.map { $0.attention > 0 ? arena.bytes(probs.count) : nil } ?? nil
+        let rounded = BF16Matmul.inPass ? arena.bfloat16(rows: batch * queries, columns: c) : nil
+        let temporaries = arena.mark()
         let context = arena.tensor(Shape(batch * queries, c))
         scores(probs, q: q, keyValues, batch: batch, queries: queries, heads: heads)
         attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys, mask: mask)
         var dropMask: DropoutMask? = nil
-        if let dropout, dropout.attention > 0 {
+        if let dropout, let kept {
             // The dropped probabilities are a temporary: backward rebuilds them from probs and the mask.
-            let kept = arena.bytes(probs.count)
-            let temporaries = arena.mark()
+            let beforeDropped = arena.mark()
             let dropped = arena.tensor(probs.shape)
             dropMask = dropoutForward(dropped, probs, kept: kept, probability: dropout.attention, rng: &dropout.rng)
             weightedValues(context, probs: dropped, keyValues, batch: batch, queries: queries, heads: heads)
-            arena.release(to: temporaries)
+            arena.release(to: beforeDropped)
         } else {
             weightedValues(context, probs: probs, keyValues, batch: batch, queries: queries, heads: heads)
         }
-        linearForward(out, context, weight: w.out.weight, bias: w.out.bias)
+        var contextInput = LinearInput.float32(context)
+        if let rounded {
+            rounded.round(from: context)
+            arena.release(to: temporaries)
+            contextInput = .bfloat16(rounded)
+        }
+        linearForward(out, contextInput, weight: w.out.weight, bias: w.out.bias)
         return AttentionActivations(query: query, keyValue: cache == nil ? keyValue : nil, q: q, keyValues: keyValues, probs: probs,
-                                    dropMask: dropMask, context: context, batch: batch, queries: queries)
+                                    dropMask: dropMask, context: contextInput, batch: batch, queries: queries)
     }
 
     /// k = x·Wkᵀ + bk and v = x·Wvᵀ + bv for inputs x [N, C] (a decoder projects the encoder
     /// output once per sentence this way).
-    static func projectKeyValues(_ x: Tensor, weights w: AttentionWeights, keys: Tensor, values: Tensor) {
+    static func projectKeyValues(_ x: LinearInput, weights w: AttentionWeights, keys: Tensor, values: Tensor) {
         linearForward(keys, x, weight: w.k.weight, bias: w.k.bias)
         linearForward(values, x, weight: w.v.weight, bias: w.v.bias)
     }
@@ -142,10 +152,10 @@ public enum MultiHeadAttention {
         guard let keyValue = a.keyValue else { fatalError("MultiHeadAttention.backward: a decoding step has no backward pass") }
         let c = a.query.columns, d = c / heads
         let (b, tq, tk) = (a.batch, a.queries, a.keyValues.count)
-        let k = Tensor(a.keyValues.keys, keyValue.shape), v = Tensor(a.keyValues.values, keyValue.shape)
+        let k = Tensor(a.keyValues.keys, Shape(keyValue.rows, keyValue.columns)), v = Tensor(a.keyValues.values, Shape(keyValue.rows, keyValue.columns))
         let alpha = 1 / Float(d).squareRoot()
-        let dContext = arena.tensor(a.context.shape)
-        linearBackward(dx: dContext, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context, weight: w.out.weight.float32,
+        let dContext = arena.tensor(Shape(a.context.rows, a.context.columns))
+        linearBackward(dx: dContext, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context, weight: .float32(w.out.weight.float32),
                        accumulateDx: false, arena: arena)
 
         let dProbs = arena.tensor(a.probs.shape)
@@ -168,9 +178,9 @@ public enum MultiHeadAttention {
         // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]
         batchedMatmul(outer: b, inner: heads, perHead(dQ, tq), dProbsBatch, perHead(k, tk), m: tq, n: d, k: tk, alpha: alpha)
         batchedMatmul(outer: b, inner: heads, perHead(dK, tk), dProbsBatch, perHead(a.q, tq), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
-        linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dBias: g.q.bias, dy: dQ, x: a.query, weight: w.q.weight.float32, arena: arena)
-        linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dBias: g.k.bias, dy: dK, x: keyValue, weight: w.k.weight.float32, arena: arena)
-        linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dBias: g.v.bias, dy: dV, x: keyValue, weight: w.v.weight.float32, arena: arena)
+        linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dBias: g.q.bias, dy: dQ, x: a.query, weight: .float32(w.q.weight.float32), arena: arena)
+        linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dBias: g.k.bias, dy: dK, x: keyValue, weight: .float32(w.k.weight.float32), arena: arena)
+        linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dBias: g.v.bias, dy: dV, x: keyValue, weight: .float32(w.v.weight.float32), arena: arena)
     }
 
     /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk].

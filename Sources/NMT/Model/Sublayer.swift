@@ -5,27 +5,36 @@
 // A layer calls `begin` (gives F's input), runs F, then `end` (gives y). Backward mirrors it:
 // `backwardEnd` (gives dF_out and adds the residual's share to dx), F's backward into
 // `inputGradient`, then `backwardBegin` (LayerNorm backward for pre-norm).
+// F reads its input only through matrix products, so in a bf16 pass it gets it rounded once, for
+// all of its products forward and backward: a pre-norm LayerNorm writes it rounded (no float32
+// copy is made or kept), a post-norm sub-layer rounds x.
 
 public struct Sublayer {
     var input: Tensor          // x [N, C]
     var normInput: Tensor      // what the LayerNorm normalised: x (pre) or x + dropout(F) (post)
-    var normOutput: Tensor     // LN output: F's input (pre) or y (post)
+    var normOutput: Tensor?    // LN output in float32: F's input (pre, float32 pass) or y (post)
+    var functionInput: LinearInput  // F's input: LN(x) (pre) or x (post), rounded in a bf16 pass
     var mean, rstd: UnsafeMutablePointer<Float>
     var dropMask: DropoutMask?
     let preNorm: Bool
 
-    /// Starts the sub-layer on x; returns it with F's input available as `functionInput`.
-    static func begin(_ x: Tensor, norm: NormWeights, preNorm: Bool, arena: Arena) -> Sublayer {
+    /// Starts the sub-layer on x; returns it with F's input available as `functionInput` (rounded
+    /// to bfloat16 if `rounded`).
+    static func begin(_ x: Tensor, norm: NormWeights, preNorm: Bool, rounded: Bool = false, arena: Arena) -> Sublayer {
         let mean = arena.floats(x.rows), rstd = arena.floats(x.rows)
+        if preNorm && rounded {
+            let n = arena.bfloat16(rows: x.rows, columns: x.columns)
+            layerNormForward(n, mean: mean, rstd: rstd, x, weight: norm.weight, bias: norm.bias)
+            return Sublayer(input: x, normInput: x, normOutput: nil, functionInput: .bfloat16(n), mean: mean, rstd: rstd, dropMask: nil, preNorm: true)
+        }
         if preNorm {
             let n = arena.tensor(x.shape)
             layerNormForward(n, mean: mean, rstd: rstd, x, weight: norm.weight, bias: norm.bias)
-            return Sublayer(input: x, normInput: x, normOutput: n, mean: mean, rstd: rstd, dropMask: nil, preNorm: true)
+            return Sublayer(input: x, normInput: x, normOutput: n, functionInput: .float32(n), mean: mean, rstd: rstd, dropMask: nil, preNorm: true)
         }
-        return Sublayer(input: x, normInput: x, normOutput: x, mean: mean, rstd: rstd, dropMask: nil, preNorm: false)
+        return Sublayer(input: x, normInput: x, normOutput: x, functionInput: rounded ? .bfloat16(arena.bfloat16(of: x)) : .float32(x),
+                        mean: mean, rstd: rstd, dropMask: nil, preNorm: false)
     }
-
-    var functionInput: Tensor { preNorm ? normOutput : input }
 
     /// Finishes with F's output `f` (overwritten by its dropout, then by the residual sum: F's
     /// output is not needed by the backward pass, so its memory holds x + dropout(F)); returns y.

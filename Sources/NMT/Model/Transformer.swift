@@ -117,13 +117,15 @@ public final class Transformer: @unchecked Sendable {
         }
         let (encoderFinal, encoderOutput) = finalNorm(x, weights.encoderNorm, arena: arena)
 
-        // Decoder.
+        // Decoder. In a bf16 pass every decoder layer's cross-attention reads the encoder output
+        // rounded once.
+        let memory: LinearInput = BF16Matmul.inPass ? .bfloat16(arena.bfloat16(of: encoderOutput)) : .float32(encoderOutput)
         let targetPadding = paddingMask(batch.targetInput, arena: arena)
         var (y, targetEmbedding) = embed(copyIds(batch.targetInput, arena: arena), count: b * t, length: t, dropout: dropout, arena: arena)
         var decoderActivations: [DecoderLayerActivations] = []
         decoderActivations.reserveCapacity(decoderLayers.count)
         for layer in decoderLayers {
-            decoderActivations.append(layer.forward(&y, memory: encoderOutput, batch: b, queries: t,
+            decoderActivations.append(layer.forward(&y, memory: memory, batch: b, queries: t,
                                                     selfMask: AttentionMask(keyPadding: targetPadding, causal: true),
                                                     crossMask: AttentionMask(keyPadding: sourcePadding), dropout: dropout, arena: arena))
         }
@@ -291,7 +293,7 @@ public final class Transformer: @unchecked Sendable {
     func finalNorm(_ x: Tensor, _ norm: NormWeights?, arena: Arena) -> (Sublayer?, Tensor) {
         guard let norm else { return (nil, x) }
         let block = Sublayer.begin(x, norm: norm, preNorm: true, arena: arena)
-        return (block, block.normOutput)
+        return (block, block.normOutput!)
     }
 
     func finalNormBackward(_ dy: Tensor, _ final: Sublayer?, _ norm: NormWeights?, _ g: NormWeights?, arena: Arena) -> Tensor {

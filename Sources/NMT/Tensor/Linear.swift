@@ -12,7 +12,7 @@ import CKernels
 
 /// y = x·Wᵀ + b (b optional: the output projection onto the shared embedding has none).
 public func linearForward(_ y: Tensor, _ x: Tensor, weight: Tensor, bias: Tensor?) {
-    linearForward(y, .float32(x), weight: .float32(weight), bias: bias)
+    linearForward(y, .float32(x), weight: LinearInput.float32(weight), bias: bias)
 }
 
 /// y = x·Wᵀ + b where x and W are float32 or (in a bf16 pass) already rounded.

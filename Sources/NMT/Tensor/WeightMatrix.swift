@@ -86,6 +86,15 @@ public func linearForward(_ y: Tensor, _ x: Tensor, weight: WeightMatrix, bias: 
     }
 }
 
+/// The same for an input that may be rounded already (a bf16 pass: float32 weights only).
+public func linearForward(_ y: Tensor, _ x: LinearInput, weight: WeightMatrix, bias: Tensor?) {
+    switch (x, weight) {
+    case (.float32(let x), _): linearForward(y, x, weight: weight, bias: bias)
+    case (.bfloat16, .float32(let w)): linearForward(y, x, weight: LinearInput.float32(w), bias: bias)
+    case (.bfloat16, .int8): fatalError("linearForward: a bfloat16 input with int8 weights")
+    }
+}
+
 /// What runs a compute type's matrix products, for the log (never a silent fallback).
 public func kernelDescription(_ type: ComputeType) -> String {
     switch type {

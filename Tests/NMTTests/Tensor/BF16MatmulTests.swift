@@ -173,7 +173,7 @@ import Testing
 
         let arena = Arena()
         let y = weightsArena.tensor(Shape(rows, c)), dx = weightsArena.zeros(x.shape), g = zeroGradients()
-        let activations = FeedForward.forward(y, x, weights: w, activation: .relu,
+        let activations = FeedForward.forward(y, .float32(x), weights: w, activation: .relu,
                                               dropout: DropoutSampler(config: config, rng: RandomGenerator(seed: 11)), arena: arena)
         let bf16InUse = arena.mark()  // floats held after the forward pass
         guard case .bfloat16 = activations.activated else { Issue.record("a' is not kept in bfloat16"); return }
@@ -206,9 +206,30 @@ import Testing
         #expect(bf16InUse * 4 <= rows * f * 3 + 64 && referenceInUse * 4 >= rows * f * 5)
     }
 
-    @Test func bf16GradientsAgreeWithFloat32WithinBF16Precision() throws {
+    @Test func aPreNormSublayerInABF16PassGivesItsFunctionTheRoundedLayerNormAndKeepsNoFloat32Copy() {
+        let (rows, c) = (37, 48)
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 14)
+        let x = random(Shape(rows, c), arena, &rng, scale: 3)
+        let norm = NormWeights(weight: random(Shape(c), arena, &rng), bias: random(Shape(c), arena, &rng))
+        let plain = Sublayer.begin(x, norm: norm, preNorm: true, arena: arena)
+        let beforeRounded = arena.mark()
+        let rounded = Sublayer.begin(x, norm: norm, preNorm: true, rounded: true, arena: arena)
+        let roundedFloats = arena.mark() - beforeRounded
+        guard case .float32(let n) = plain.functionInput, case .bfloat16(let n16) = rounded.functionInput else {
+            Issue.record("function inputs: float32 and bfloat16 expected"); return
+        }
+        let expected = arena.bfloat16(of: n)
+        #expect((0..<n16.count).allSatisfy { n16.pointer[$0] == expected.pointer[$0] })
+        #expect((0..<rows).allSatisfy { plain.mean[$0] == rounded.mean[$0] && plain.rstd[$0] == rounded.rstd[$0] })
+        #expect(rounded.normOutput == nil)
+        #expect(roundedFloats < rows * c / 2 + 2 * rows + 64)  // the bfloat16 output and the statistics only
+    }
+
+    @Test(arguments: [true, false])
+    func bf16GradientsAgreeWithFloat32WithinBF16Precision(preNorm: Bool) throws {
         let config = TransformerConfig(vocabularySize: 300, dModel: 64, ffnDim: 128, heads: 4, encoderLayers: 2, decoderLayers: 2,
-                                       dropout: 0, attentionDropout: 0, activationDropout: 0, maxPositions: 40, activation: .gelu)
+                                       dropout: 0, attentionDropout: 0, activationDropout: 0, maxPositions: 40, preNorm: preNorm, activation: .gelu)
         let model = try Transformer(config: config)
         model.initialize(seed: 3)
         var rng = RandomGenerator(seed: 5)
