@@ -81,6 +81,9 @@ int main(void) {
         h = hash(g, n, h);
         nmt_layer_norm_row(ln, &stats[0], &stats[1], a, lw, lb, n, 1e-5f);
         h = hash(stats, 2, hash(ln, n, h));
+        uint16_t ln16[40];
+        nmt_layer_norm_row_bf16(ln16, &stats[0], &stats[1], a, lw, lb, n, 1e-5f);
+        for (int i = 0; i < n; i++) h = h * 31 + ln16[i];
     }
     float colsums[13] = {0}, dw[13] = {0}, db[13] = {0}, means[3] = {0.5f, -1, 2}, rstds[3] = {1, 0.5f, 3};
     nmt_column_sums(colsums, a, 3, 13, 13);
