@@ -52,6 +52,16 @@ int main(void) {
     for (int i = 0; i < 3 * 40; i++) { uint32_t b = (uint32_t)rand() * 2654435761u; memcpy(&wide[i], &b, 4); }
     nmt_round_to_bfloat16(narrow, wide, 3, 37, 40);
     for (int i = 0; i < 3 * 37; i++) h = h * 31 + narrow[i];
+    // ... and summing columns: 3 rows of 150 (the 128-column step, a 16-column step, a tail).
+    static float wider[3 * 150], columnSums[150];
+    static uint16_t narrower[3 * 150];
+    for (int i = 0; i < 3 * 150; i++) wider[i] = (rand() % 2001 - 1000) / 7.0f;
+    for (int i = 0; i < 150; i++) columnSums[i] = i / 3.0f;
+    nmt_round_to_bfloat16_summing_columns(narrower, columnSums, wider, 3, 150, 150);
+    for (int i = 0; i < 3 * 150; i++) h = h * 31 + narrower[i];
+    h = hash(columnSums, 150, h);
+    nmt_column_sums(columnSums, wider, 3, 150, 150);
+    h = hash(columnSums, 150, h);
     // dropout of 1,003 values starting at element 77 of a mask (the vector body and its tail).
     float kept_in[1003], kept_out[1003];
     uint8_t kept[1003];

@@ -9,4 +9,9 @@
 /// instruction set gives the same bits.
 void nmt_round_to_bfloat16(uint16_t *out, const float *x, long rows, long columns, long ld);
 
+/// The same rounding of a block of columns (out and x both rows `ld` apart), adding each column's
+/// float32 values into sums[j] as it goes, rows in order — a linear layer's output gradient rounded
+/// for its products and summed for its bias gradient in one read.
+void nmt_round_to_bfloat16_summing_columns(uint16_t *out, float *sums, const float *x, long rows, long columns, long ld);
+
 #endif

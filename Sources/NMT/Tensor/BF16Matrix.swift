@@ -83,3 +83,16 @@ func roundToBFloat16(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Flo
         nmt_round_to_bfloat16(out + range.lowerBound * columns, x + range.lowerBound * ld, range.count, columns, ld)  // Kernels/bfloat16_rows.c
     }
 }
+
+/// out = bfloat16(x) and sums[j] += Σ_r x[r, j] (rows in order: the bits `columnSumAccumulate`
+/// gives), each worker a block of columns.
+func roundToBFloat16SummingColumns(_ out: BF16Matrix, _ x: Tensor, sums: UnsafeMutablePointer<Float>) {
+    checkShape(x.rows == out.rows && x.columns == out.columns, "roundToBFloat16SummingColumns: shape", x.shape, Shape(out.rows, out.columns))
+    let columns = x.columns
+    // Blocks of 128 columns (the kernel's widest step) where there are enough for every worker.
+    let unit = columns >= 128 * Threads.count ? 128 : 16
+    Threads.parallelChunks(columns / unit, minChunk: 1) { blocks in
+        let first = blocks.lowerBound * unit, end = blocks.upperBound == columns / unit ? columns : blocks.upperBound * unit
+        nmt_round_to_bfloat16_summing_columns(out.pointer + first, sums + first, x.pointer + first, x.rows, end - first, columns)
+    }
+}

@@ -47,11 +47,24 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
     checkShape(dWeight.rows == weight.rows && dWeight.columns == weight.columns, "linearBackward: dWeight vs weight", dWeight.shape, weight.shape)
     if let dx { checkShape(dx.rows == x.rows && dx.columns == x.columns, "linearBackward: dx vs x", dx.shape, Shape(x.rows, x.columns)) }
     let dxBeta: Float = accumulateDx ? 1 : 0
+    var biasDone = false
     if BF16Matmul.inPass {
         // dy rounded once for both products (each would otherwise round its own copy).
         let mark = arena?.mark()
         defer { if let arena, let mark { arena.release(to: mark) } }
-        let dy16: BF16Matmul.Operand = arena.map { $0.bfloat16(of: dy).operand } ?? .float32(dy.pointer, ld: dy.columns)
+        var dy16 = BF16Matmul.Operand.float32(dy.pointer, ld: dy.columns)
+        if let arena {
+            let rounded = arena.bfloat16(rows: dy.rows, columns: dy.columns)
+            if let dBias {
+                // The bias gradient is summed as dy is read for rounding.
+                checkShape(dBias.count == weight.rows, "linearBackward: dBias vs weight [out, in]", dBias.shape, weight.shape)
+                roundToBFloat16SummingColumns(rounded, dy, sums: dBias.pointer)
+                biasDone = true
+            } else {
+                rounded.round(from: dy)
+            }
+            dy16 = rounded.operand
+        }
         if let dx {
             BF16Matmul.multiply(dx.pointer, dy16, transposeA: false, weight.operand, transposeB: false,
                                 m: dx.rows, n: dx.columns, k: dy.columns, alpha: 1, beta: dxBeta)
@@ -63,7 +76,7 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
         if let dx { matmul(dx, dy, weight, beta: dxBeta) }
         matmul(dWeight, dy, x, transposeA: true, beta: 1)
     }
-    if let dBias {
+    if let dBias, !biasDone {
         checkShape(dBias.count == weight.rows, "linearBackward: dBias vs weight [out, in]", dBias.shape, weight.shape)
         columnSumAccumulate(dBias.pointer, dy)
     }
@@ -77,8 +90,10 @@ private func requireBF16Pass(_ operation: String) {
 /// out[c] += Σ_r m[r, c]: rows in order for every column (deterministic), each worker a block of columns.
 public func columnSumAccumulate(_ out: UnsafeMutablePointer<Float>, _ m: Tensor) {
     let columns = m.columns
-    Threads.parallelChunks(columns / 16, minChunk: 4) { blocks in
-        let first = blocks.lowerBound * 16, end = blocks.upperBound == columns / 16 ? columns : blocks.upperBound * 16
+    // Blocks of 128 columns (the kernel's widest step) where there are enough for every worker.
+    let unit = columns >= 128 * Threads.count ? 128 : 16
+    Threads.parallelChunks(columns / unit, minChunk: 1) { blocks in
+        let first = blocks.lowerBound * unit, end = blocks.upperBound == columns / unit ? columns : blocks.upperBound * unit
         nmt_column_sums(out + first, m.pointer + first, m.rows, end - first, columns)  // Kernels/float_rows.c
     }
 }

@@ -147,6 +147,10 @@ import Testing
                             m: outputs, n: inputs, k: rows, alpha: 1, beta: 1)
         #expect(bitwiseEqual(dx, dxPerProduct))
         #expect(bitwiseEqual(dw, dwPerProduct))
+        // The bias gradient, summed while dy is rounded, is the column sum of the float32 dy.
+        let dbExpected = arena.zeros(Shape(outputs))
+        columnSumAccumulate(dbExpected.pointer, dy)
+        #expect(bitwiseEqual(db, dbExpected))
     }
 
     @Test func theFeedForwardLayerKeepsItsHiddenActivationsInBFloat16WithTheSameNumbers() {
