@@ -98,6 +98,12 @@ int main(void) {
     float colsums[13] = {0}, dw[13] = {0}, db[13] = {0}, means[3] = {0.5f, -1, 2}, rstds[3] = {1, 0.5f, 3};
     nmt_column_sums(colsums, a, 3, 13, 13);
     nmt_layer_norm_parameter_gradients(dw, db, b2, a, means, rstds, 3, 13, 13);
+    {   // 3 rows of 150: the 64-column step, a 16-column step and a tail.
+        static float gradients[3 * 150], dw150[150], db150[150];
+        for (int i = 0; i < 3 * 150; i++) gradients[i] = (rand() % 2001 - 1000) / 11.0f;
+        nmt_layer_norm_parameter_gradients(dw150, db150, gradients, wider, means, rstds, 3, 150, 150);
+        h = hash(db150, 150, hash(dw150, 150, h));
+    }
     h = hash(db, 13, hash(dw, 13, hash(colsums, 13, h)));
     printf("%s %08x\n", nmt_gathered_attention_isa(), h);
     return 0;

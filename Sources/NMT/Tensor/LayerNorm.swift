@@ -68,8 +68,10 @@ public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
     // Parameter gradients sum over rows: in row order for every column (each worker a block of
     // columns), so the result is the same for any thread count.
     let dw = dWeight.pointer, db = dBias.pointer
-    Threads.parallelChunks(c / 16, minChunk: 4) { blocks in
-        let first = blocks.lowerBound * 16, end = blocks.upperBound == c / 16 ? c : blocks.upperBound * 16
+    // Blocks of 64 columns (the kernel's widest step) where there are enough for every worker.
+    let unit = c >= 64 * Threads.count ? 64 : 16
+    Threads.parallelChunks(c / unit, minChunk: 1) { blocks in
+        let first = blocks.lowerBound * unit, end = blocks.upperBound == c / unit ? c : blocks.upperBound * unit
         nmt_layer_norm_parameter_gradients(dw + first, db + first, dy.pointer + first, x.pointer + first, mean, rstd, x.rows, end - first, c)
     }
 }
