@@ -71,3 +71,21 @@ void nmt_round_to_bfloat16_summing_columns(uint16_t *out, float *sums, const flo
         sums[j] = acc;
     }
 }
+
+CLONES
+void nmt_scale_shift_to_bfloat16(uint16_t *out, const float *e, long n, float scale, float offset, long target, float targetOffset) {
+    long j = 0;
+    for (; j + 16 <= n; j += 16) *(h16u *)(out + j) = ROUND16(AT(e + j) * scale - offset);
+    for (; j < n; j++) {
+        float value = e[j] * scale - offset;
+        uint32_t v;
+        memcpy(&v, &value, 4);
+        out[j] = (uint16_t)((v + 0x7FFFu + ((v >> 16) & 1u)) >> 16);
+    }
+    if (target >= 0 && target < n) {
+        float value = e[target] * scale - offset - targetOffset;
+        uint32_t v;
+        memcpy(&v, &value, 4);
+        out[target] = (uint16_t)((v + 0x7FFFu + ((v >> 16) & 1u)) >> 16);
+    }
+}

@@ -62,6 +62,9 @@ int main(void) {
     h = hash(columnSums, 150, h);
     nmt_column_sums(columnSums, wider, 3, 150, 150);
     h = hash(columnSums, 150, h);
+    nmt_scale_shift_to_bfloat16(narrower, wider, 150, 0.37f, 0.01f, 149, 0.5f);  // the target in the tail
+    nmt_scale_shift_to_bfloat16(narrower + 150, wider, 150, 1.5f, -0.2f, 3, 0.25f);
+    for (int i = 0; i < 300; i++) h = h * 31 + narrower[i];
     // dropout of 1,003 values starting at element 77 of a mask (the vector body and its tail).
     float kept_in[1003], kept_out[1003];
     uint8_t kept[1003];

@@ -14,4 +14,9 @@ void nmt_round_to_bfloat16(uint16_t *out, const float *x, long rows, long column
 /// for its products and summed for its bias gradient in one read.
 void nmt_round_to_bfloat16_summing_columns(uint16_t *out, float *sums, const float *x, long rows, long columns, long ld);
 
+/// A row of the loss gradient, rounded as it is written: out[j] = bfloat16(e[j]·scale − offset),
+/// and at j = target bfloat16(e[j]·scale − offset − targetOffset) (float32 operations in that
+/// order: the values the float32 gradient would hold).
+void nmt_scale_shift_to_bfloat16(uint16_t *out, const float *e, long n, float scale, float offset, long target, float targetOffset);
+
 #endif

@@ -178,15 +178,21 @@ public final class Transformer: @unchecked Sendable {
         for start in stride(from: 0, to: b * t, by: chunkRows) {
             let rows = min(chunkRows, b * t - start)
             let beforeChunk = arena.mark()
+            // A bf16 pass writes the loss gradient rounded (its products read nothing else).
+            let dLogits16 = bf16 ? arena.bfloat16(rows: rows, columns: v) : nil
             let logits = arena.tensor(Shape(rows, v))
             let hChunk = hInput.rows(start..<start + rows)
             linearForward(logits, hChunk, weight: embedding, bias: nil)
             labelSmoothedCrossEntropy(logits: logits, targets: pass.targets + start, paddingIndex: Vocabulary.padding,
                                       labelSmoothing: labelSmoothing, rowLoss: rowLoss + start, rowNLL: rowNLL + start,
-                                      gradient: logits, gradientScale: scale)
-            let dLogits = logits
-            linearBackward(dx: dH.rows(start..<start + rows), dWeight: g.embedding, dBias: nil, dy: dLogits, x: hChunk, weight: embedding,
-                           accumulateDx: false, arena: arena)
+                                      gradient: logits, roundedGradient: dLogits16, gradientScale: scale)
+            if let dLogits16 {
+                linearBackward(dx: dH.rows(start..<start + rows), dWeight: g.embedding, dy16: dLogits16, x: hChunk, weight: embedding,
+                               accumulateDx: false)
+            } else {
+                linearBackward(dx: dH.rows(start..<start + rows), dWeight: g.embedding, dBias: nil, dy: logits, x: hChunk, weight: embedding,
+                               accumulateDx: false, arena: arena)
+            }
             arena.release(to: beforeChunk)
         }
         let loss = crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: pass.targets, count: b * t, paddingIndex: Vocabulary.padding)

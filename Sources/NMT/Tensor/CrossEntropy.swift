@@ -26,17 +26,25 @@ public struct CrossEntropyResult: Sendable {
 
 /// Computes per-row losses into `rowLoss` / `rowNLL` ([N], 0 for pad rows) and returns the totals.
 /// If `gradient` is given (it may be `logits` itself), writes `gradientScale · (p − q)` into it,
-/// and zero for pad rows. Typical `gradientScale` is 1/tokens for a per-token mean.
+/// and zero for pad rows. Typical `gradientScale` is 1/tokens for a per-token mean. With
+/// `roundedGradient` (a bf16 pass, whose products read the gradient only rounded) the gradient is
+/// written there rounded to bfloat16 instead — the same bits as rounding the float32 gradient —
+/// and `gradient` only holds the exponentials.
 @discardableResult
 public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int32>, paddingIndex: Int32,
                                       labelSmoothing epsilon: Float,
                                       rowLoss: UnsafeMutablePointer<Float>, rowNLL: UnsafeMutablePointer<Float>,
-                                      gradient: Tensor? = nil, gradientScale: Float = 1) -> CrossEntropyResult {
+                                      gradient: Tensor? = nil, roundedGradient: BF16Matrix? = nil, gradientScale: Float = 1) -> CrossEntropyResult {
     let n = logits.rows, v = logits.columns
     if let gradient { checkShape(gradient.shape == logits.shape, "labelSmoothedCrossEntropy: gradient vs logits", gradient.shape, logits.shape) }
     require(epsilon >= 0 && epsilon < 1, "labelSmoothedCrossEntropy: smoothing \(epsilon) outside [0, 1)")
     let epsilonOther = v > 1 ? epsilon / Float(v - 1) : 0
-    let gradientPointer = gradient?.pointer
+    if let roundedGradient {
+        require(gradient != nil, "labelSmoothedCrossEntropy: a rounded gradient needs a gradient buffer for the exponentials")
+        checkShape(roundedGradient.rows == n && roundedGradient.columns == v, "labelSmoothedCrossEntropy: rounded gradient vs logits",
+                   Shape(roundedGradient.rows, roundedGradient.columns), logits.shape)
+    }
+    let gradientPointer = gradient?.pointer, roundedPointer = roundedGradient?.pointer
     Threads.parallelChunks(n, minChunk: 8) { range in
         for r in range {
             let target = targets[r]
@@ -44,7 +52,11 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
             if target == paddingIndex {
                 rowLoss[r] = 0
                 rowNLL[r] = 0
-                if let g = gradientPointer { (g + r * v).update(repeating: 0, count: v) }
+                if let g = roundedPointer {
+                    (g + r * v).update(repeating: 0, count: v)
+                } else if let g = gradientPointer {
+                    (g + r * v).update(repeating: 0, count: v)
+                }
                 continue
             }
             require(target >= 0 && Int(target) < v, "labelSmoothedCrossEntropy: target \(target) outside a vocabulary of \(v)")
@@ -60,7 +72,10 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
             // Target weight (1 − ε) = (1 − ε − ε') + ε' as fairseq writes it.
             rowNLL[r] = Float(nll)
             rowLoss[r] = Float(Double(1 - epsilon - epsilonOther) * nll + Double(epsilonOther) * smooth)
-            if let e {
+            if let e, let rounded = roundedPointer {
+                nmt_scale_shift_to_bfloat16(rounded + r * v, e, v, gradientScale / total, gradientScale * epsilonOther,
+                                            Int(target), gradientScale * (1 - epsilon - epsilonOther))
+            } else if let e {
                 nmt_scale_shift(e, v, gradientScale / total, gradientScale * epsilonOther)
                 e[Int(target)] -= gradientScale * (1 - epsilon - epsilonOther)
             }

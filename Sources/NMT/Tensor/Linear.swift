@@ -65,12 +65,7 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
             }
             dy16 = rounded.operand
         }
-        if let dx {
-            BF16Matmul.multiply(dx.pointer, dy16, transposeA: false, weight.operand, transposeB: false,
-                                m: dx.rows, n: dx.columns, k: dy.columns, alpha: 1, beta: dxBeta)
-        }
-        BF16Matmul.multiply(dWeight.pointer, dy16, transposeA: true, x.operand, transposeB: false,
-                            m: dWeight.rows, n: dWeight.columns, k: dy.rows, alpha: 1, beta: 1)
+        bf16Products(dx: dx, dWeight: dWeight, dy16, rows: dy.rows, outputs: dy.columns, x: x, weight: weight, dxBeta: dxBeta)
     } else {
         guard case .float32(let x) = x, case .float32(let weight) = weight else { requireBF16Pass("linearBackward"); return }
         if let dx { matmul(dx, dy, weight, beta: dxBeta) }
@@ -80,6 +75,27 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
         checkShape(dBias.count == weight.rows, "linearBackward: dBias vs weight [out, in]", dBias.shape, weight.shape)
         columnSumAccumulate(dBias.pointer, dy)
     }
+}
+
+/// The same (bf16 pass, no bias) with dy given rounded already: the output projection, whose loss
+/// gradient is written rounded (labelSmoothedCrossEntropy's `roundedGradient`).
+public func linearBackward(dx: Tensor?, dWeight: Tensor, dy16: BF16Matrix, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true) {
+    requireBF16Pass("linearBackward")
+    checkShape(dy16.rows == x.rows && dy16.columns == weight.rows, "linearBackward: dy vs x·Wᵀ", Shape(dy16.rows, dy16.columns), Shape(x.rows, weight.rows))
+    checkShape(dWeight.rows == weight.rows && dWeight.columns == weight.columns, "linearBackward: dWeight vs weight", dWeight.shape, weight.shape)
+    if let dx { checkShape(dx.rows == x.rows && dx.columns == x.columns, "linearBackward: dx vs x", dx.shape, Shape(x.rows, x.columns)) }
+    bf16Products(dx: dx, dWeight: dWeight, dy16.operand, rows: dy16.rows, outputs: dy16.columns, x: x, weight: weight, dxBeta: accumulateDx ? 1 : 0)
+}
+
+/// dx (+)= dy·W and dW += dyᵀ·x in bfloat16, dy [rows, outputs].
+private func bf16Products(dx: Tensor?, dWeight: Tensor, _ dy16: BF16Matmul.Operand, rows: Int, outputs: Int, x: LinearInput, weight: LinearInput,
+                          dxBeta: Float) {
+    if let dx {
+        BF16Matmul.multiply(dx.pointer, dy16, transposeA: false, weight.operand, transposeB: false,
+                            m: dx.rows, n: dx.columns, k: outputs, alpha: 1, beta: dxBeta)
+    }
+    BF16Matmul.multiply(dWeight.pointer, dy16, transposeA: true, x.operand, transposeB: false,
+                        m: dWeight.rows, n: dWeight.columns, k: rows, alpha: 1, beta: 1)
 }
 
 /// Rounded inputs exist only in a bf16 pass, on the thread that runs it.

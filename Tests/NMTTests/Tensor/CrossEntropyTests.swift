@@ -36,6 +36,25 @@ import Testing
         #expect(g.t.array == b.t.array)
     }
 
+    @Test func aGradientWrittenRoundedIsTheFloat32GradientRounded() {
+        var rng = RandomGenerator(seed: 43)
+        let (n, v) = (4, 37)
+        let targets: [Int32] = [5, 0, 36, 1]  // a padding row; targets at both ends of the vocabulary
+        let a = OwnedTensor(Shape(n, v), uniform: 4, rng: &rng), b = OwnedTensor(Shape(n, v))
+        b.t.copy(from: a.t)
+        let float32 = run(a.t, targets, epsilon: 0.1, gradient: a.t, scale: 0.3)
+        let arena = Arena()
+        let rounded = arena.bfloat16(rows: n, columns: v), expected = arena.bfloat16(of: a.t)
+        for i in 0..<rounded.count { rounded.pointer[i] = 0xFFFF }  // not zero: the padding row must be written
+        let loss = OwnedTensor(Shape(n)), nll = OwnedTensor(Shape(n))
+        let result = targets.withUnsafeBufferPointer {
+            labelSmoothedCrossEntropy(logits: b.t, targets: $0.baseAddress!, paddingIndex: 0, labelSmoothing: 0.1, rowLoss: loss.t.pointer,
+                                      rowNLL: nll.t.pointer, gradient: b.t, roundedGradient: rounded, gradientScale: 0.3)
+        }
+        #expect(result.lossSum == float32.lossSum)
+        #expect((0..<rounded.count).allSatisfy { rounded.pointer[$0] == expected.pointer[$0] })
+    }
+
     @Test func zeroSmoothingEqualsPlainCrossEntropy() {
         var rng = RandomGenerator(seed: 42)
         let logits = OwnedTensor(Shape(4, 33), uniform: 4, rng: &rng)
