@@ -22,4 +22,17 @@ typedef float f2x __attribute__((ext_vector_type(2)));
 typedef int i16x __attribute__((ext_vector_type(16)));
 typedef float f16u __attribute__((ext_vector_type(16), aligned(4)));
 #define AT(p) (*(f16u *)(p))
+
+// float32 → bfloat16, nearest with ties to even, in integers (the same bits on every instruction
+// set): the top 16 bits after adding 0x7FFF plus the lowest kept bit. A scalar function (vector
+// arguments would change the calling convention between clones); sixteen lanes: BFLOAT16_BITS16.
+static inline __attribute__((always_inline)) unsigned short bfloat16_bits(float x) {
+    unsigned int v;
+    __builtin_memcpy(&v, &x, 4);
+    return (unsigned short)((v + 0x7FFFu + ((v >> 16) & 1u)) >> 16);
+}
+typedef unsigned int u16x __attribute__((ext_vector_type(16)));
+typedef unsigned short h16x __attribute__((ext_vector_type(16)));
+typedef h16x h16u __attribute__((aligned(2)));
+#define BFLOAT16_BITS16(v) __builtin_convertvector((((u16x)(v)) + 0x7FFFu + ((((u16x)(v)) >> 16) & 1u)) >> 16, h16x)
 #endif

@@ -188,12 +188,7 @@ CLONES
 void nmt_layer_norm_row_bf16(uint16_t *y, float *mean, float *rstd, const float *x, const float *w, const float *b, long c, float eps) {
     float mu, s;
     row_moments(x, c, eps, &mu, &s);
-    for (long j = 0; j < c; j++) {
-        float value = (x[j] - mu) * s * w[j] + b[j];
-        uint32_t v;
-        __builtin_memcpy(&v, &value, 4);
-        y[j] = (uint16_t)((v + 0x7FFFu + ((v >> 16) & 1u)) >> 16);
-    }
+    for (long j = 0; j < c; j++) y[j] = bfloat16_bits((x[j] - mu) * s * w[j] + b[j]);
     *mean = mu;
     *rstd = s;
 }

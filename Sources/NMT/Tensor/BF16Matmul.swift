@@ -171,9 +171,9 @@ public enum BF16Matmul {
             let start = workers == 1 ? 0 : (extent * w / workers) / unit * unit
             let end = w == workers - 1 ? extent : (extent * (w + 1) / workers) / unit * unit
             if end <= start { continue }
-            let key = byColumns
-                ? Key(m: m, n: end - start, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias != nil)
-                : Key(m: end - start, n: n, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias != nil)
+            let (blockM, blockN) = byColumns ? (m, end - start) : (end - start, n)
+            let key = Key(m: blockM, n: blockN, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB,
+                          alpha: alpha, beta: beta, bias: bias != nil)
             let entry = cache[key] ?? makeEntry(key)
             cache[key] = entry
             blocks.append((start, entry))

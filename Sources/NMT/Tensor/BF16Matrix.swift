@@ -89,10 +89,8 @@ func roundToBFloat16(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Flo
 func roundToBFloat16SummingColumns(_ out: BF16Matrix, _ x: Tensor, sums: UnsafeMutablePointer<Float>) {
     checkShape(x.rows == out.rows && x.columns == out.columns, "roundToBFloat16SummingColumns: shape", x.shape, Shape(out.rows, out.columns))
     let columns = x.columns
-    // Blocks of 128 columns (the kernel's widest step) where there are enough for every worker.
-    let unit = columns >= 128 * Threads.count ? 128 : 16
-    Threads.parallelChunks(columns / unit, minChunk: 1) { blocks in
-        let first = blocks.lowerBound * unit, end = blocks.upperBound == columns / unit ? columns : blocks.upperBound * unit
-        nmt_round_to_bfloat16_summing_columns(out.pointer + first, sums + first, x.pointer + first, x.rows, end - first, columns)
+    Threads.parallelColumnBlocks(columns, unit: 128) { block in  // the kernel's widest step
+        let first = block.lowerBound
+        nmt_round_to_bfloat16_summing_columns(out.pointer + first, sums + first, x.pointer + first, x.rows, block.count, columns)
     }
 }

@@ -68,10 +68,8 @@ public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
     // Parameter gradients sum over rows: in row order for every column (each worker a block of
     // columns), so the result is the same for any thread count.
     let dw = dWeight.pointer, db = dBias.pointer
-    // Blocks of 64 columns (the kernel's widest step) where there are enough for every worker.
-    let unit = c >= 64 * Threads.count ? 64 : 16
-    Threads.parallelChunks(c / unit, minChunk: 1) { blocks in
-        let first = blocks.lowerBound * unit, end = blocks.upperBound == c / unit ? c : blocks.upperBound * unit
-        nmt_layer_norm_parameter_gradients(dw + first, db + first, dy.pointer + first, x.pointer + first, mean, rstd, x.rows, end - first, c)
+    Threads.parallelColumnBlocks(c, unit: 64) { block in  // the kernel's widest step
+        let first = block.lowerBound
+        nmt_layer_norm_parameter_gradients(dw + first, db + first, dy.pointer + first, x.pointer + first, mean, rstd, x.rows, block.count, c)
     }
 }

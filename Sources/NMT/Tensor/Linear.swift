@@ -43,9 +43,7 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
 /// The same where x and W are float32 or (in a bf16 pass) already rounded.
 public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
                            dy: Tensor, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true, arena: Arena? = nil) {
-    checkShape(dy.rows == x.rows && dy.columns == weight.rows, "linearBackward: dy vs x·Wᵀ", dy.shape, Shape(x.rows, weight.rows))
-    checkShape(dWeight.rows == weight.rows && dWeight.columns == weight.columns, "linearBackward: dWeight vs weight", dWeight.shape, weight.shape)
-    if let dx { checkShape(dx.rows == x.rows && dx.columns == x.columns, "linearBackward: dx vs x", dx.shape, Shape(x.rows, x.columns)) }
+    checkLinearBackward(dx: dx, dWeight: dWeight, dy: dy.shape, x: x, weight: weight)
     let dxBeta: Float = accumulateDx ? 1 : 0
     var biasDone = false
     if BF16Matmul.inPass {
@@ -81,10 +79,14 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
 /// gradient is written rounded (labelSmoothedCrossEntropy's `roundedGradient`).
 public func linearBackward(dx: Tensor?, dWeight: Tensor, dy16: BF16Matrix, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true) {
     requireBF16Pass("linearBackward")
-    checkShape(dy16.rows == x.rows && dy16.columns == weight.rows, "linearBackward: dy vs x·Wᵀ", Shape(dy16.rows, dy16.columns), Shape(x.rows, weight.rows))
+    checkLinearBackward(dx: dx, dWeight: dWeight, dy: Shape(dy16.rows, dy16.columns), x: x, weight: weight)
+    bf16Products(dx: dx, dWeight: dWeight, dy16.operand, rows: dy16.rows, outputs: dy16.columns, x: x, weight: weight, dxBeta: accumulateDx ? 1 : 0)
+}
+
+private func checkLinearBackward(dx: Tensor?, dWeight: Tensor, dy: Shape, x: LinearInput, weight: LinearInput) {
+    checkShape(dy.rows == x.rows && dy.columns == weight.rows, "linearBackward: dy vs x·Wᵀ", dy, Shape(x.rows, weight.rows))
     checkShape(dWeight.rows == weight.rows && dWeight.columns == weight.columns, "linearBackward: dWeight vs weight", dWeight.shape, weight.shape)
     if let dx { checkShape(dx.rows == x.rows && dx.columns == x.columns, "linearBackward: dx vs x", dx.shape, Shape(x.rows, x.columns)) }
-    bf16Products(dx: dx, dWeight: dWeight, dy16.operand, rows: dy16.rows, outputs: dy16.columns, x: x, weight: weight, dxBeta: accumulateDx ? 1 : 0)
 }
 
 /// dx (+)= dy·W and dW += dyᵀ·x in bfloat16, dy [rows, outputs].
@@ -106,10 +108,7 @@ private func requireBF16Pass(_ operation: String) {
 /// out[c] += Σ_r m[r, c]: rows in order for every column (deterministic), each worker a block of columns.
 public func columnSumAccumulate(_ out: UnsafeMutablePointer<Float>, _ m: Tensor) {
     let columns = m.columns
-    // Blocks of 128 columns (the kernel's widest step) where there are enough for every worker.
-    let unit = columns >= 128 * Threads.count ? 128 : 16
-    Threads.parallelChunks(columns / unit, minChunk: 1) { blocks in
-        let first = blocks.lowerBound * unit, end = blocks.upperBound == columns / unit ? columns : blocks.upperBound * unit
-        nmt_column_sums(out + first, m.pointer + first, m.rows, end - first, columns)  // Kernels/float_rows.c
+    Threads.parallelColumnBlocks(columns, unit: 128) { block in  // the kernel's widest step
+        nmt_column_sums(out + block.lowerBound, m.pointer + block.lowerBound, m.rows, block.count, columns)  // Kernels/float_rows.c
     }
 }

@@ -76,4 +76,15 @@ public enum Threads {
         if chunks == 1 { body(0..<n); return }
         parallelFor(chunks) { c in body(n * c / chunks ..< n * (c + 1) / chunks) }
     }
+
+    /// Runs `body(columns)` over contiguous blocks of 0..<columns in parallel, each a multiple of
+    /// `unit` columns (the last takes the rest) — `unit` when there are enough for every worker,
+    /// else 16 — for kernels that sum down columns, rows in order, so that every column's result
+    /// is one worker's whatever the thread count.
+    public static func parallelColumnBlocks(_ columns: Int, unit widest: Int, _ body: (Range<Int>) -> Void) {
+        let unit = columns >= widest * count ? widest : 16
+        parallelChunks(columns / unit, minChunk: 1) { blocks in
+            body(blocks.lowerBound * unit ..< (blocks.upperBound == columns / unit ? columns : blocks.upperBound * unit))
+        }
+    }
 }
