@@ -33,6 +33,10 @@ public enum BF16Matmul {
     /// True where `matmul` goes to bf16: a bf16 pass on this thread, outside nmt's parallel regions.
     public static var inPass: Bool { active && !Threads.inParallelRegion }
 
+    /// Seconds spent inside oneDNN's products since the process started (not the rounding into
+    /// scratch copies): what a benchmark compares with the whole step's time.
+    nonisolated(unsafe) public private(set) static var productSeconds = 0.0
+
     /// One product at a time: the scratch copies, the cache and oneDNN's stream are shared.
     nonisolated(unsafe) private static var lock = pthread_mutex_t()
     private static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
@@ -214,7 +218,9 @@ public enum BF16Matmul {
             check(dnnl_stream_wait(streams[slot]), "wait")
             for memory in memories.prefix(count) { dnnl_memory_destroy(memory) }
         }
+        let started = DispatchTime.now().uptimeNanoseconds
         if blocks.count == 1 { run(0) } else { Threads.parallelFor(blocks.count, run) }
+        productSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     }
 
     /// The operand as dense bfloat16 [rows, columns]: itself when rounded already, else rounded into `scratch`.
