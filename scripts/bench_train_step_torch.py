@@ -5,7 +5,7 @@ with sentences of 15, 25 and 35 tokens), forward + backward, each batch's best o
 argument `bf16`, the forward pass (and so the backward's matrix products) under
 torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed precision on CPUs (oneDNN).
 Prints: RESULT <preset> <threads> <ms/batch> <target tokens/s> <peak RSS MB>, then
-PRODUCTS <preset> <threads> <linear layers' products ms/batch> <attention's bmm ms/batch> (profiled)"""
+PRODUCTS <preset> <threads> <linear layers' products ms/batch> <attention's bmm ms/batch> (bf16 only, profiled)"""
 import math, random, resource, sys, time
 import torch
 import torch.nn as nn
@@ -66,13 +66,14 @@ for src, tin, tout in batches:
     real_tgt += int((tout != 0).sum())
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"RESULT {preset} {threads} {total / len(batches) * 1000:.0f} {real_tgt / total:.0f} {peak:.0f}")
-# Where the time goes: one more step per batch under the profiler (after the timed ones, so that
-# it cannot slow them), its self time in the linear layers' products (aten::mm, aten::addmm: oneDNN
-# under autocast) and in attention's batched products (aten::bmm).
-from torch.profiler import profile, ProfilerActivity
-with profile(activities=[ProfilerActivity.CPU]) as prof:
-    for src, tin, tout in batches:
-        step(src, tin, tout)
-self_ms = {e.key: e.self_cpu_time_total / 1000 for e in prof.key_averages()}
-linear = (self_ms.get("aten::mm", 0) + self_ms.get("aten::addmm", 0)) / len(batches)
-print(f"PRODUCTS {preset} {threads} {linear:.0f} {self_ms.get('aten::bmm', 0) / len(batches):.0f}")
+# bf16: where the time goes — one more step per batch under the profiler (after the timed ones, so
+# that it cannot slow them), its self time in the linear layers' products (aten::mm, aten::addmm:
+# oneDNN under autocast) and in attention's batched products (aten::bmm).
+if bf16:
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for src, tin, tout in batches:
+            step(src, tin, tout)
+    self_ms = {e.key: e.self_cpu_time_total / 1000 for e in prof.key_averages()}
+    linear = (self_ms.get("aten::mm", 0) + self_ms.get("aten::addmm", 0)) / len(batches)
+    print(f"PRODUCTS {preset} {threads} {linear:.0f} {self_ms.get('aten::bmm', 0) / len(batches):.0f}")

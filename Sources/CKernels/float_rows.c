@@ -3,6 +3,7 @@
 
 #include "float_rows.h"
 #include "clones.h"
+#include "column_sums.h"
 
 // Lane sum in Swift's SIMD.sum() order: −0 + lane 0 + lane 1 + … + lane 15.
 #define LANE_SUM(acc, out) do { float s_ = -0.0f; for (int l_ = 0; l_ < 16; l_++) s_ += (acc)[l_]; (out) = s_; } while (0)
@@ -135,30 +136,7 @@ void nmt_softmax_backward_row(float *d, const float *p, long n) {
 
 CLONES
 void nmt_column_sums(float *out, const float *m, long rows, long columns, long ld) {
-    long j = 0;
-    // 128 columns at a time (whole cache lines per row), their sums held in registers across the
-    // rows; then 16 at a time.
-    for (; j + 128 <= columns; j += 128) {
-        f16x a0 = AT(out + j), a1 = AT(out + j + 16), a2 = AT(out + j + 32), a3 = AT(out + j + 48);
-        f16x a4 = AT(out + j + 64), a5 = AT(out + j + 80), a6 = AT(out + j + 96), a7 = AT(out + j + 112);
-        for (long r = 0; r < rows; r++) {
-            const float *row = m + r * ld + j;
-            a0 += AT(row); a1 += AT(row + 16); a2 += AT(row + 32); a3 += AT(row + 48);
-            a4 += AT(row + 64); a5 += AT(row + 80); a6 += AT(row + 96); a7 += AT(row + 112);
-        }
-        AT(out + j) = a0; AT(out + j + 16) = a1; AT(out + j + 32) = a2; AT(out + j + 48) = a3;
-        AT(out + j + 64) = a4; AT(out + j + 80) = a5; AT(out + j + 96) = a6; AT(out + j + 112) = a7;
-    }
-    for (; j + 16 <= columns; j += 16) {
-        f16x acc = AT(out + j);
-        for (long r = 0; r < rows; r++) acc += AT(m + r * ld + j);
-        AT(out + j) = acc;
-    }
-    for (; j < columns; j++) {
-        float acc = out[j];
-        for (long r = 0; r < rows; r++) acc += m[r * ld + j];
-        out[j] = acc;
-    }
+    column_sums_rounding(NULL, out, m, rows, columns, ld);
 }
 
 // μ and rstd = 1/√(var + eps) of a row, variance summed in lanes like nmt_row_sum.

@@ -1,0 +1,54 @@
+// Column sums of a row-major matrix, optionally writing it rounded to bfloat16 in the same read:
+// the one loop behind nmt_column_sums (float_rows.c) and nmt_round_to_bfloat16_summing_columns
+// (bfloat16_rows.c). Inlined into each kernel's clones; with `out` NULL the rounding is compiled
+// away. 128 columns at a time (whole cache lines per row), their sums held in registers across
+// the rows; then 16 at a time; then one. Each column is summed over the rows in order, so every
+// instruction set gives the same bits.
+#ifndef NMT_COLUMN_SUMS_H
+#define NMT_COLUMN_SUMS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "clones.h"
+
+// Sixteen values rounded into out at element `at` (nothing without out).
+#define NMT_ROUND_LANES(at, v) if (out) *(h16u *)(out + (at)) = BFLOAT16_BITS16(v)
+
+static inline __attribute__((always_inline))
+void column_sums_rounding(uint16_t *out, float *sums, const float *x, long rows, long columns, long ld) {
+    long j = 0;
+    for (; j + 128 <= columns; j += 128) {
+        f16x a0 = AT(sums + j), a1 = AT(sums + j + 16), a2 = AT(sums + j + 32), a3 = AT(sums + j + 48);
+        f16x a4 = AT(sums + j + 64), a5 = AT(sums + j + 80), a6 = AT(sums + j + 96), a7 = AT(sums + j + 112);
+        for (long r = 0; r < rows; r++) {
+            const float *row = x + r * ld + j;
+            f16x v0 = AT(row), v1 = AT(row + 16), v2 = AT(row + 32), v3 = AT(row + 48);
+            f16x v4 = AT(row + 64), v5 = AT(row + 80), v6 = AT(row + 96), v7 = AT(row + 112);
+            a0 += v0; a1 += v1; a2 += v2; a3 += v3; a4 += v4; a5 += v5; a6 += v6; a7 += v7;
+            long at = r * ld + j;
+            NMT_ROUND_LANES(at, v0); NMT_ROUND_LANES(at + 16, v1); NMT_ROUND_LANES(at + 32, v2); NMT_ROUND_LANES(at + 48, v3);
+            NMT_ROUND_LANES(at + 64, v4); NMT_ROUND_LANES(at + 80, v5); NMT_ROUND_LANES(at + 96, v6); NMT_ROUND_LANES(at + 112, v7);
+        }
+        AT(sums + j) = a0; AT(sums + j + 16) = a1; AT(sums + j + 32) = a2; AT(sums + j + 48) = a3;
+        AT(sums + j + 64) = a4; AT(sums + j + 80) = a5; AT(sums + j + 96) = a6; AT(sums + j + 112) = a7;
+    }
+    for (; j + 16 <= columns; j += 16) {
+        f16x acc = AT(sums + j);
+        for (long r = 0; r < rows; r++) {
+            f16x v = AT(x + r * ld + j);
+            acc += v;
+            NMT_ROUND_LANES(r * ld + j, v);
+        }
+        AT(sums + j) = acc;
+    }
+    for (; j < columns; j++) {
+        float acc = sums[j];
+        for (long r = 0; r < rows; r++) {
+            float value = x[r * ld + j];
+            acc += value;
+            if (out) out[r * ld + j] = bfloat16_bits(value);
+        }
+        sums[j] = acc;
+    }
+}
+#undef NMT_ROUND_LANES
+#endif
