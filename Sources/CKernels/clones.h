@@ -31,6 +31,13 @@ static inline __attribute__((always_inline)) unsigned short bfloat16_bits(float 
     __builtin_memcpy(&v, &x, 4);
     return (unsigned short)((v + 0x7FFFu + ((v >> 16) & 1u)) >> 16);
 }
+// bfloat16 → float32: exact (the upper half of a float32).
+static inline __attribute__((always_inline)) float bfloat16_value(unsigned short b) {
+    unsigned int v = (unsigned int)b << 16;
+    float x;
+    __builtin_memcpy(&x, &v, 4);
+    return x;
+}
 typedef unsigned int u16x __attribute__((ext_vector_type(16)));
 typedef unsigned short h16x __attribute__((ext_vector_type(16)));
 typedef h16x h16u __attribute__((aligned(2)));

@@ -1,7 +1,9 @@
-// Column sums of a row-major matrix, optionally writing it rounded to bfloat16 in the same read:
-// the one loop behind nmt_column_sums (float_rows.c) and nmt_round_to_bfloat16_summing_columns
-// (bfloat16_rows.c). Inlined into each kernel's clones; with `out` NULL the rounding is compiled
-// away. 128 columns at a time (whole cache lines per row), their sums held in registers across
+// Column sums of a row-major matrix, optionally writing it rounded to bfloat16 in the same read,
+// and optionally gated first — x[i] becomes gate[i] > 0 ? x[i]·scale : +0, ReLU's derivative
+// times dropout's factor read off the rounded activations (gate: bfloat16, rows ld apart): the
+// one loop behind nmt_column_sums (float_rows.c), nmt_round_to_bfloat16_summing_columns
+// (bfloat16_rows.c) and nmt_relu_gradient_to_bfloat16_summing_columns (relu_bfloat16.c). Inlined
+// into each kernel's clones; with `out` or `gate` NULL that step is compiled away. 128 columns at a time (whole cache lines per row), their sums held in registers across
 // the rows; then 16 at a time; then one. Each column is summed over the rows in order, so every
 // instruction set gives the same bits.
 #ifndef NMT_COLUMN_SUMS_H
@@ -12,9 +14,11 @@
 
 // Sixteen values rounded into out at element `at` (nothing without out).
 #define NMT_ROUND_LANES(at, v) if (out) *(h16u *)(out + (at)) = BFLOAT16_BITS16(v)
+// Sixteen values gated in place (nothing without gate).
+#define NMT_GATE_LANES(at, v) if (gate) v = (f16x)((i16x)(v * scale) & ((f16x)(__builtin_convertvector(*(const h16u *)(gate + (at)), u16x) << 16) > 0))
 
 static inline __attribute__((always_inline))
-void column_sums_rounding(uint16_t *out, float *sums, const float *x, long rows, long columns, long ld) {
+void column_sums_rounding(uint16_t *out, float *sums, const float *x, const uint16_t *gate, float scale, long rows, long columns, long ld) {
     long j = 0;
     for (; j + 128 <= columns; j += 128) {
         f16x a0 = AT(sums + j), a1 = AT(sums + j + 16), a2 = AT(sums + j + 32), a3 = AT(sums + j + 48);
@@ -23,8 +27,10 @@ void column_sums_rounding(uint16_t *out, float *sums, const float *x, long rows,
             const float *row = x + r * ld + j;
             f16x v0 = AT(row), v1 = AT(row + 16), v2 = AT(row + 32), v3 = AT(row + 48);
             f16x v4 = AT(row + 64), v5 = AT(row + 80), v6 = AT(row + 96), v7 = AT(row + 112);
-            a0 += v0; a1 += v1; a2 += v2; a3 += v3; a4 += v4; a5 += v5; a6 += v6; a7 += v7;
             long at = r * ld + j;
+            NMT_GATE_LANES(at, v0); NMT_GATE_LANES(at + 16, v1); NMT_GATE_LANES(at + 32, v2); NMT_GATE_LANES(at + 48, v3);
+            NMT_GATE_LANES(at + 64, v4); NMT_GATE_LANES(at + 80, v5); NMT_GATE_LANES(at + 96, v6); NMT_GATE_LANES(at + 112, v7);
+            a0 += v0; a1 += v1; a2 += v2; a3 += v3; a4 += v4; a5 += v5; a6 += v6; a7 += v7;
             NMT_ROUND_LANES(at, v0); NMT_ROUND_LANES(at + 16, v1); NMT_ROUND_LANES(at + 32, v2); NMT_ROUND_LANES(at + 48, v3);
             NMT_ROUND_LANES(at + 64, v4); NMT_ROUND_LANES(at + 80, v5); NMT_ROUND_LANES(at + 96, v6); NMT_ROUND_LANES(at + 112, v7);
         }
@@ -35,6 +41,7 @@ void column_sums_rounding(uint16_t *out, float *sums, const float *x, long rows,
         f16x acc = AT(sums + j);
         for (long r = 0; r < rows; r++) {
             f16x v = AT(x + r * ld + j);
+            NMT_GATE_LANES(r * ld + j, v);
             acc += v;
             NMT_ROUND_LANES(r * ld + j, v);
         }
@@ -44,6 +51,7 @@ void column_sums_rounding(uint16_t *out, float *sums, const float *x, long rows,
         float acc = sums[j];
         for (long r = 0; r < rows; r++) {
             float value = x[r * ld + j];
+            if (gate) value = bfloat16_value(gate[r * ld + j]) > 0 ? value * scale : 0.0f;
             acc += value;
             if (out) out[r * ld + j] = bfloat16_bits(value);
         }
@@ -51,4 +59,5 @@ void column_sums_rounding(uint16_t *out, float *sums, const float *x, long rows,
     }
 }
 #undef NMT_ROUND_LANES
+#undef NMT_GATE_LANES
 #endif

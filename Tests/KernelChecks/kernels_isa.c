@@ -6,6 +6,7 @@
 #include "bfloat16_rows.h"
 #include "dropout_mask.h"
 #include "float_rows.h"
+#include "relu_bfloat16.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,22 @@ int main(void) {
         h = hash(db150, 150, hash(dw150, 150, h));
     }
     h = hash(db, 13, hash(dw, 13, hash(colsums, 13, h)));
+    {   // The feed-forward ReLU in bf16: 1,003 values (signs mixed, a NaN, a -0) from element 77 of a
+        // mask, with and without dropout; then its gradient over 3 rows of 150 gated by the result.
+        static float u[3 * 150], da[3 * 150], sums[150];
+        static uint16_t activated[3 * 150], du[3 * 150];
+        static uint8_t mask[3 * 150];
+        for (int i = 0; i < 3 * 150; i++) { u[i] = (rand() % 2001 - 1000) / 13.0f; da[i] = (rand() % 2001 - 1000) / 17.0f; }
+        u[5] = __builtin_nanf(""); u[6] = -0.0f; u[7] = 0.0f;
+        for (int i = 0; i < 150; i++) sums[i] = i / 5.0f;
+        nmt_relu_dropout_to_bfloat16(activated, NULL, u, 0, 3 * 150, 0, 0, 1);
+        for (int i = 0; i < 3 * 150; i++) h = h * 31 + activated[i];
+        nmt_relu_dropout_to_bfloat16(activated, mask, u, 77, 3 * 150 - 3, 0x123456789abcdefull, 0.1f, 1 / 0.9f);
+        for (int i = 0; i < 3 * 150; i++) h = h * 31 + activated[i] + 7u * mask[i];
+        nmt_relu_gradient_to_bfloat16_summing_columns(du, sums, da, activated, 1 / 0.9f, 3, 150, 150);
+        for (int i = 0; i < 3 * 150; i++) h = h * 31 + du[i];
+        h = hash(sums, 150, h);
+    }
     printf("%s %08x\n", nmt_gathered_attention_isa(), h);
     return 0;
 }

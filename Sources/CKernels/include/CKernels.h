@@ -6,3 +6,4 @@
 #include "bfloat16_rows.h"
 #include "dropout_mask.h"
 #include "float_rows.h"
+#include "relu_bfloat16.h"

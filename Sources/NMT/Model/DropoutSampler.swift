@@ -51,6 +51,24 @@ public final class DropoutSampler {
         guard p > 0, let kept else { return nil }
         return dropoutForward(y, x, kept: kept, probability: p, rng: &rng)
     }
+
+    /// For a kernel that fuses the mask into another pass: the mask `apply` would draw into `kept`
+    /// (the same number taken from the generator), or nil (and no draw) when p = 0.
+    func fusedMask(probability p: Float, kept: UnsafeMutablePointer<UInt8>?) -> FusedDropout? {
+        guard p > 0, let kept else { return nil }
+        require(p < 1, "dropout: probability \(p) outside [0, 1)")
+        return FusedDropout(kept: kept, stream: rng.next(), probability: p, scale: 1 / (1 - p))
+    }
+}
+
+/// A dropout mask a kernel draws while it does something else (`reluDropoutToBFloat16`): the
+/// draws `dropoutForward` would make.
+struct FusedDropout {
+    var kept: UnsafeMutablePointer<UInt8>
+    var stream: UInt64
+    var probability: Float
+    /// 1/(1−p).
+    var scale: Float
 }
 
 /// SplitMix64's output function (Steele et al. 2014): distinct inputs give unrelated 64-bit values.

@@ -4,7 +4,9 @@
 //            dx += du·W1,  dW1 += duᵀ·x.
 // In a bf16 pass a' is kept rounded to bfloat16 ([N, F], the largest activation of a layer, at
 // half the bytes): W2's forward and weight-gradient products read exactly those values anyway,
-// and ReLU's derivative needs only its sign.
+// and ReLU's derivative needs only its sign. With ReLU, the activation, its dropout and the
+// rounding are one pass over u (and the mask, the rounding of du and fc1's bias sums one pass
+// back: Kernels/relu_bfloat16.c), with the bits of the separate passes.
 
 public struct FeedForwardActivations {
     var input: LinearInput        // x [N, C] (rounded in a bf16 pass: only products read it)
@@ -26,6 +28,13 @@ public enum FeedForward {
         let u = arena.tensor(shape)
         let afterU = arena.mark()
         linearForward(u, x, weight: w.fc1.weight, bias: w.fc1.bias)
+        if let rounded, activation == .relu {
+            // ReLU, dropout and rounding in one pass over u; u is then a temporary.
+            let mask = reluDropoutToBFloat16(rounded, u, dropout: dropout.flatMap { $0.fusedMask(probability: $0.activation, kept: kept) })
+            arena.release(to: beforeU)
+            linearForward(y, .bfloat16(rounded), weight: LinearInput.float32(w.fc2.weight.float32), bias: w.fc2.bias)
+            return FeedForwardActivations(input: x, preActivation: nil, dropMask: mask, activated: .bfloat16(rounded))
+        }
         // ReLU runs in place: a' > 0 exactly where u > 0 and the unit was kept, which is all its
         // backward needs, so u is not stored ([N, F] saved per layer).
         let a = activation == .relu ? u : arena.tensor(shape)
@@ -36,8 +45,7 @@ public enum FeedForward {
             return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .float32(a))
         }
         rounded.round(from: a)
-        // ReLU: u was a' and is no longer needed; GELU keeps u and frees a.
-        arena.release(to: activation == .relu ? beforeU : afterU)
+        arena.release(to: afterU)  // GELU keeps u and frees a
         linearForward(y, .bfloat16(rounded), weight: LinearInput.float32(w.fc2.weight.float32), bias: w.fc2.bias)
         return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .bfloat16(rounded))
     }
@@ -69,12 +77,13 @@ public enum FeedForward {
                     }
                 }
             case .bfloat16(let activated):
-                Threads.parallelChunks(da.count, minChunk: 1 << 16) { range in
-                    for i in range {
-                        let kept = d[i] * scale
-                        d[i] = activated[i] > 0 ? kept : 0
-                    }
-                }
+                // The same, rounded for fc1's products and summed for its bias gradient in the same pass.
+                let mark = arena.mark()
+                let du16 = arena.bfloat16(rows: da.rows, columns: da.columns)
+                reluGradientToBFloat16SummingColumns(du16, da, activated: activated, scale: scale, sums: g.fc1.bias.pointer)
+                linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dy16: du16, x: a.input, weight: .float32(w.fc1.weight.float32))
+                arena.release(to: mark)
+                return
             }
             du = da
         }
