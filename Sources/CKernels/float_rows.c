@@ -174,8 +174,27 @@ void nmt_layer_norm_row_bf16(uint16_t *y, float *mean, float *rstd, const float 
 CLONES
 void nmt_layer_norm_parameter_gradients(float *dw, float *db, const float *dy, const float *x, const float *mean, const float *rstd,
                                         long rows, long columns, long c) {
+    if (columns == c) {
+        // Whole rows (one worker): row by row, as column_sums.h sums them (dw and db stay in cache).
+        for (long r = 0; r < rows; r++) {
+            const float *xr = x + r * c, *dyr = dy + r * c;
+            float mu = mean[r], s = rstd[r];
+            long j = 0;
+            for (; j + 16 <= columns; j += 16) {
+                f16x g = AT(dyr + j);
+                AT(dw + j) = AT(dw + j) + g * (AT(xr + j) - mu) * s;
+                AT(db + j) = AT(db + j) + g;
+            }
+            for (; j < columns; j++) {
+                float g = dyr[j];
+                dw[j] += g * (xr[j] - mu) * s;
+                db[j] += g;
+            }
+        }
+        return;
+    }
     long j = 0;
-    // 64 columns at a time, both gradients held in registers across the rows; then 16 at a time.
+    // A worker's block of columns: 64 at a time, both gradients held in registers across the rows; then 16 at a time.
     for (; j + 64 <= columns; j += 64) {
         f16x w0 = AT(dw + j), w1 = AT(dw + j + 16), w2 = AT(dw + j + 32), w3 = AT(dw + j + 48);
         f16x b0 = AT(db + j), b1 = AT(db + j + 16), b2 = AT(db + j + 32), b3 = AT(db + j + 48);

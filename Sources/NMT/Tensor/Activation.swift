@@ -74,7 +74,7 @@ func reluGradientToBFloat16SummingColumns(_ out: BF16Matrix, _ da: Tensor, activ
     checkShape(da.rows == out.rows && da.columns == out.columns && activated.rows == out.rows && activated.columns == out.columns,
                "reluGradientToBFloat16SummingColumns: shape", da.shape, Shape(activated.rows, activated.columns))
     let columns = da.columns
-    Threads.parallelColumnBlocks(columns, unit: 128) { block in  // the kernel's widest step
+    Threads.parallelColumnBlocks(columns, unit: 128) { block in  // blocks of whole cache lines
         let first = block.lowerBound
         nmt_relu_gradient_to_bfloat16_summing_columns(out.pointer + first, sums + first, da.pointer + first, activated.pointer + first, scale,
                                                       da.rows, block.count, columns)

@@ -89,7 +89,7 @@ func roundToBFloat16(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Flo
 func roundToBFloat16SummingColumns(_ out: BF16Matrix, _ x: Tensor, sums: UnsafeMutablePointer<Float>) {
     checkShape(x.rows == out.rows && x.columns == out.columns, "roundToBFloat16SummingColumns: shape", x.shape, Shape(out.rows, out.columns))
     let columns = x.columns
-    Threads.parallelColumnBlocks(columns, unit: 128) { block in  // the kernel's widest step
+    Threads.parallelColumnBlocks(columns, unit: 128) { block in  // blocks of whole cache lines
         let first = block.lowerBound
         nmt_round_to_bfloat16_summing_columns(out.pointer + first, sums + first, x.pointer + first, x.rows, block.count, columns)
     }

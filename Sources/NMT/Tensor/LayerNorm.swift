@@ -68,7 +68,7 @@ public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
     // Parameter gradients sum over rows: in row order for every column (each worker a block of
     // columns), so the result is the same for any thread count.
     let dw = dWeight.pointer, db = dBias.pointer
-    Threads.parallelColumnBlocks(c, unit: 64) { block in  // the kernel's widest step
+    Threads.parallelColumnBlocks(c, unit: 64) { block in  // blocks of whole cache lines
         let first = block.lowerBound
         nmt_layer_norm_parameter_gradients(dw + first, db + first, dy.pointer + first, x.pointer + first, mean, rstd, x.rows, block.count, c)
     }

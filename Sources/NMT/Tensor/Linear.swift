@@ -108,7 +108,7 @@ private func requireBF16Pass(_ operation: String) {
 /// out[c] += Σ_r m[r, c]: rows in order for every column (deterministic), each worker a block of columns.
 public func columnSumAccumulate(_ out: UnsafeMutablePointer<Float>, _ m: Tensor) {
     let columns = m.columns
-    Threads.parallelColumnBlocks(columns, unit: 128) { block in  // the kernel's widest step
+    Threads.parallelColumnBlocks(columns, unit: 128) { block in  // blocks of whole cache lines
         nmt_column_sums(out + block.lowerBound, m.pointer + block.lowerBound, m.rows, block.count, columns)  // Kernels/float_rows.c
     }
 }

@@ -1,6 +1,7 @@
 // The row primitives (Kernels/float_rows.c): their order of summation is part of their result —
 // training's losses and decoding's scores are the same bits on every CPU only if it is fixed.
 
+import CKernels
 import Testing
 @testable import NMT
 
@@ -44,6 +45,57 @@ struct FloatRowsTests {
         for n in [1, 15, 16, 17, 100] {
             let x = values(n, seed: UInt64(n) + 3)
             #expect(maximum(x, n) == x.max()!)
+        }
+    }
+
+    /// Column sums (and what is summed with them: a bf16 pass's rounding and ReLU gate, LayerNorm's
+    /// parameter gradients) add each column's rows in order, whether one worker reads whole rows or
+    /// workers take blocks of columns — so the result does not depend on the thread count.
+    @Test func columnSumsAddEachColumnsRowsInOrderForWholeRowsAndForBlocksOfColumns() {
+        let (rows, columns) = (37, 300)
+        let x = values(rows * columns, seed: 21), y = values(rows * columns, seed: 22)
+        let initial = (0..<columns).map { Float($0) / 3 }
+        let mean = (0..<rows).map { Float($0) / 7 - 2 }, rstd = (0..<rows).map { 1 + Float($0) / 11 }
+        let gate: [UInt16] = (0..<rows * columns).map { i in i % 3 == 0 ? 0x3F80 : (i % 3 == 1 ? 0xBF80 : 0) }  // 1, −1, 0
+        var sums = initial, dw = initial, db = initial.reversed() as [Float]
+        var gated = initial
+        for r in 0..<rows {
+            for j in 0..<columns {
+                let v = x[r * columns + j]
+                sums[j] += v
+                gated[j] += gate[r * columns + j] == 0x3F80 ? v * 1.25 : 0
+                dw[j] += y[r * columns + j] * (v - mean[r]) * rstd[r]
+                db[j] += y[r * columns + j]
+            }
+        }
+        for blocks in [[0..<columns], [0..<128, 128..<272, 272..<columns]] {
+            var got = initial, gotGated = initial, gotDw = initial, gotDb = initial.reversed() as [Float]
+            var rounded = [UInt16](repeating: 0, count: rows * columns), roundedGated = rounded
+            for b in blocks {
+                let f = b.lowerBound
+                got.withUnsafeMutableBufferPointer { s in
+                    rounded.withUnsafeMutableBufferPointer { o in
+                        nmt_round_to_bfloat16_summing_columns(o.baseAddress! + f, s.baseAddress! + f, Array(x[f...]), Int(rows), b.count, columns)
+                    }
+                }
+                gotGated.withUnsafeMutableBufferPointer { s in
+                    roundedGated.withUnsafeMutableBufferPointer { o in
+                        nmt_relu_gradient_to_bfloat16_summing_columns(o.baseAddress! + f, s.baseAddress! + f, Array(x[f...]), Array(gate[f...]), 1.25,
+                                                                      rows, b.count, columns)
+                    }
+                }
+                gotDw.withUnsafeMutableBufferPointer { w in
+                    gotDb.withUnsafeMutableBufferPointer { d in
+                        nmt_layer_norm_parameter_gradients(w.baseAddress! + f, d.baseAddress! + f, Array(y[f...]), Array(x[f...]), mean, rstd,
+                                                           rows, b.count, columns)
+                    }
+                }
+            }
+            #expect(got.map(\.bitPattern) == sums.map(\.bitPattern))
+            #expect(gotGated.map(\.bitPattern) == gated.map(\.bitPattern))
+            #expect(gotDw.map(\.bitPattern) == dw.map(\.bitPattern) && gotDb.map(\.bitPattern) == db.map(\.bitPattern))
+            #expect((0..<rows * columns).allSatisfy { rounded[$0] == UInt16(x[$0].bitPattern >> 16) || rounded[$0] == UInt16(truncatingIfNeeded: (x[$0].bitPattern >> 16) + 1) })
+            #expect((0..<rows * columns).allSatisfy { gate[$0] == 0x3F80 || roundedGated[$0] == 0 })
         }
     }
 }
