@@ -89,9 +89,14 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
     @Test func theSelfAttentionCacheHoldsEachSharedPrefixOnce() throws {
         let model = try randomModel(vocabulary: 30)
         let batch = Batch(pairs: [(source: [5, 6, 7], target: [])])
-        let encoded = model.encode(source: batch.source, batch: 1, length: batch.sourceLength, arena: Arena())
-        let decoder = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
-                                         sourceLength: batch.sourceLength, sentenceOf: [0], maxLength: 8, capacity: 3)
+        // The encoder's output lives in its arena, which must outlive the decoder's start (it copies
+        // what it needs): a temporary arena could be freed as soon as `encode` returned.
+        let arena = Arena()
+        let encoded = model.encode(source: batch.source, batch: 1, length: batch.sourceLength, arena: arena)
+        let decoder = withExtendedLifetime(arena) {
+            IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
+                               sourceLength: batch.sourceLength, sentenceOf: [0], maxLength: 8, capacity: 3)
+        }
         for token: Int32 in [2, 13, 14] {
             _ = decoder.step([token])
             decoder.select(parents: [0])
