@@ -31,3 +31,20 @@ void nmt_dropout_apply(float *y, const float *x, const uint8_t *kept, long count
     }
     for (; j < count; j++) y[j] = kept[j] != 0 ? x[j] * scale : 0.0f;
 }
+
+CLONES
+void nmt_dropout_residual(float *y, const float *x, const float *f, uint8_t *kept, long first, long count, uint64_t stream,
+                          float p, float scale) {
+    long j = 0;
+    for (; j + 8 <= count; j += 8) {
+        i8x keep = DROPOUT_DRAWS8(stream, first + j) >= p;  // all ones where kept
+        f8x value = *(const f8u *)(f + j) * scale;
+        *(f8u *)(y + j) = *(const f8u *)(x + j) + (f8x)((i8x)value & keep);  // x + the product, or x + (+0)
+        *(u8x8u *)(kept + j) = __builtin_convertvector(keep & 1, u8x8);
+    }
+    for (; j < count; j++) {
+        int keep = dropout_draw(stream, first + j) >= p;
+        kept[j] = (uint8_t)keep;
+        y[j] = x[j] + (keep ? f[j] * scale : 0.0f);
+    }
+}

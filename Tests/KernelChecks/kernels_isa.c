@@ -76,6 +76,15 @@ int main(void) {
     nmt_dropout_forward(kept_in, kept_in, kept, 5, 1003, 0xfedcba987654321ull, 0.3f, 1 / 0.7f);  // in place
     h = hash(kept_in, 1003, h);
     for (int i = 0; i < 1003; i++) h = h * 31 + kept[i];
+    {   // dropout on a residual branch with the sum, out of place and in place (y = f)
+        static float branch[1003], sum[1003];
+        for (int i = 0; i < 1003; i++) branch[i] = (rand() % 2001 - 1000) / 3.0f;
+        nmt_dropout_residual(sum, kept_in, branch, kept, 11, 1003, 0x2468ace013579bdfull, 0.1f, 1 / 0.9f);
+        h = hash(sum, 1003, h);
+        for (int i = 0; i < 1003; i++) h = h * 31 + kept[i];
+        nmt_dropout_residual(branch, kept_in, branch, kept, 3, 1003, 0x13579bdf2468aceull, 0.3f, 1 / 0.7f);
+        h = hash(branch, 1003, h);
+    }
     nmt_dropout_apply(kept_out, kept_in, kept, 1003, 1 / 0.7f);
     nmt_dropout_apply(kept_in, kept_in, kept, 1001, 3.0f);
     h = hash(kept_in, 1003, hash(kept_out, 1003, h));

@@ -16,4 +16,10 @@ void nmt_dropout_forward(float *y, const float *x, uint8_t *kept, long first, lo
 /// forward values rebuilt from it.
 void nmt_dropout_apply(float *y, const float *x, const uint8_t *kept, long count, float scale);
 
+/// A residual connection's sum with dropout on its branch, in one pass: y[j] = x[j] + dropout(f)[j]
+/// (the draws, mask and products of nmt_dropout_forward, then the sum residualForward takes); y
+/// may be f.
+void nmt_dropout_residual(float *y, const float *x, const float *f, uint8_t *kept, long first, long count, uint64_t stream,
+                          float p, float scale);
+
 #endif

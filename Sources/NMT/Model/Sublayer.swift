@@ -39,9 +39,12 @@ public struct Sublayer {
     /// Finishes with F's output `f` (overwritten by its dropout, then by the residual sum: F's
     /// output is not needed by the backward pass, so its memory holds x + dropout(F)); returns y.
     mutating func end(_ f: Tensor, norm: NormWeights, dropout: DropoutSampler?, arena: Arena) -> Tensor {
-        if let dropout { dropMask = dropout.apply(f, f, probability: dropout.residual, arena: arena) }
         let sum = f
-        residualForward(sum, input, f)
+        if let dropout, let mask = dropout.fusedMask(probability: dropout.residual, kept: dropout.residual > 0 ? arena.bytes(f.count) : nil) {
+            dropMask = residualForward(sum, input, f, dropout: mask)  // the dropout and the sum in one pass
+        } else {
+            residualForward(sum, input, f)
+        }
         if preNorm { return sum }
         let y = arena.tensor(input.shape)
         layerNormForward(y, mean: mean, rstd: rstd, sum, weight: norm.weight, bias: norm.bias)

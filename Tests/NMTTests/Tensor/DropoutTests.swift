@@ -31,6 +31,28 @@ import Testing
         }
     }
 
+    @Test func aResidualWithDropoutOnItsBranchIsTheSumOfTheInputAndTheDroppedBranchInOnePass() {
+        // The fused kernel (in place, as Sublayer runs it) against dropoutForward then residualForward:
+        // the same mask, the same bits, the same number taken from the generator.
+        var rng = RandomGenerator(seed: 24)
+        let n = 100_003
+        let x = OwnedTensor(Shape(n), uniform: 1, rng: &rng), f = OwnedTensor(Shape(n), uniform: 1, rng: &rng)
+        let dropped = OwnedTensor(Shape(n)), expected = OwnedTensor(Shape(n))
+        let config = TransformerConfig(vocabularySize: 10, dModel: 8, ffnDim: 8, heads: 2, encoderLayers: 1, decoderLayers: 1,
+                                       dropout: 0.1, maxPositions: 8)
+        let sampler = DropoutSampler(config: config, rng: RandomGenerator(seed: 25))
+        var separate = RandomGenerator(seed: 25)
+        var keptSeparate = [UInt8](repeating: 7, count: n), keptFused = [UInt8](repeating: 7, count: n)
+        keptSeparate.withUnsafeMutableBufferPointer { _ = dropoutForward(dropped.t, f.t, kept: $0.baseAddress!, probability: 0.1, rng: &separate) }
+        residualForward(expected.t, x.t, dropped.t)
+        let mask = keptFused.withUnsafeMutableBufferPointer {
+            residualForward(f.t, x.t, f.t, dropout: sampler.fusedMask(probability: 0.1, kept: $0.baseAddress!)!)
+        }
+        #expect((0..<n).allSatisfy { f.t[$0].bitPattern == expected.t[$0].bitPattern })
+        #expect(keptFused == keptSeparate && mask.scale == 1 / Float(0.9))
+        #expect(sampler.rng == separate)
+    }
+
     @Test func sameSeedGivesTheSameMask() {
         let x = OwnedTensor(Shape(256)), y = OwnedTensor(Shape(256))
         x.t.fill(1)
