@@ -48,3 +48,22 @@ void nmt_dropout_residual(float *y, const float *x, const float *f, uint8_t *kep
         y[j] = x[j] + (keep ? f[j] * scale : 0.0f);
     }
 }
+
+CLONES
+void nmt_dropout_residual_backward(float *dx, float *df, const float *dy, const uint8_t *kept, long count, float scale) {
+    long j = 0;
+    for (; j + 8 <= count; j += 8) {
+        f8x g = *(const f8u *)(dy + j);
+        *(f8u *)(dx + j) = *(const f8u *)(dx + j) + g;
+        if (kept) {
+            i8x keep = __builtin_convertvector(*(const u8x8u *)(kept + j), i8x) != 0;  // all ones where kept
+            *(f8u *)(df + j) = (f8x)((i8x)(g * scale) & keep);
+        } else {
+            *(f8u *)(df + j) = g;
+        }
+    }
+    for (; j < count; j++) {
+        dx[j] += dy[j];
+        df[j] = kept ? (kept[j] != 0 ? dy[j] * scale : 0.0f) : dy[j];
+    }
+}

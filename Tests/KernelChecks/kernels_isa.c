@@ -84,6 +84,9 @@ int main(void) {
         for (int i = 0; i < 1003; i++) h = h * 31 + kept[i];
         nmt_dropout_residual(branch, kept_in, branch, kept, 3, 1003, 0x13579bdf2468aceull, 0.3f, 1 / 0.7f);
         h = hash(branch, 1003, h);
+        nmt_dropout_residual_backward(sum, branch, kept_in, kept, 1003, 1 / 0.7f);
+        nmt_dropout_residual_backward(sum, kept_out, kept_in, 0, 1001, 1);
+        h = hash(kept_out, 1003, hash(branch, 1003, hash(sum, 1003, h)));
     }
     nmt_dropout_apply(kept_out, kept_in, kept, 1003, 1 / 0.7f);
     nmt_dropout_apply(kept_in, kept_in, kept, 1001, 3.0f);

@@ -22,4 +22,9 @@ void nmt_dropout_apply(float *y, const float *x, const uint8_t *kept, long count
 void nmt_dropout_residual(float *y, const float *x, const float *f, uint8_t *kept, long first, long count, uint64_t stream,
                           float p, float scale);
 
+/// Its backward in one pass: dx[j] += dy[j] (the residual path) and df[j] = the branch's gradient
+/// through the mask, kept[j] ? dy[j]·scale : +0 (dy[j] itself without a mask) — the bits of the
+/// separate passes.
+void nmt_dropout_residual_backward(float *dx, float *df, const float *dy, const uint8_t *kept, long count, float scale);
+
 #endif

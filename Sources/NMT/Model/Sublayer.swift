@@ -61,9 +61,8 @@ public struct Sublayer {
             layerNormBackward(dx: dSum, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dy, x: normInput,
                               weight: norm.weight, mean: mean, rstd: rstd)
         }
-        addScaled(dx.pointer, dSum.pointer, dx.count)
         let dF = arena.tensor(dy.shape)
-        if let mask = dropMask { mask.apply(dSum, into: dF) } else { dF.copy(from: dSum) }
+        residualBackward(dx: dx, df: dF, dy: dSum, mask: dropMask)  // dx += dSum, dF = dropout′(dSum), one pass
         return dF
     }
 

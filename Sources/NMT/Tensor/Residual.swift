@@ -23,6 +23,18 @@ func residualForward(_ y: Tensor, _ a: Tensor, _ b: Tensor, dropout: FusedDropou
     return DropoutMask(kept: dropout.kept, count: y.count, scale: dropout.scale)
 }
 
+/// The backward of y = x + dropout(f) (or x + f without a mask) in one pass: dx += dy, and the
+/// branch's gradient df = dropout's mask applied to dy (dy itself without one).
+func residualBackward(dx: Tensor, df: Tensor, dy: Tensor, mask: DropoutMask?) {
+    checkShape(dx.count == dy.count && df.count == dy.count, "residualBackward: dx/df vs dy", dx.shape, dy.shape)
+    if let mask { checkShape(mask.count == dy.count, "residualBackward: mask vs dy", Shape(mask.count), dy.shape) }
+    let (dxp, dfp, dyp, kept, scale) = (dx.pointer, df.pointer, dy.pointer, mask?.kept, mask?.scale ?? 1)
+    Threads.parallelChunks(dy.count, minChunk: 1 << 15) { range in
+        let i = range.lowerBound
+        nmt_dropout_residual_backward(dxp + i, dfp + i, dyp + i, kept.map { UnsafePointer($0 + i) }, range.count, scale)
+    }
+}
+
 public func residualBackward(da: Tensor, db: Tensor, dy: Tensor) {
     checkShape(da.count == dy.count && db.count == dy.count, "residualBackward: da/db vs dy", da.shape, dy.shape)
     addScaled(da.pointer, dy.pointer, dy.count)

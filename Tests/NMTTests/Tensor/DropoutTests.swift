@@ -31,9 +31,9 @@ import Testing
         }
     }
 
-    @Test func aResidualWithDropoutOnItsBranchIsTheSumOfTheInputAndTheDroppedBranchInOnePass() {
-        // The fused kernel (in place, as Sublayer runs it) against dropoutForward then residualForward:
-        // the same mask, the same bits, the same number taken from the generator.
+    @Test func aResidualWithDropoutOnItsBranchTakesOnePassEachWayWithTheBitsOfTheSeparatePasses() {
+        // Forward, the fused kernel (in place, as Sublayer runs it) against dropoutForward then
+        // residualForward: the same mask, the same bits, the same number taken from the generator.
         var rng = RandomGenerator(seed: 24)
         let n = 100_003
         let x = OwnedTensor(Shape(n), uniform: 1, rng: &rng), f = OwnedTensor(Shape(n), uniform: 1, rng: &rng)
@@ -51,6 +51,15 @@ import Testing
         #expect((0..<n).allSatisfy { f.t[$0].bitPattern == expected.t[$0].bitPattern })
         #expect(keptFused == keptSeparate && mask.scale == 1 / Float(0.9))
         #expect(sampler.rng == separate)
+        // Backward: dx += dy and the branch's gradient through the mask, in one pass, against the two passes.
+        let dy = OwnedTensor(Shape(n), uniform: 1, rng: &rng)
+        let dx = OwnedTensor(Shape(n), uniform: 1, rng: &rng), dxExpected = OwnedTensor(Shape(n))
+        let df = OwnedTensor(Shape(n)), dfExpected = OwnedTensor(Shape(n))
+        dxExpected.t.copy(from: dx.t)
+        addScaled(dxExpected.t.pointer, dy.t.pointer, n)
+        mask.apply(dy.t, into: dfExpected.t)
+        residualBackward(dx: dx.t, df: df.t, dy: dy.t, mask: mask)
+        #expect((0..<n).allSatisfy { dx.t[$0].bitPattern == dxExpected.t[$0].bitPattern && df.t[$0].bitPattern == dfExpected.t[$0].bitPattern })
     }
 
     @Test func sameSeedGivesTheSameMask() {
