@@ -41,5 +41,7 @@ static inline __attribute__((always_inline)) float bfloat16_value(unsigned short
 typedef unsigned int u16x __attribute__((ext_vector_type(16)));
 typedef unsigned short h16x __attribute__((ext_vector_type(16)));
 typedef h16x h16u __attribute__((aligned(2)));
-#define BFLOAT16_BITS16(v) __builtin_convertvector((((u16x)(v)) + 0x7FFFu + ((((u16x)(v)) >> 16) & 1u)) >> 16, h16x)
+// A vector of lanes (unsigned-int vector type `wide`, unsigned-short vector type `narrow`).
+#define BFLOAT16_BITS_OF(v, wide, narrow) __builtin_convertvector((((wide)(v)) + 0x7FFFu + ((((wide)(v)) >> 16) & 1u)) >> 16, narrow)
+#define BFLOAT16_BITS16(v) BFLOAT16_BITS_OF(v, u16x, h16x)
 #endif

@@ -8,8 +8,7 @@
 typedef unsigned int u8x __attribute__((ext_vector_type(8)));
 typedef unsigned short h8x __attribute__((ext_vector_type(8)));
 typedef h8x h8u __attribute__((aligned(2)));
-// Eight lanes of clones.h's rounding.
-#define BFLOAT16_BITS8(v) __builtin_convertvector((((u8x)(v)) + 0x7FFFu + ((((u8x)(v)) >> 16) & 1u)) >> 16, h8x)
+#define BFLOAT16_BITS8(v) BFLOAT16_BITS_OF(v, u8x, h8x)  // clones.h's rounding, eight lanes
 
 CLONES
 void nmt_relu_dropout_to_bfloat16(uint16_t *out, uint8_t *kept, const float *u, long first, long count, uint64_t stream,

@@ -57,7 +57,12 @@ public final class DropoutSampler {
     func fusedMask(probability p: Float, kept: UnsafeMutablePointer<UInt8>?) -> FusedDropout? {
         guard p > 0, let kept else { return nil }
         require(p < 1, "dropout: probability \(p) outside [0, 1)")
-        return FusedDropout(kept: kept, stream: rng.next(), probability: p, scale: 1 / (1 - p))
+        return FusedDropout(kept: kept, stream: rng.next(), probability: p)
+    }
+
+    /// The same with the mask in `arena` (none allocated, and no draw, when p = 0).
+    func fusedMask(probability p: Float, count: Int, arena: Arena) -> FusedDropout? {
+        fusedMask(probability: p, kept: p > 0 ? arena.bytes(count) : nil)
     }
 }
 
@@ -67,8 +72,8 @@ struct FusedDropout {
     var kept: UnsafeMutablePointer<UInt8>
     var stream: UInt64
     var probability: Float
-    /// 1/(1−p).
-    var scale: Float
+    /// 1/(1−p), as `dropoutForward` computes it.
+    var scale: Float { 1 / (1 - probability) }
 }
 
 /// SplitMix64's output function (Steele et al. 2014): distinct inputs give unrelated 64-bit values.

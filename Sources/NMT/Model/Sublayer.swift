@@ -40,7 +40,7 @@ public struct Sublayer {
     /// output is not needed by the backward pass, so its memory holds x + dropout(F)); returns y.
     mutating func end(_ f: Tensor, norm: NormWeights, dropout: DropoutSampler?, arena: Arena) -> Tensor {
         let sum = f
-        if let dropout, let mask = dropout.fusedMask(probability: dropout.residual, kept: dropout.residual > 0 ? arena.bytes(f.count) : nil) {
+        if let dropout, let mask = dropout.fusedMask(probability: dropout.residual, count: f.count, arena: arena) {
             dropMask = residualForward(sum, input, f, dropout: mask)  // the dropout and the sum in one pass
         } else {
             residualForward(sum, input, f)
