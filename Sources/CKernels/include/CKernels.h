@@ -7,3 +7,4 @@
 #include "dropout_mask.h"
 #include "float_rows.h"
 #include "relu_bfloat16.h"
+#include "bfloat16_pairs.h"

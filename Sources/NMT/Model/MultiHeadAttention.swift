@@ -68,12 +68,20 @@ public struct AttentionCache {
 public struct AttentionActivations {
     var query: LinearInput      // [B·Tq, C] input (rounded in a bf16 pass: only products read it)
     var keyValue: LinearInput?  // [B·Tk, C] input (nil when keys came from a cache)
-    var q: Tensor          // [B·Tq, C]
-    var keyValues: KeyValues
+    var projected: ProjectedHeads
     var probs: Tensor      // [B, H, Tq, Tk] before dropout
     var dropMask: DropoutMask?  // [B, H, Tq, Tk]; the dropped probabilities are recomputed from it
     var context: LinearInput  // [B·Tq, C]; kept rounded in a bf16 pass (only Wo's products read it)
     var batch, queries: Int
+}
+
+/// The projected queries, keys and values the backward pass reads: float32, or in a bf16 pass
+/// rounded once (only attention's bfloat16 products read them).
+enum ProjectedHeads {
+    case float32(q: Tensor, keyValues: KeyValues)
+    case bfloat16(q: BF16Matrix, keys: BF16Matrix, values: BF16Matrix)
+
+    var isRounded: Bool { if case .bfloat16 = self { return true } else { return false } }
 }
 
 public enum MultiHeadAttention {
@@ -85,6 +93,10 @@ public enum MultiHeadAttention {
     public static func forward(_ out: Tensor, query: LinearInput, keyValue: LinearInput?, cache: AttentionCache? = nil, weights w: AttentionWeights,
                                batch: Int, queries: Int, heads: Int, mask: AttentionMask,
                                dropout: DropoutSampler?, arena: Arena) -> AttentionActivations {
+        if BF16Matmul.inPass, cache == nil, let keyValue {
+            return forwardRounded(out, query: query, keyValue: keyValue, weights: w, batch: batch, queries: queries, heads: heads,
+                                  mask: mask, dropout: dropout, arena: arena)
+        }
         let c = query.columns
         let q = arena.tensor(Shape(batch * queries, c))
         linearForward(q, query, weight: w.q.weight, bias: w.q.bias)
@@ -135,7 +147,7 @@ public enum MultiHeadAttention {
             contextInput = .bfloat16(rounded)
         }
         linearForward(out, contextInput, weight: w.out.weight, bias: w.out.bias)
-        return AttentionActivations(query: query, keyValue: cache == nil ? keyValue : nil, q: q, keyValues: keyValues, probs: probs,
+        return AttentionActivations(query: query, keyValue: cache == nil ? keyValue : nil, projected: .float32(q: q, keyValues: keyValues), probs: probs,
                                     dropMask: dropMask, context: contextInput, batch: batch, queries: queries)
     }
 
@@ -146,38 +158,108 @@ public enum MultiHeadAttention {
         linearForward(values, x, weight: w.v.weight, bias: w.v.bias)
     }
 
+    /// The forward pass of a bf16 training pass: q, k and v written rounded by their projections,
+    /// the per-head products in bfloat16 (BF16HeadProducts), the context written rounded for Wo's
+    /// products; backward reads q, k, v rounded and P in float32 (softmax′ computes on it). As
+    /// PyTorch's autocast runs attention's bmm. Returns the same activations.
+    static func forwardRounded(_ out: Tensor, query: LinearInput, keyValue: LinearInput, weights w: AttentionWeights,
+                               batch: Int, queries: Int, heads: Int, mask: AttentionMask,
+                               dropout: DropoutSampler?, arena: Arena) -> AttentionActivations {
+        let c = query.columns, d = c / heads, keys = keyValue.rows / batch
+        let q16 = arena.bfloat16(rows: batch * queries, columns: c)
+        let k16 = arena.bfloat16(rows: keyValue.rows, columns: c), v16 = arena.bfloat16(rows: keyValue.rows, columns: c)
+        let probs = arena.tensor(Shape(batch, heads, queries, keys))
+        let kept = dropout.map { $0.attention > 0 ? arena.bytes(probs.count) : nil } ?? nil
+        let context16 = arena.bfloat16(rows: batch * queries, columns: c)
+        let temporaries = arena.mark()
+        linearForward(q16, query, weight: w.q.weight.float32, bias: w.q.bias)
+        linearForward(k16, keyValue, weight: w.k.weight.float32, bias: w.k.bias)
+        linearForward(v16, keyValue, weight: w.v.weight.float32, bias: w.v.bias)
+        // S = q·kᵀ/√D
+        let scoresPerHead = BF16HeadProducts.Operand.float32(perHead(probs, queries: queries, keys: keys))
+        BF16HeadProducts.multiply(outer: batch, inner: heads, scoresPerHead, .bfloat16(perHead(q16, length: queries, heads: heads)),
+                              perHead(k16, length: keys, heads: heads), m: queries, n: keys, k: d, transposeB: true, alpha: 1 / Float(d).squareRoot())
+        attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys, mask: mask)
+        var dropMask: DropoutMask? = nil
+        var dropped = probs
+        if let dropout, let kept {
+            dropped = arena.tensor(probs.shape)
+            dropMask = dropoutForward(dropped, probs, kept: kept, probability: dropout.attention, rng: &dropout.rng)
+        }
+        // ctx = P'·v, written rounded (only Wo's products read it)
+        BF16HeadProducts.multiply(outer: batch, inner: heads, .bfloat16(perHead(context16, length: queries, heads: heads)),
+                              .float32(perHead(dropped, queries: queries, keys: keys)), perHead(v16, length: keys, heads: heads),
+                              m: queries, n: d, k: keys)
+        arena.release(to: temporaries)
+        linearForward(out, .bfloat16(context16), weight: w.out.weight, bias: w.out.bias)
+        return AttentionActivations(query: query, keyValue: keyValue, projected: .bfloat16(q: q16, keys: k16, values: v16), probs: probs,
+                                    dropMask: dropMask, context: .bfloat16(context16), batch: batch, queries: queries)
+    }
+
+    /// bfloat16 rows [B·T, C] seen per head: matrix (b, h) is [T, D] at b·T·C + h·D, rows C apart.
+    static func perHead(_ m: BF16Matrix, length: Int, heads: Int) -> BF16HeadProducts.Rows {
+        BF16HeadProducts.Rows(base: m.pointer, outerStride: length * m.columns, innerStride: m.columns / heads, ld: m.columns)
+    }
+
+    /// Scores or probabilities [B, H, Tq, Tk] seen per head.
+    static func perHead(_ t: Tensor, queries: Int, keys: Int) -> MatrixBatch {
+        let heads = t.count / (t.shape[0] * queries * keys)
+        return MatrixBatch(t.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys)
+    }
+
     /// Accumulates dQuery and dKeyValue (the same tensor for self-attention) and the weight gradients.
     public static func backward(dQuery: Tensor, dKeyValue: Tensor, dOut: Tensor, _ a: AttentionActivations,
                                 weights w: AttentionWeights, gradients g: AttentionWeights, heads: Int, arena: Arena) {
         guard let keyValue = a.keyValue else { fatalError("MultiHeadAttention.backward: a decoding step has no backward pass") }
         let c = a.query.columns, d = c / heads
-        let (b, tq, tk) = (a.batch, a.queries, a.keyValues.count)
-        let k = Tensor(a.keyValues.keys, Shape(keyValue.rows, keyValue.columns)), v = Tensor(a.keyValues.values, Shape(keyValue.rows, keyValue.columns))
+        let (b, tq, tk) = (a.batch, a.queries, keyValue.rows / a.batch)
         let alpha = 1 / Float(d).squareRoot()
-        let dContext = arena.tensor(Shape(a.context.rows, a.context.columns))
-        linearBackward(dx: dContext, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context, weight: .float32(w.out.weight.float32),
-                       accumulateDx: false, arena: arena)
+        // dContext: float32, or in a bf16 pass written rounded (only the per-head products read it).
+        let rounded = a.projected.isRounded
+        let dContext = rounded ? nil : arena.tensor(Shape(a.context.rows, a.context.columns))
+        let dContext16 = rounded ? arena.bfloat16(rows: a.context.rows, columns: a.context.columns) : nil
+        linearBackward(dx: dContext, roundedDx: dContext16, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context,
+                       weight: .float32(w.out.weight.float32), accumulateDx: false, arena: arena)
 
         let dProbs = arena.tensor(a.probs.shape)
-        let dV = arena.tensor(v.shape)
+        let dQ = arena.tensor(Shape(b * tq, c)), dK = arena.tensor(keyValue.shape), dV = arena.tensor(keyValue.shape)
         var dropped = a.probs
         if let mask = a.dropMask {
             dropped = arena.tensor(a.probs.shape)
             mask.apply(a.probs, into: dropped)
         }
-        let probsBatch = MatrixBatch(dropped.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
-        let dProbsBatch = MatrixBatch(dProbs.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
-        func perHead(_ t: Tensor, _ length: Int) -> MatrixBatch { MatrixBatch(t.pointer, outerStride: length * c, innerStride: d, ld: c) }
-        // dP' = dctx·vᵀ  [Tq, D]·[D, Tk]
-        batchedMatmul(outer: b, inner: heads, dProbsBatch, perHead(dContext, tq), perHead(v, tk), m: tq, n: tk, k: d, transposeB: true)
-        // dv = P'ᵀ·dctx  [Tk, Tq]·[Tq, D]
-        batchedMatmul(outer: b, inner: heads, perHead(dV, tk), probsBatch, perHead(dContext, tq), m: tk, n: d, k: tq, transposeA: true)
-        a.dropMask?.apply(to: dProbs)
-        attentionSoftmaxBackward(dProbs, probs: a.probs, rows: b * heads * tq, keys: tk)
-        let dQ = arena.tensor(a.q.shape), dK = arena.tensor(k.shape)
-        // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]
-        batchedMatmul(outer: b, inner: heads, perHead(dQ, tq), dProbsBatch, perHead(k, tk), m: tq, n: d, k: tk, alpha: alpha)
-        batchedMatmul(outer: b, inner: heads, perHead(dK, tk), dProbsBatch, perHead(a.q, tq), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
+        switch a.projected {
+        case .float32(let q, let keyValues):
+            let dContext = dContext!
+            let k = Tensor(keyValues.keys, keyValue.shape), v = Tensor(keyValues.values, keyValue.shape)
+            let probsBatch = MatrixBatch(dropped.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
+            let dProbsBatch = MatrixBatch(dProbs.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
+            func perHead(_ t: Tensor, _ length: Int) -> MatrixBatch { MatrixBatch(t.pointer, outerStride: length * c, innerStride: d, ld: c) }
+            // dP' = dctx·vᵀ  [Tq, D]·[D, Tk]
+            batchedMatmul(outer: b, inner: heads, dProbsBatch, perHead(dContext, tq), perHead(v, tk), m: tq, n: tk, k: d, transposeB: true)
+            // dv = P'ᵀ·dctx  [Tk, Tq]·[Tq, D]
+            batchedMatmul(outer: b, inner: heads, perHead(dV, tk), probsBatch, perHead(dContext, tq), m: tk, n: d, k: tq, transposeA: true)
+            a.dropMask?.apply(to: dProbs)
+            attentionSoftmaxBackward(dProbs, probs: a.probs, rows: b * heads * tq, keys: tk)
+            // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]
+            batchedMatmul(outer: b, inner: heads, perHead(dQ, tq), dProbsBatch, perHead(k, tk), m: tq, n: d, k: tk, alpha: alpha)
+            batchedMatmul(outer: b, inner: heads, perHead(dK, tk), dProbsBatch, perHead(q, tq), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
+        case .bfloat16(let q16, let k16, let v16):
+            // The same products in bfloat16: q, k, v and dContext as rows, P' and dS per head.
+            let dContext16 = dContext16!
+            let probsHeads = BF16HeadProducts.Operand.float32(perHead(dropped, queries: tq, keys: tk))
+            let dProbsHeads = BF16HeadProducts.Operand.float32(perHead(dProbs, queries: tq, keys: tk))
+            BF16HeadProducts.multiply(outer: b, inner: heads, dProbsHeads, .bfloat16(perHead(dContext16, length: tq, heads: heads)), perHead(v16, length: tk, heads: heads),
+                                  m: tq, n: tk, k: d, transposeB: true)
+            BF16HeadProducts.multiply(outer: b, inner: heads, .float32(MatrixBatch(dV.pointer, outerStride: tk * c, innerStride: d, ld: c)), probsHeads,
+                                  perHead(dContext16, length: tq, heads: heads), m: tk, n: d, k: tq, transposeA: true)
+            a.dropMask?.apply(to: dProbs)
+            attentionSoftmaxBackward(dProbs, probs: a.probs, rows: b * heads * tq, keys: tk)
+            BF16HeadProducts.multiply(outer: b, inner: heads, .float32(MatrixBatch(dQ.pointer, outerStride: tq * c, innerStride: d, ld: c)), dProbsHeads,
+                                  perHead(k16, length: tk, heads: heads), m: tq, n: d, k: tk, alpha: alpha)
+            BF16HeadProducts.multiply(outer: b, inner: heads, .float32(MatrixBatch(dK.pointer, outerStride: tk * c, innerStride: d, ld: c)), dProbsHeads,
+                                  perHead(q16, length: tq, heads: heads), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
+        }
         linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dBias: g.q.bias, dy: dQ, x: a.query, weight: .float32(w.q.weight.float32), arena: arena)
         linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dBias: g.k.bias, dy: dK, x: keyValue, weight: .float32(w.k.weight.float32), arena: arena)
         linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dBias: g.v.bias, dy: dV, x: keyValue, weight: .float32(w.v.weight.float32), arena: arena)

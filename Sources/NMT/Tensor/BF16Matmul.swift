@@ -62,6 +62,8 @@ public enum BF16Matmul {
         var alpha, beta: Float
         /// A bias row [n] added to every row of C (oneDNN's bias argument).
         var bias: Bool
+        /// C in bfloat16 (oneDNN rounds the float32 sums as it writes them).
+        var outputBF16: Bool
     }
 
     private struct Entry {
@@ -97,6 +99,29 @@ public enum BF16Matmul {
     /// (the sum post-op: measured up to 17 % on [2048, 256]·[256, 1024]).
     public static func multiply(_ c: UnsafeMutablePointer<Float>, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
                                 m: Int, n: Int, k: Int, alpha: Float, beta: Float, bias: UnsafePointer<Float>? = nil) {
+        multiply(Output(UnsafeMutableRawPointer(c), bfloat16: false), a, transposeA: transposeA, b, transposeB: transposeB,
+                 m: m, n: n, k: k, alpha: alpha, beta: beta, bias: bias)
+    }
+
+    /// C = op(A) · op(B) (+ bias) written rounded to bfloat16 (nearest-even, as oneDNN writes the
+    /// float32 sums): a result that only products read, made without its float32 copy.
+    public static func multiply(rounded c: UnsafeMutablePointer<UInt16>, _ a: Operand, _ b: Operand, transposeB: Bool,
+                                m: Int, n: Int, k: Int, bias: UnsafePointer<Float>? = nil) {
+        multiply(Output(UnsafeMutableRawPointer(c), bfloat16: true), a, transposeA: false, b, transposeB: transposeB,
+                 m: m, n: n, k: k, alpha: 1, beta: 0, bias: bias)
+    }
+
+    /// Where a product writes: float32 or bfloat16 elements.
+    private struct Output {
+        var base: UnsafeMutableRawPointer
+        var bfloat16: Bool
+        init(_ base: UnsafeMutableRawPointer, bfloat16: Bool) { (self.base, self.bfloat16) = (base, bfloat16) }
+        /// Element `offset` on.
+        static func + (o: Output, offset: Int) -> Output { Output(o.base + offset * (o.bfloat16 ? 2 : 4), bfloat16: o.bfloat16) }
+    }
+
+    private static func multiply(_ c: Output, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
+                                 m: Int, n: Int, k: Int, alpha: Float, beta: Float, bias: UnsafePointer<Float>?) {
         if m == 0 || n == 0 { return }
         require(bias == nil || !transposeA, "BF16Matmul: a bias with a transposed A")
         require(!Threads.inParallelRegion, "BF16Matmul: called inside a parallel region")
@@ -151,7 +176,7 @@ public enum BF16Matmul {
     /// The largest bfloat16 copy of A (4 Mi values, 8 MB).
     static let blockElements = 1 << 22
 
-    private static func multiplyBlock(_ c: UnsafeMutablePointer<Float>, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
+    private static func multiplyBlock(_ c: Output, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
                                       m: Int, n: Int, k: Int, alpha: Float, beta: Float, bias: UnsafePointer<Float>? = nil) {
         // Dense bfloat16 copies of A and B, each in its own layout (oneDNN reads either), unless
         // the caller rounded them.
@@ -177,7 +202,7 @@ public enum BF16Matmul {
             if end <= start { continue }
             let (blockM, blockN) = byColumns ? (m, end - start) : (end - start, n)
             let key = Key(m: blockM, n: blockN, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB,
-                          alpha: alpha, beta: beta, bias: bias != nil)
+                          alpha: alpha, beta: beta, bias: bias != nil, outputBF16: c.bfloat16)
             let entry = cache[key] ?? makeEntry(key)
             cache[key] = entry
             blocks.append((start, entry))
@@ -195,7 +220,7 @@ public enum BF16Matmul {
             scratchpadCapacity[slot] = block.entry.scratchpadBytes
         }
         // Where each block starts in A, B, C and the bias.
-        let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?)] = blocks.map { block in
+        let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: Output, bias: UnsafePointer<Float>?)] = blocks.map { block in
             byColumns ? (a16, transposeB ? b16 + block.start * k : b16 + block.start, c + block.start, bias.map { $0 + block.start })
                       : (transposeA ? a16 + block.start : a16 + block.start * k, b16, c + block.start * n, bias)
         }
@@ -206,7 +231,7 @@ public enum BF16Matmul {
             var memories: [dnnl_memory_t?] = [nil, nil, nil, nil, nil]
             var descriptors = [block.entry.a, block.entry.b, block.entry.c, block.entry.scratchpad, block.entry.bias]
             let handles: [UnsafeMutableRawPointer?] = [UnsafeMutableRawPointer(mutating: starts[slot].a), UnsafeMutableRawPointer(mutating: starts[slot].b),
-                                                       UnsafeMutableRawPointer(starts[slot].c), scratchpads[slot],
+                                                       starts[slot].c.base, scratchpads[slot],
                                                        starts[slot].bias.map { UnsafeMutableRawPointer(mutating: $0) }]
             for i in 0..<count { check(dnnl_memory_create(&memories[i], &descriptors[i], engine, handles[i]), "memory") }
             let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memories[0]),
@@ -245,7 +270,7 @@ public enum BF16Matmul {
         var cStrides: [Int64] = [Int64(key.cStride), 1]
         check(dnnl_memory_desc_init_by_strides(&a, 2, &aDims, dnnl_bf16, &aStrides), "source")
         check(dnnl_memory_desc_init_by_strides(&b, 2, &bDims, dnnl_bf16, &bStrides), "weights")
-        check(dnnl_memory_desc_init_by_strides(&c, 2, &cDims, dnnl_f32, &cStrides), "destination")
+        check(dnnl_memory_desc_init_by_strides(&c, 2, &cDims, key.outputBF16 ? dnnl_bf16 : dnnl_f32, &cStrides), "destination")
         var bias = dnnl_memory_desc_t()
         if key.bias {
             var biasDims: [Int64] = [1, Int64(key.n)]

@@ -31,6 +31,17 @@ public func linearForward(_ y: Tensor, _ x: LinearInput, weight: LinearInput, bi
     matmul(y, x, weight, transposeB: true, beta: bias == nil ? 0 : 1)
 }
 
+/// y = x·Wᵀ + b written rounded to bfloat16 (a bf16 pass; float32 weights): a projection that
+/// only products read (attention's q, k and v), made without its float32 copy.
+public func linearForward(_ y: BF16Matrix, _ x: LinearInput, weight: Tensor, bias: Tensor?) {
+    requireBF16Pass("linearForward")
+    checkShape(x.columns == weight.columns, "linearForward: input vs weight [out, in]", x.shape, weight.shape)
+    checkShape(y.rows == x.rows && y.columns == weight.rows, "linearForward: output vs input·weightᵀ", Shape(y.rows, y.columns), Shape(x.rows, weight.rows))
+    if let bias { checkShape(bias.count == weight.rows, "linearForward: bias vs weight [out, in]", bias.shape, weight.shape) }
+    BF16Matmul.multiply(rounded: y.pointer, x.operand, .float32(weight.pointer, ld: weight.columns), transposeB: true,
+                        m: y.rows, n: y.columns, k: x.columns, bias: bias.map { UnsafePointer($0.pointer) })
+}
+
 /// Accumulates dx (if given), dW and db (if given) from dy. With `accumulateDx` false, dx is
 /// overwritten instead (a fresh tensor: no zeroing pass). In a bf16 pass with an `arena`, dy is
 /// rounded once there (a temporary) for both products.
@@ -40,10 +51,16 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
                    arena: arena)
 }
 
-/// The same where x and W are float32 or (in a bf16 pass) already rounded.
-public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
+/// The same where x and W are float32 or (in a bf16 pass) already rounded. With `roundedDx` (a
+/// bf16 pass; instead of dx), dx = dy·W is written rounded: an input gradient only products read.
+public func linearBackward(dx: Tensor?, roundedDx: BF16Matrix? = nil, dWeight: Tensor, dBias: Tensor?,
                            dy: Tensor, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true, arena: Arena? = nil) {
     checkLinearBackward(dx: dx, dWeight: dWeight, dy: dy.shape, x: x, weight: weight)
+    if let roundedDx {
+        requireBF16Pass("linearBackward")
+        require(dx == nil && !accumulateDx, "linearBackward: a rounded dx is written, not accumulated")
+        checkShape(roundedDx.rows == x.rows && roundedDx.columns == x.columns, "linearBackward: dx vs x", Shape(roundedDx.rows, roundedDx.columns), x.shape)
+    }
     let dxBeta: Float = accumulateDx ? 1 : 0
     var biasDone = false
     if BF16Matmul.inPass {
@@ -62,6 +79,10 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
                 rounded.round(from: dy)
             }
             dy16 = rounded.operand
+        }
+        if let roundedDx {
+            BF16Matmul.multiply(rounded: roundedDx.pointer, dy16, weight.operand, transposeB: false,
+                                m: roundedDx.rows, n: roundedDx.columns, k: dy.columns)
         }
         bf16Products(dx: dx, dWeight: dWeight, dy16, rows: dy.rows, outputs: dy.columns, x: x, weight: weight, dxBeta: dxBeta)
     } else {

@@ -1,0 +1,173 @@
+// See bfloat16_pairs.h.
+
+#include "bfloat16_pairs.h"
+#include "clones.h"
+#include <immintrin.h>
+
+typedef u16x u16xu __attribute__((aligned(4)));
+
+// A row of x rounded into pairs: the pairs are the row's bfloat16 values in order (the even one
+// in each low half, as little-endian 16-bit values lie), then a zero if columns is odd.
+static inline __attribute__((always_inline)) void round_row_into_pairs(uint32_t *out, const float *row, long columns) {
+    uint16_t *target = (uint16_t *)out;
+    long j = 0;
+    for (; j + 16 <= columns; j += 16) *(h16u *)(target + j) = BFLOAT16_BITS16(AT(row + j));
+    for (; j < columns; j++) target[j] = bfloat16_bits(row[j]);
+    if (columns % 2) target[columns] = 0;
+}
+
+CLONES
+void nmt_bf16_pairs_along_rows(uint32_t *out, const float *x, long rows, long columns, long ld) {
+    long pairs = (columns + 1) / 2;
+    for (long i = 0; i < rows; i++) round_row_into_pairs(out + i * pairs, x + i * ld, columns);
+}
+
+CLONES
+void nmt_bf16_pairs_down_columns(uint32_t *out, const float *x, long rows, long columns, long ld) {
+    for (long p = 0; 2 * p < rows; p++) {
+        const float *even = x + 2 * p * ld, *odd = 2 * p + 1 < rows ? even + ld : 0;
+        uint32_t *target = out + p * columns;
+        long j = 0;
+        // Lane l: the even row's rounded value in the low half, the odd row's in the high half.
+        for (; odd && j + 16 <= columns; j += 16) {
+            u16x e = (u16x)AT(even + j), o = (u16x)AT(odd + j);  // the float32 bits
+            e = (e + 0x7FFFu + ((e >> 16) & 1u)) >> 16;
+            o = (o + 0x7FFFu + ((o >> 16) & 1u)) & 0xFFFF0000u;
+            *(u16xu *)(target + j) = e | o;
+        }
+        for (; j < columns; j++) target[j] = (uint32_t)bfloat16_bits(even[j]) | (uint32_t)(odd ? bfloat16_bits(odd[j]) : 0) << 16;
+    }
+}
+
+// Sixteen rows by sixteen words at a time, transposed in registers (32-bit interleaves, then 64-bit,
+// then 128-bit lanes twice): after the second stage, u[4g + c] holds in its 128-bit lane L the words
+// 4L + c of rows 4g…4g+3; the lane shuffles gather lane L of u[c], u[4 + c], u[8 + c], u[12 + c].
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+void nmt_bf16_words_transposed(uint32_t *out, const uint16_t *x, long rows, long columns, long ld) {
+    long pairs = columns / 2;
+    for (long i0 = 0; i0 < rows; i0 += 16) {
+        long count = rows - i0 < 16 ? rows - i0 : 16;
+        __mmask16 rowMask = count == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+        for (long p0 = 0; p0 < pairs; p0 += 16) {
+            long width = pairs - p0 < 16 ? pairs - p0 : 16;
+            __mmask16 wordMask = width == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
+            __m512i r[16], t[16], u[16];
+            for (long i = 0; i < 16; i++)
+                r[i] = i < count ? _mm512_maskz_loadu_epi32(wordMask, x + (i0 + i) * ld + 2 * p0) : _mm512_setzero_si512();
+            for (long k = 0; k < 8; k++) {
+                t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+                t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+            }
+            for (long g = 0; g < 4; g++) {
+                u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+                u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+                u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+                u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+            }
+            for (long c = 0; c < 4; c++) {
+                __m512i x0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+                __m512i y0 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), y1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+                __m512i column[4] = {_mm512_shuffle_i32x4(x0, y0, 0x88), _mm512_shuffle_i32x4(x0, y0, 0xDD),
+                                     _mm512_shuffle_i32x4(x1, y1, 0x88), _mm512_shuffle_i32x4(x1, y1, 0xDD)};
+                for (long l = 0; l < 4; l++) {
+                    long j = 4 * l + c;
+                    if (j < width) _mm512_mask_storeu_epi32(out + (p0 + j) * rows + i0, rowMask, column[l]);
+                }
+            }
+        }
+    }
+}
+
+CLONES
+void nmt_bf16_words_down_columns(uint32_t *out, const uint16_t *x, long rows, long columns, long ld) {
+    for (long p = 0; 2 * p < rows; p++) {
+        const uint16_t *even = x + 2 * p * ld;
+        uint32_t *target = out + p * columns;
+        if (2 * p + 1 < rows) {
+            const uint16_t *odd = even + ld;
+            for (long j = 0; j < columns; j++) target[j] = (uint32_t)even[j] | (uint32_t)odd[j] << 16;
+        } else {
+            for (long j = 0; j < columns; j++) target[j] = (uint32_t)even[j];
+        }
+    }
+}
+
+// C rounded to bfloat16 as it is stored: bfloat16_bits' rounding, in integers.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static inline __attribute__((always_inline)) void store_rounded(uint16_t *target, __mmask16 k, __m512 x) {
+    __m512i v = _mm512_castps_si512(x);
+    __m512i lowest = _mm512_and_si512(_mm512_srli_epi32(v, 16), _mm512_set1_epi32(1));
+    v = _mm512_srli_epi32(_mm512_add_epi32(v, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lowest)), 16);
+    _mm256_mask_storeu_epi16(target, k, _mm512_cvtepi32_epi16(v));
+}
+
+// Columns j0… of one row of C: float32 scaled by alpha, or rounded to bfloat16.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static inline __attribute__((always_inline)) void store_row(float *c32, uint16_t *c16, long at, __mmask16 k0, __mmask16 k1, __m512 low, __m512 high,
+                                                            __m512 scale) {
+    if (c16) {
+        store_rounded(c16 + at, k0, low);
+        store_rounded(c16 + at + 16, k1, high);
+    } else {
+        _mm512_mask_storeu_ps(c32 + at, k0, _mm512_mul_ps(low, scale));
+        _mm512_mask_storeu_ps(c32 + at + 16, k1, _mm512_mul_ps(high, scale));
+    }
+}
+
+// Four rows of C by 32 columns at a time: eight accumulators, each pair of B loaded once for four
+// broadcast pairs of A. C is float32 (c32, scaled by alpha) or bfloat16 (c16).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static inline __attribute__((always_inline)) void pair_product(float *c32, uint16_t *c16, long ldc, const uint32_t *a, long rowStride, long pairStride,
+                                                               const uint32_t *b, long ldb, long m, long n, long pairs, float alpha) {
+    const __m512 scale = _mm512_set1_ps(alpha);
+    for (long i0 = 0; i0 < m; i0 += 4) {
+        long rows = m - i0 < 4 ? m - i0 : 4;
+        const uint32_t *a0 = a + i0 * rowStride;
+        const uint32_t *a1 = a0 + (rows > 1 ? rowStride : 0), *a2 = a0 + (rows > 2 ? 2 * rowStride : 0), *a3 = a0 + (rows > 3 ? 3 * rowStride : 0);
+        for (long j0 = 0; j0 < n; j0 += 32) {
+            long columns = n - j0 < 32 ? n - j0 : 32;
+            __mmask16 k0 = columns >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << columns) - 1);
+            __mmask16 k1 = columns <= 16 ? 0 : columns >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (columns - 16)) - 1);
+            __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            const uint32_t *bp = b + j0;
+            if (columns <= 16) {
+                // One vector of columns (short sequences' scores): half the work of the loop below.
+                for (long p = 0; p < pairs; p++, bp += ldb) {
+                    __m512bh b0 = (__m512bh)_mm512_maskz_loadu_epi32(k0, bp);
+                    long at = p * pairStride;
+                    c00 = _mm512_dpbf16_ps(c00, (__m512bh)_mm512_set1_epi32((int)a0[at]), b0);
+                    c10 = _mm512_dpbf16_ps(c10, (__m512bh)_mm512_set1_epi32((int)a1[at]), b0);
+                    c20 = _mm512_dpbf16_ps(c20, (__m512bh)_mm512_set1_epi32((int)a2[at]), b0);
+                    c30 = _mm512_dpbf16_ps(c30, (__m512bh)_mm512_set1_epi32((int)a3[at]), b0);
+                }
+            } else for (long p = 0; p < pairs; p++, bp += ldb) {
+                __m512bh b0 = (__m512bh)_mm512_maskz_loadu_epi32(k0, bp), b1 = (__m512bh)_mm512_maskz_loadu_epi32(k1, bp + 16);
+                long at = p * pairStride;
+                __m512bh x0 = (__m512bh)_mm512_set1_epi32((int)a0[at]), x1 = (__m512bh)_mm512_set1_epi32((int)a1[at]);
+                __m512bh x2 = (__m512bh)_mm512_set1_epi32((int)a2[at]), x3 = (__m512bh)_mm512_set1_epi32((int)a3[at]);
+                c00 = _mm512_dpbf16_ps(c00, x0, b0); c01 = _mm512_dpbf16_ps(c01, x0, b1);
+                c10 = _mm512_dpbf16_ps(c10, x1, b0); c11 = _mm512_dpbf16_ps(c11, x1, b1);
+                c20 = _mm512_dpbf16_ps(c20, x2, b0); c21 = _mm512_dpbf16_ps(c21, x2, b1);
+                c30 = _mm512_dpbf16_ps(c30, x3, b0); c31 = _mm512_dpbf16_ps(c31, x3, b1);
+            }
+            // Rows past m were computed from row i0's A (in bounds) and are not stored.
+            long at = i0 * ldc + j0;
+            store_row(c32, c16, at, k0, k1, c00, c01, scale);
+            if (rows > 1) store_row(c32, c16, at + ldc, k0, k1, c10, c11, scale);
+            if (rows > 2) store_row(c32, c16, at + 2 * ldc, k0, k1, c20, c21, scale);
+            if (rows > 3) store_row(c32, c16, at + 3 * ldc, k0, k1, c30, c31, scale);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+void nmt_bf16_pair_product(float *c, long ldc, const uint32_t *a, long rowStride, long pairStride, const uint32_t *b, long ldb,
+                           long m, long n, long pairs, float alpha) {
+    pair_product(c, 0, ldc, a, rowStride, pairStride, b, ldb, m, n, pairs, alpha);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+void nmt_bf16_pair_product_rounded(uint16_t *c, long ldc, const uint32_t *a, long rowStride, long pairStride, const uint32_t *b, long ldb,
+                                   long m, long n, long pairs) {
+    pair_product(0, c, ldc, a, rowStride, pairStride, b, ldb, m, n, pairs, 1);
+}

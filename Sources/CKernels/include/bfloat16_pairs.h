@@ -1,0 +1,38 @@
+// Attention's per-head products in a bf16 training pass (Tensor/BF16HeadProducts.swift): small
+// products C [m, n] = alpha · A · B of bfloat16 operands summed in float32 by AVX512-BF16's
+// vdpbf16ps (per float32 lane: c += a₀·b₀ + a₁·b₁ over a pair of bfloat16 values). Operands are
+// laid out in pairs along the inner dimension (two bfloat16 in 32 bits, the even element in the
+// low half; an odd inner dimension is padded with a zero):
+//   A: pair p of row i at a[i·rowStride + p·pairStride]
+//   B: [pairs, n], pair p of column j at b[p·ldb + j]
+// float32 operands (probabilities) are rounded into pairs (nearest, ties to even: clones.h's
+// bfloat16_bits); bfloat16 rows (q, k, v, dContext, as their projections wrote them) are only
+// rearranged. Only for CPUs with AVX512-BF16 (compiled for it alone; bf16 training is refused
+// elsewhere).
+#ifndef NMT_BFLOAT16_PAIRS_H
+#define NMT_BFLOAT16_PAIRS_H
+#include <stdint.h>
+
+/// Pairs along rows: out[i·P + p] = (x[i·ld + 2p], x[i·ld + 2p + 1]) for i < rows, p < P = ⌈columns/2⌉.
+void nmt_bf16_pairs_along_rows(uint32_t *out, const float *x, long rows, long columns, long ld);
+
+/// Pairs down columns: out[p·columns + j] = (x[2p·ld + j], x[(2p + 1)·ld + j]) for p < ⌈rows/2⌉,
+/// j < columns — B for a product with x, or A (rowStride 1, pairStride columns) for one with xᵀ.
+void nmt_bf16_pairs_down_columns(uint32_t *out, const float *x, long rows, long columns, long ld);
+
+/// c[i·ldc + j] = alpha · Σ_p A(i, p) · B(p, j) for i < m, j < n.
+void nmt_bf16_pair_product(float *c, long ldc, const uint32_t *a, long rowStride, long pairStride, const uint32_t *b, long ldb,
+                           long m, long n, long pairs, float alpha);
+
+/// From bfloat16 rows (x[i·ld + j], columns even): out[p·rows + i] = (x[i·ld + 2p], x[i·ld + 2p + 1]) — B for a product with xᵀ.
+/// (A product with x itself as A reads x's rows as they are: rowStride ld/2, pairStride 1.)
+void nmt_bf16_words_transposed(uint32_t *out, const uint16_t *x, long rows, long columns, long ld);
+
+/// From bfloat16 rows: out[p·columns + j] = (x[2p·ld + j], x[(2p + 1)·ld + j]) (a zero past an odd row count) — B for a product with x.
+void nmt_bf16_words_down_columns(uint32_t *out, const uint16_t *x, long rows, long columns, long ld);
+
+/// nmt_bf16_pair_product with alpha 1 and C rounded to bfloat16 as it is stored.
+void nmt_bf16_pair_product_rounded(uint16_t *c, long ldc, const uint32_t *a, long rowStride, long pairStride, const uint32_t *b, long ldb,
+                                   long m, long n, long pairs);
+
+#endif

@@ -1,0 +1,97 @@
+// BF16HeadProducts: attention's per-head products in a `--precision bf16` pass — B×H small
+// products (sequence × head size), bfloat16 operands summed in float32 by AVX512-BF16, as PyTorch's
+// autocast runs attention's bmm. The heads' operands are either bfloat16 rows that a projection
+// wrote rounded (q, k, v, dContext: [B·T, C], head h at columns h·D…) or float32 matrices of one
+// head each (probabilities, their gradient). Each worker puts one head's operands into the pair
+// layout vdpbf16ps reads (Kernels/bfloat16_pairs.c) and multiplies them while they are in its
+// cache; an A of bfloat16 rows is read where it lies.
+
+import CKernels
+import Foundation
+
+enum BF16HeadProducts {
+    /// Matrix i of a batch (i = b·H + h) of bfloat16 rows: `base + b·outerStride + h·innerStride`,
+    /// rows `ld` values apart.
+    struct Rows {
+        var base: UnsafeMutablePointer<UInt16>
+        var outerStride, innerStride, ld: Int
+
+        func matrix(_ i: Int, inner: Int) -> UnsafeMutablePointer<UInt16> { base + (i / inner) * outerStride + (i % inner) * innerStride }
+    }
+
+    enum Operand {
+        case float32(MatrixBatch)
+        case bfloat16(Rows)
+    }
+
+    /// One call at a time: the workers' scratch is shared.
+    nonisolated(unsafe) private static var lock = pthread_mutex_t()
+    private static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
+    /// Per worker: A's and B's pairs for one head.
+    nonisolated(unsafe) private static var scratch: [GrowableWords] = []
+
+    /// C_i = alpha · op(A_i) · op(B_i) for the `outer × inner` matrices (beta 0), C float32 or
+    /// (alpha 1) rounded to bfloat16.
+    static func multiply(outer: Int, inner: Int, _ c: Operand, _ a: Operand, _ b: Rows,
+                         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1) {
+        let pairs = (k + 1) / 2
+        require(!transposeB || k % 2 == 0, "BF16HeadProducts: a transposed B needs an even inner dimension")
+        let count = outer * inner
+        if count == 0 || m == 0 || n == 0 { return }
+        let workers = max(1, min(Threads.count, count))
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        while scratch.count < workers { scratch.append(GrowableWords()) }
+        let buffers = (0..<workers).map { scratch[$0].reserve((m + n) * pairs) }
+        Threads.parallelFor(workers) { w in
+            let aPairs = buffers[w], bPairs = aPairs + m * pairs
+            for i in (count * w / workers)..<(count * (w + 1) / workers) {
+                // A: pair p of row i at a[i·rowStride + p·pairStride].
+                var aWords = UnsafePointer(aPairs), rowStride = pairs, pairStride = 1
+                switch a {
+                case .bfloat16(let rows):
+                    require(!transposeA && k % 2 == 0 && rows.ld % 2 == 0 && rows.innerStride % 2 == 0 && rows.outerStride % 2 == 0,
+                            "BF16HeadProducts: bfloat16 rows as A need an even inner dimension and no transposition")
+                    aWords = UnsafeRawPointer(rows.matrix(i, inner: inner)).assumingMemoryBound(to: UInt32.self)
+                    rowStride = rows.ld / 2
+                case .float32(let batch):
+                    if transposeA {
+                        nmt_bf16_pairs_down_columns(aPairs, batch.matrix(i, inner: inner), k, m, batch.ld)
+                        (rowStride, pairStride) = (1, m)
+                    } else {
+                        nmt_bf16_pairs_along_rows(aPairs, batch.matrix(i, inner: inner), m, k, batch.ld)
+                    }
+                }
+                // B as [pairs, n]: pairs down the columns of B_i, or (B_i = a matrix of rows, transposed) along its rows.
+                if transposeB {
+                    nmt_bf16_words_transposed(bPairs, b.matrix(i, inner: inner), n, k, b.ld)
+                } else {
+                    nmt_bf16_words_down_columns(bPairs, b.matrix(i, inner: inner), k, n, b.ld)
+                }
+                switch c {
+                case .float32(let batch):
+                    nmt_bf16_pair_product(batch.matrix(i, inner: inner), batch.ld, aWords, rowStride, pairStride, bPairs, n, m, n, pairs, alpha)
+                case .bfloat16(let rows):
+                    require(alpha == 1, "BF16HeadProducts: a rounded C with alpha ≠ 1")
+                    nmt_bf16_pair_product_rounded(rows.matrix(i, inner: inner), rows.ld, aWords, rowStride, pairStride, bPairs, n, m, n, pairs)
+                }
+            }
+        }
+    }
+}
+
+/// A buffer of 32-bit words that only grows.
+struct GrowableWords {
+    private var pointer: UnsafeMutablePointer<UInt32>? = nil
+    private var capacity = 0
+
+    mutating func reserve(_ count: Int) -> UnsafeMutablePointer<UInt32> {
+        if count > capacity {
+            pointer?.deallocate()
+            capacity = max(count, capacity * 3 / 2)
+            pointer = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        }
+        return pointer!
+    }
+}
