@@ -28,7 +28,7 @@ enum BF16HeadProducts {
     nonisolated(unsafe) private static var lock = pthread_mutex_t()
     private static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
     /// Per worker: A's and B's pairs for one head.
-    nonisolated(unsafe) private static var scratch: [GrowableWords] = []
+    nonisolated(unsafe) private static var scratch: [GrowableBuffer<UInt32>] = []
 
     /// C_i = alpha · op(A_i) · op(B_i) for the `outer × inner` matrices (beta 0), C float32 or
     /// (alpha 1) rounded to bfloat16.
@@ -42,7 +42,7 @@ enum BF16HeadProducts {
         _ = lockReady
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
-        while scratch.count < workers { scratch.append(GrowableWords()) }
+        while scratch.count < workers { scratch.append(GrowableBuffer<UInt32>()) }
         let buffers = (0..<workers).map { scratch[$0].reserve((m + n) * pairs) }
         Threads.parallelFor(workers) { w in
             let aPairs = buffers[w], bPairs = aPairs + m * pairs
@@ -78,20 +78,5 @@ enum BF16HeadProducts {
                 }
             }
         }
-    }
-}
-
-/// A buffer of 32-bit words that only grows.
-struct GrowableWords {
-    private var pointer: UnsafeMutablePointer<UInt32>? = nil
-    private var capacity = 0
-
-    mutating func reserve(_ count: Int) -> UnsafeMutablePointer<UInt32> {
-        if count > capacity {
-            pointer?.deallocate()
-            capacity = max(count, capacity * 3 / 2)
-            pointer = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
-        }
-        return pointer!
     }
 }

@@ -79,8 +79,8 @@ public enum BF16Matmul {
     nonisolated(unsafe) private static var scratchpadCapacity: [Int] = []
     nonisolated(unsafe) private static var cache: [Key: Entry] = [:]
     /// bfloat16 copies of A and B (grown as needed, reused by every call).
-    nonisolated(unsafe) private static var scratchA = GrowableBuffer()
-    nonisolated(unsafe) private static var scratchB = GrowableBuffer()
+    nonisolated(unsafe) private static var scratchA = GrowableBuffer<UInt16>()
+    nonisolated(unsafe) private static var scratchB = GrowableBuffer<UInt16>()
 
     /// C [m, n] (leading dimension n) = alpha · op(A) · op(B) + beta · C, where A is stored
     /// [m, k] (or [k, m] when transposed) with leading dimension lda, B likewise [k, n] / [n, k].
@@ -249,7 +249,7 @@ public enum BF16Matmul {
     }
 
     /// The operand as dense bfloat16 [rows, columns]: itself when rounded already, else rounded into `scratch`.
-    private static func dense(_ operand: Operand, rows: Int, columns: Int, scratch: inout GrowableBuffer) -> UnsafePointer<UInt16> {
+    private static func dense(_ operand: Operand, rows: Int, columns: Int, scratch: inout GrowableBuffer<UInt16>) -> UnsafePointer<UInt16> {
         switch operand {
         case .bfloat16(let p): return p
         case .float32(let p, let ld):
@@ -312,16 +312,16 @@ public enum BF16Matmul {
     }
 }
 
-/// A buffer of UInt16 that only grows.
-struct GrowableBuffer {
-    private var pointer: UnsafeMutablePointer<UInt16>? = nil
+/// A buffer that only grows (scratch reused by every call).
+struct GrowableBuffer<Element> {
+    private var pointer: UnsafeMutablePointer<Element>? = nil
     private var capacity = 0
 
-    mutating func reserve(_ count: Int) -> UnsafeMutablePointer<UInt16> {
+    mutating func reserve(_ count: Int) -> UnsafeMutablePointer<Element> {
         if count > capacity {
             pointer?.deallocate()
             capacity = max(count, capacity * 3 / 2)
-            pointer = UnsafeMutablePointer<UInt16>.allocate(capacity: capacity)
+            pointer = UnsafeMutablePointer<Element>.allocate(capacity: capacity)
         }
         return pointer!
     }
