@@ -77,7 +77,7 @@ public final class Trainer {
         log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), " +
                 (world.size > 1 ? "\(world.size) ranks × \(Threads.count) thread\(Threads.count == 1 ? "" : "s") (\(world.name))" : "\(Threads.count) threads"))
         let precision = o.precision ?? .float32
-        let kernels = precision == .bfloat16 ? BF16Matmul.kernelName : kernelDescription(.float32)
+        let kernels = precision == .bfloat16 ? BF16Matmul.kernelName + "; " + BF16HeadProducts.kernelName : kernelDescription(.float32)
         log.say("precision \(precision.rawValue): \(kernels)")
         log.event("precision", ["precision": precision.rawValue, "kernels": kernels])
         if world.size > 1 { log.event("ranks", ["ranks": world.size, "threads_per_rank": Threads.count, "library": world.name, "parameters": model.parameters.count]) }

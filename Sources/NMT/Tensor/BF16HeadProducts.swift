@@ -10,6 +10,9 @@ import CKernels
 import Foundation
 
 enum BF16HeadProducts {
+    /// What runs them, for logs.
+    static let kernelName = "attention's per-head products: nmt's vdpbf16ps kernel"
+
     /// Matrix i of a batch (i = b·H + h) of bfloat16 rows: `base + b·outerStride + h·innerStride`,
     /// rows `ld` values apart.
     struct Rows {
