@@ -5,6 +5,8 @@
 #include <immintrin.h>
 
 typedef u16x u16xu __attribute__((aligned(4)));
+// Sixteen lanes of clones.h's rounding, widened to 32 bits (the bfloat16 in the low half).
+#define BFLOAT16_WORDS16(v) __builtin_convertvector(BFLOAT16_BITS16(v), u16x)
 
 // A row of x rounded into pairs: the pairs are the row's bfloat16 values in order (the even one
 // in each low half, as little-endian 16-bit values lie), then a zero if columns is odd.
@@ -30,10 +32,7 @@ void nmt_bf16_pairs_down_columns(uint32_t *out, const float *x, long rows, long 
         long j = 0;
         // Lane l: the even row's rounded value in the low half, the odd row's in the high half.
         for (; odd && j + 16 <= columns; j += 16) {
-            u16x e = (u16x)AT(even + j), o = (u16x)AT(odd + j);  // the float32 bits
-            e = (e + 0x7FFFu + ((e >> 16) & 1u)) >> 16;
-            o = (o + 0x7FFFu + ((o >> 16) & 1u)) & 0xFFFF0000u;
-            *(u16xu *)(target + j) = e | o;
+            *(u16xu *)(target + j) = BFLOAT16_WORDS16(AT(even + j)) | BFLOAT16_WORDS16(AT(odd + j)) << 16;
         }
         for (; j < columns; j++) target[j] = (uint32_t)bfloat16_bits(even[j]) | (uint32_t)(odd ? bfloat16_bits(odd[j]) : 0) << 16;
     }
@@ -92,13 +91,10 @@ void nmt_bf16_words_down_columns(uint32_t *out, const uint16_t *x, long rows, lo
     }
 }
 
-// C rounded to bfloat16 as it is stored: bfloat16_bits' rounding, in integers.
+// C rounded to bfloat16 as it is stored (clones.h's rounding).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static inline __attribute__((always_inline)) void store_rounded(uint16_t *target, __mmask16 k, __m512 x) {
-    __m512i v = _mm512_castps_si512(x);
-    __m512i lowest = _mm512_and_si512(_mm512_srli_epi32(v, 16), _mm512_set1_epi32(1));
-    v = _mm512_srli_epi32(_mm512_add_epi32(v, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lowest)), 16);
-    _mm256_mask_storeu_epi16(target, k, _mm512_cvtepi32_epi16(v));
+    _mm256_mask_storeu_epi16(target, k, (__m256i)BFLOAT16_BITS16((f16x)x));
 }
 
 // Columns j0… of one row of C: float32 scaled by alpha, or rounded to bfloat16.

@@ -121,11 +121,7 @@ public enum MultiHeadAttention {
         }
         let keys = keyValues.count
         let probs = arena.tensor(Shape(batch, heads, queries, keys))
-        // What is kept comes before the temporaries: the dropout mask, and in a bf16 pass the
-        // rounded context (its float32 values are then a temporary).
         let kept = dropout.map { $0.attention > 0 ? arena.bytes(probs.count) : nil } ?? nil
-        let rounded = BF16Matmul.inPass ? arena.bfloat16(rows: batch * queries, columns: c) : nil
-        let temporaries = arena.mark()
         let context = arena.tensor(Shape(batch * queries, c))
         scores(probs, q: q, keyValues, batch: batch, queries: queries, heads: heads)
         attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys, mask: mask)
@@ -140,15 +136,9 @@ public enum MultiHeadAttention {
         } else {
             weightedValues(context, probs: probs, keyValues, batch: batch, queries: queries, heads: heads)
         }
-        var contextInput = LinearInput.float32(context)
-        if let rounded {
-            rounded.round(from: context)
-            arena.release(to: temporaries)
-            contextInput = .bfloat16(rounded)
-        }
-        linearForward(out, contextInput, weight: w.out.weight, bias: w.out.bias)
+        linearForward(out, context, weight: w.out.weight, bias: w.out.bias)
         return AttentionActivations(query: query, keyValue: cache == nil ? keyValue : nil, projected: .float32(q: q, keyValues: keyValues), probs: probs,
-                                    dropMask: dropMask, context: contextInput, batch: batch, queries: queries)
+                                    dropMask: dropMask, context: .float32(context), batch: batch, queries: queries)
     }
 
     /// k = x·Wkᵀ + bk and v = x·Wvᵀ + bv for inputs x [N, C] (a decoder projects the encoder

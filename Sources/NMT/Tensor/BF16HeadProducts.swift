@@ -39,6 +39,12 @@ enum BF16HeadProducts {
                          m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1) {
         let pairs = (k + 1) / 2
         require(!transposeB || k % 2 == 0, "BF16HeadProducts: a transposed B needs an even inner dimension")
+        if case .bfloat16(let rows) = a {
+            // Read as pairs where they lie: whole 32-bit words, pairs along the inner dimension.
+            require(!transposeA && k % 2 == 0 && rows.ld % 2 == 0 && rows.innerStride % 2 == 0 && rows.outerStride % 2 == 0,
+                    "BF16HeadProducts: bfloat16 rows as A need an even inner dimension and no transposition")
+        }
+        if case .bfloat16 = c { require(alpha == 1, "BF16HeadProducts: a rounded C with alpha ≠ 1") }
         let count = outer * inner
         if count == 0 || m == 0 || n == 0 { return }
         let workers = max(1, min(Threads.count, count))
@@ -54,8 +60,6 @@ enum BF16HeadProducts {
                 var aWords = UnsafePointer(aPairs), rowStride = pairs, pairStride = 1
                 switch a {
                 case .bfloat16(let rows):
-                    require(!transposeA && k % 2 == 0 && rows.ld % 2 == 0 && rows.innerStride % 2 == 0 && rows.outerStride % 2 == 0,
-                            "BF16HeadProducts: bfloat16 rows as A need an even inner dimension and no transposition")
                     aWords = UnsafeRawPointer(rows.matrix(i, inner: inner)).assumingMemoryBound(to: UInt32.self)
                     rowStride = rows.ld / 2
                 case .float32(let batch):
@@ -76,7 +80,6 @@ enum BF16HeadProducts {
                 case .float32(let batch):
                     nmt_bf16_pair_product(batch.matrix(i, inner: inner), batch.ld, aWords, rowStride, pairStride, bPairs, n, m, n, pairs, alpha)
                 case .bfloat16(let rows):
-                    require(alpha == 1, "BF16HeadProducts: a rounded C with alpha ≠ 1")
                     nmt_bf16_pair_product_rounded(rows.matrix(i, inner: inner), rows.ld, aWords, rowStride, pairStride, bPairs, n, m, n, pairs)
                 }
             }
