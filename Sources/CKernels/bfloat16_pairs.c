@@ -97,11 +97,19 @@ static inline __attribute__((always_inline)) void store_rounded(uint16_t *target
     _mm256_mask_storeu_epi16(target, k, (__m256i)BFLOAT16_BITS16((f16x)x));
 }
 
-// Columns j0… of one row of C: float32 scaled by alpha, or rounded to bfloat16.
+// Columns j0… (at sums + j) of one row of C (at c + at): float32 scaled by alpha, or rounded to
+// bfloat16 — scaled and added to the column sums first, if there are sums.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-static inline __attribute__((always_inline)) void store_row(float *c32, uint16_t *c16, long at, __mmask16 k0, __mmask16 k1, __m512 low, __m512 high,
-                                                            __m512 scale) {
-    if (c16) {
+static inline __attribute__((always_inline)) void store_row(float *c32, uint16_t *c16, float *sums, long at, long j, __mmask16 k0, __mmask16 k1,
+                                                            __m512 low, __m512 high, __m512 scale) {
+    if (c16 && sums) {
+        low = _mm512_mul_ps(low, scale);
+        high = _mm512_mul_ps(high, scale);
+        _mm512_mask_storeu_ps(sums + j, k0, _mm512_add_ps(_mm512_maskz_loadu_ps(k0, sums + j), low));
+        _mm512_mask_storeu_ps(sums + j + 16, k1, _mm512_add_ps(_mm512_maskz_loadu_ps(k1, sums + j + 16), high));
+        store_rounded(c16 + at, k0, low);
+        store_rounded(c16 + at + 16, k1, high);
+    } else if (c16) {
         store_rounded(c16 + at, k0, low);
         store_rounded(c16 + at + 16, k1, high);
     } else {
@@ -111,9 +119,10 @@ static inline __attribute__((always_inline)) void store_row(float *c32, uint16_t
 }
 
 // Four rows of C by 32 columns at a time: eight accumulators, each pair of B loaded once for four
-// broadcast pairs of A. C is float32 (c32, scaled by alpha) or bfloat16 (c16).
+// broadcast pairs of A. C is float32 (c32, scaled by alpha) or bfloat16 (c16; with sums, scaled
+// by alpha and each row added to sums first, rows in order).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-static inline __attribute__((always_inline)) void pair_product(float *c32, uint16_t *c16, long ldc, const uint32_t *a, long rowStride, long pairStride,
+static inline __attribute__((always_inline)) void pair_product(float *c32, uint16_t *c16, float *sums, long ldc, const uint32_t *a, long rowStride, long pairStride,
                                                                const uint32_t *b, long ldb, long m, long n, long pairs, float alpha) {
     const __m512 scale = _mm512_set1_ps(alpha);
     for (long i0 = 0; i0 < m; i0 += 4) {
@@ -148,10 +157,10 @@ static inline __attribute__((always_inline)) void pair_product(float *c32, uint1
             }
             // Rows past m were computed from row i0's A (in bounds) and are not stored.
             long at = i0 * ldc + j0;
-            store_row(c32, c16, at, k0, k1, c00, c01, scale);
-            if (rows > 1) store_row(c32, c16, at + ldc, k0, k1, c10, c11, scale);
-            if (rows > 2) store_row(c32, c16, at + 2 * ldc, k0, k1, c20, c21, scale);
-            if (rows > 3) store_row(c32, c16, at + 3 * ldc, k0, k1, c30, c31, scale);
+            store_row(c32, c16, sums, at, j0, k0, k1, c00, c01, scale);
+            if (rows > 1) store_row(c32, c16, sums, at + ldc, j0, k0, k1, c10, c11, scale);
+            if (rows > 2) store_row(c32, c16, sums, at + 2 * ldc, j0, k0, k1, c20, c21, scale);
+            if (rows > 3) store_row(c32, c16, sums, at + 3 * ldc, j0, k0, k1, c30, c31, scale);
         }
     }
 }
@@ -159,11 +168,17 @@ static inline __attribute__((always_inline)) void pair_product(float *c32, uint1
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 void nmt_bf16_pair_product(float *c, long ldc, const uint32_t *a, long rowStride, long pairStride, const uint32_t *b, long ldb,
                            long m, long n, long pairs, float alpha) {
-    pair_product(c, 0, ldc, a, rowStride, pairStride, b, ldb, m, n, pairs, alpha);
+    pair_product(c, 0, 0, ldc, a, rowStride, pairStride, b, ldb, m, n, pairs, alpha);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 void nmt_bf16_pair_product_rounded(uint16_t *c, long ldc, const uint32_t *a, long rowStride, long pairStride, const uint32_t *b, long ldb,
                                    long m, long n, long pairs) {
-    pair_product(0, c, ldc, a, rowStride, pairStride, b, ldb, m, n, pairs, 1);
+    pair_product(0, c, 0, ldc, a, rowStride, pairStride, b, ldb, m, n, pairs, 1);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+void nmt_bf16_pair_product_rounded_summing(uint16_t *c, long ldc, float *sums, const uint32_t *a, long rowStride, long pairStride,
+                                           const uint32_t *b, long ldb, long m, long n, long pairs, float alpha) {
+    pair_product(0, c, sums, ldc, a, rowStride, pairStride, b, ldb, m, n, pairs, alpha);
 }

@@ -213,8 +213,11 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
                 for run in 0..<4 {
                     let (t0, p0) = (now(), BF16Matmul.productSeconds)
                     gradients.zero()
+                    // As the trainer does: a bf16 pass rounds the parameters once.
+                    if precision == .bfloat16 { BF16Matmul.roundParameters(UnsafeBufferPointer(model.parameters.valueBuffer)) }
                     let pass = model.forward(batch, dropout: dropout, arena: arena)
                     model.backward(pass, labelSmoothing: 0.1, gradients: gradients, arena: arena)
+                    BF16Matmul.releaseParameters()
                     let step = now() - t0
                     if run > 0 && step < best.step { best = (step, BF16Matmul.productSeconds - p0) }
                 }

@@ -35,4 +35,10 @@ void nmt_bf16_words_down_columns(uint32_t *out, const uint16_t *x, long rows, lo
 void nmt_bf16_pair_product_rounded(uint16_t *c, long ldc, const uint32_t *a, long rowStride, long pairStride, const uint32_t *b, long ldb,
                                    long m, long n, long pairs);
 
+/// c[i·ldc + j] = bfloat16(v) with v = alpha · Σ_p A(i, p) · B(p, j), after sums[j] += v for
+/// each row i in order: an input gradient that only products read, and its bias gradient's sums
+/// (the bits of writing v in float32 and then rounding and summing it).
+void nmt_bf16_pair_product_rounded_summing(uint16_t *c, long ldc, float *sums, const uint32_t *a, long rowStride, long pairStride,
+                                           const uint32_t *b, long ldb, long m, long n, long pairs, float alpha);
+
 #endif

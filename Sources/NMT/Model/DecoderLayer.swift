@@ -54,31 +54,34 @@ struct DecoderLayer {
                                        crossAttention: crossAttention, feedForwardBlock: feedForwardBlock, feedForward: feedForward)
     }
 
-    /// Accumulates the gradient at the layer's input into `dIn` (zeroed by the caller, allocated
-    /// before its arena mark) and the encoder output's share into `dMemory`.
+    /// Writes the gradient at the layer's input into `dIn` (allocated before the caller's arena
+    /// mark) and adds the encoder output's share to `dMemory`.
     func backward(_ dOut: Tensor, into dIn: Tensor, _ a: DecoderLayerActivations, gradients g: DecoderLayerWeights, dMemory: Tensor,
                   arena: Arena) {
         let w = weights
-        let dAfterCross = arena.zeros(dOut.shape)
+        let dAfterCross = arena.tensor(dOut.shape)
         let dFeedForward = a.feedForwardBlock.backwardEnd(dy: dOut, dx: dAfterCross, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
         let dFeedForwardIn = a.feedForwardBlock.inputGradient(dx: dAfterCross, arena: arena)
-        FeedForward.backward(dx: dFeedForwardIn, dy: dFeedForward, a.feedForward, weights: w.feedForward, gradients: g.feedForward,
-                             activation: config.activation, arena: arena)
-        a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn, dx: dAfterCross, norm: w.finalNorm, normGradients: g.finalNorm)
+        FeedForward.backward(dx: dFeedForwardIn.gradient, accumulate: dFeedForwardIn.accumulate, dy: dFeedForward, a.feedForward,
+                             weights: w.feedForward, gradients: g.feedForward, activation: config.activation, arena: arena)
+        a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn.gradient, dy: dOut, dx: dAfterCross, norm: w.finalNorm,
+                                         normGradients: g.finalNorm)
 
-        let dAfterSelf = arena.zeros(dOut.shape)
+        let dAfterSelf = arena.tensor(dOut.shape)
         let dCross = a.crossAttentionBlock.backwardEnd(dy: dAfterCross, dx: dAfterSelf, norm: w.crossAttentionNorm,
                                                        normGradients: g.crossAttentionNorm, arena: arena)
         let dCrossIn = a.crossAttentionBlock.inputGradient(dx: dAfterSelf, arena: arena)
-        MultiHeadAttention.backward(dQuery: dCrossIn, dKeyValue: dMemory, dOut: dCross, a.crossAttention,
+        MultiHeadAttention.backward(dQuery: dCrossIn.gradient, dKeyValue: dMemory, accumulate: dCrossIn.accumulate, dOut: dCross, a.crossAttention,
                                     weights: w.crossAttention, gradients: g.crossAttention, heads: config.heads, arena: arena)
-        a.crossAttentionBlock.backwardBegin(dFunctionInput: dCrossIn, dx: dAfterSelf, norm: w.crossAttentionNorm, normGradients: g.crossAttentionNorm)
+        a.crossAttentionBlock.backwardBegin(dFunctionInput: dCrossIn.gradient, dy: dAfterCross, dx: dAfterSelf, norm: w.crossAttentionNorm,
+                                            normGradients: g.crossAttentionNorm)
 
         let dSelf = a.selfAttentionBlock.backwardEnd(dy: dAfterSelf, dx: dIn, norm: w.selfAttentionNorm,
                                                      normGradients: g.selfAttentionNorm, arena: arena)
         let dSelfIn = a.selfAttentionBlock.inputGradient(dx: dIn, arena: arena)
-        MultiHeadAttention.backward(dQuery: dSelfIn, dKeyValue: dSelfIn, dOut: dSelf, a.selfAttention,
-                                    weights: w.selfAttention, gradients: g.selfAttention, heads: config.heads, arena: arena)
-        a.selfAttentionBlock.backwardBegin(dFunctionInput: dSelfIn, dx: dIn, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm)
+        MultiHeadAttention.backward(dQuery: dSelfIn.gradient, dKeyValue: dSelfIn.gradient, accumulate: dSelfIn.accumulate, dOut: dSelf,
+                                    a.selfAttention, weights: w.selfAttention, gradients: g.selfAttention, heads: config.heads, arena: arena)
+        a.selfAttentionBlock.backwardBegin(dFunctionInput: dSelfIn.gradient, dy: dAfterSelf, dx: dIn, norm: w.selfAttentionNorm,
+                                           normGradients: g.selfAttentionNorm)
     }
 }

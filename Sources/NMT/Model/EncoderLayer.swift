@@ -33,21 +33,22 @@ struct EncoderLayer {
                                        feedForwardBlock: feedForwardBlock, feedForward: feedForward)
     }
 
-    /// Accumulates the gradient at the layer's input into `dIn` (zeroed by the caller, and allocated
-    /// before the caller's arena mark so it outlives this layer's temporaries).
+    /// Writes the gradient at the layer's input into `dIn` (allocated before the caller's arena
+    /// mark so it outlives this layer's temporaries).
     func backward(_ dOut: Tensor, into dIn: Tensor, _ a: EncoderLayerActivations, gradients g: EncoderLayerWeights, arena: Arena) {
         let w = weights
-        let dMid = arena.zeros(dOut.shape)
+        let dMid = arena.tensor(dOut.shape)
         let dFeedForward = a.feedForwardBlock.backwardEnd(dy: dOut, dx: dMid, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
         let dFeedForwardIn = a.feedForwardBlock.inputGradient(dx: dMid, arena: arena)
-        FeedForward.backward(dx: dFeedForwardIn, dy: dFeedForward, a.feedForward, weights: w.feedForward, gradients: g.feedForward,
-                             activation: config.activation, arena: arena)
-        a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn, dx: dMid, norm: w.finalNorm, normGradients: g.finalNorm)
+        FeedForward.backward(dx: dFeedForwardIn.gradient, accumulate: dFeedForwardIn.accumulate, dy: dFeedForward, a.feedForward,
+                             weights: w.feedForward, gradients: g.feedForward, activation: config.activation, arena: arena)
+        a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn.gradient, dy: dOut, dx: dMid, norm: w.finalNorm, normGradients: g.finalNorm)
 
         let dAttention = a.attentionBlock.backwardEnd(dy: dMid, dx: dIn, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm, arena: arena)
         let dAttentionIn = a.attentionBlock.inputGradient(dx: dIn, arena: arena)
-        MultiHeadAttention.backward(dQuery: dAttentionIn, dKeyValue: dAttentionIn, dOut: dAttention, a.attention,
-                                    weights: w.selfAttention, gradients: g.selfAttention, heads: config.heads, arena: arena)
-        a.attentionBlock.backwardBegin(dFunctionInput: dAttentionIn, dx: dIn, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm)
+        MultiHeadAttention.backward(dQuery: dAttentionIn.gradient, dKeyValue: dAttentionIn.gradient, accumulate: dAttentionIn.accumulate,
+                                    dOut: dAttention, a.attention, weights: w.selfAttention, gradients: g.selfAttention, heads: config.heads, arena: arena)
+        a.attentionBlock.backwardBegin(dFunctionInput: dAttentionIn.gradient, dy: dMid, dx: dIn, norm: w.selfAttentionNorm,
+                                       normGradients: g.selfAttentionNorm)
     }
 }

@@ -4,9 +4,11 @@
 //            dx += du·W1,  dW1 += duᵀ·x.
 // In a bf16 pass a' is kept rounded to bfloat16 ([N, F], the largest activation of a layer, at
 // half the bytes): W2's forward and weight-gradient products read exactly those values anyway,
-// and ReLU's derivative needs only its sign. With ReLU, the activation, its dropout and the
-// rounding are one pass over u (and the mask, the rounding of du and fc1's bias sums one pass
-// back: Kernels/relu_bfloat16.c), with the bits of the separate passes.
+// and ReLU's derivative needs only its sign. With ReLU and no activation dropout (the default),
+// fc1's product writes a' itself (oneDNN's ReLU post-op, then rounding: no float32 u); with
+// dropout, the activation, the dropout and the rounding are one pass over u. Back, the mask, the
+// rounding of du and fc1's bias sums are one pass (Kernels/relu_bfloat16.c); all with the bits of
+// the separate passes.
 
 public struct FeedForwardActivations {
     var input: LinearInput        // x [N, C] (rounded in a bf16 pass: only products read it)
@@ -24,6 +26,12 @@ public enum FeedForward {
         // float32 a' above them is a temporary.
         let kept = (dropout?.activation ?? 0) > 0 ? arena.bytes(shape.count) : nil
         let rounded = BF16Matmul.inPass ? arena.bfloat16(rows: x.rows, columns: f) : nil
+        if let rounded, activation == .relu, kept == nil {
+            // No activation dropout (the default): fc1 writes max(u, 0) rounded, no float32 u at all.
+            linearForward(rounded, x, weight: w.fc1.weight.float32, bias: w.fc1.bias, relu: true)
+            linearForward(y, .bfloat16(rounded), weight: LinearInput.float32(w.fc2.weight.float32), bias: w.fc2.bias)
+            return FeedForwardActivations(input: x, preActivation: nil, dropMask: nil, activated: .bfloat16(rounded))
+        }
         let beforeU = arena.mark()
         let u = arena.tensor(shape)
         let afterU = arena.mark()
@@ -50,8 +58,8 @@ public enum FeedForward {
         return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .bfloat16(rounded))
     }
 
-    /// Accumulates dx and the weight gradients.
-    public static func backward(dx: Tensor, dy: Tensor, _ a: FeedForwardActivations, weights w: FeedForwardWeights,
+    /// Accumulates dx (writes it, with `accumulate` false) and the weight gradients.
+    public static func backward(dx: Tensor, accumulate: Bool = true, dy: Tensor, _ a: FeedForwardActivations, weights w: FeedForwardWeights,
                                 gradients g: FeedForwardWeights, activation: Activation, arena: Arena) {
         let da = arena.tensor(Shape(dy.rows, w.fc2.weight.float32.columns))
         linearBackward(dx: da, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, x: a.activated, weight: .float32(w.fc2.weight.float32),
@@ -81,12 +89,14 @@ public enum FeedForward {
                 let mark = arena.mark()
                 let du16 = arena.bfloat16(rows: da.rows, columns: da.columns)
                 reluGradientToBFloat16SummingColumns(du16, da, activated: activated, scale: scale, sums: g.fc1.bias.pointer)
-                linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dy16: du16, x: a.input, weight: .float32(w.fc1.weight.float32))
+                linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dy16: du16, x: a.input, weight: .float32(w.fc1.weight.float32),
+                               accumulateDx: accumulate)
                 arena.release(to: mark)
                 return
             }
             du = da
         }
-        linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dBias: g.fc1.bias, dy: du, x: a.input, weight: .float32(w.fc1.weight.float32), arena: arena)
+        linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dBias: g.fc1.bias, dy: du, x: a.input, weight: .float32(w.fc1.weight.float32),
+                       accumulateDx: accumulate, arena: arena)
     }
 }

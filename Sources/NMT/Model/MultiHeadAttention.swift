@@ -197,8 +197,10 @@ public enum MultiHeadAttention {
         return MatrixBatch(t.pointer, outerStride: heads * queries * keys, innerStride: queries * keys, ld: keys)
     }
 
-    /// Accumulates dQuery and dKeyValue (the same tensor for self-attention) and the weight gradients.
-    public static func backward(dQuery: Tensor, dKeyValue: Tensor, dOut: Tensor, _ a: AttentionActivations,
+    /// Accumulates dQuery and dKeyValue (the same tensor for self-attention) and the weight
+    /// gradients; with `accumulate` false, dQuery is written instead (q's product first: for
+    /// self-attention, k's and v's then add to it).
+    public static func backward(dQuery: Tensor, dKeyValue: Tensor, accumulate: Bool = true, dOut: Tensor, _ a: AttentionActivations,
                                 weights w: AttentionWeights, gradients g: AttentionWeights, heads: Int, arena: Arena) {
         guard let keyValue = a.keyValue else { fatalError("MultiHeadAttention.backward: a decoding step has no backward pass") }
         let c = a.query.columns, d = c / heads
@@ -212,7 +214,6 @@ public enum MultiHeadAttention {
                        weight: .float32(w.out.weight.float32), accumulateDx: false, arena: arena)
 
         let dProbs = arena.tensor(a.probs.shape)
-        let dQ = arena.tensor(Shape(b * tq, c)), dK = arena.tensor(keyValue.shape), dV = arena.tensor(keyValue.shape)
         var dropped = a.probs
         if let mask = a.dropMask {
             dropped = arena.tensor(a.probs.shape)
@@ -221,6 +222,7 @@ public enum MultiHeadAttention {
         switch a.projected {
         case .float32(let q, let keyValues):
             let dContext = dContext!
+            let dQ = arena.tensor(Shape(b * tq, c)), dK = arena.tensor(keyValue.shape), dV = arena.tensor(keyValue.shape)
             let k = Tensor(keyValues.keys, keyValue.shape), v = Tensor(keyValues.values, keyValue.shape)
             let probsBatch = MatrixBatch(dropped.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
             let dProbsBatch = MatrixBatch(dProbs.pointer, outerStride: heads * tq * tk, innerStride: tq * tk, ld: tk)
@@ -234,25 +236,33 @@ public enum MultiHeadAttention {
             // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]
             batchedMatmul(outer: b, inner: heads, perHead(dQ, tq), dProbsBatch, perHead(k, tk), m: tq, n: d, k: tk, alpha: alpha)
             batchedMatmul(outer: b, inner: heads, perHead(dK, tk), dProbsBatch, perHead(q, tq), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
+            linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dBias: g.q.bias, dy: dQ, x: a.query, weight: .float32(w.q.weight.float32),
+                           accumulateDx: accumulate, arena: arena)
+            linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dBias: g.k.bias, dy: dK, x: keyValue, weight: .float32(w.k.weight.float32), arena: arena)
+            linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dBias: g.v.bias, dy: dV, x: keyValue, weight: .float32(w.v.weight.float32), arena: arena)
         case .bfloat16(let q16, let k16, let v16):
-            // The same products in bfloat16: q, k, v and dContext as rows, P' and dS per head.
+            // The same products in bfloat16: q, k, v and dContext as rows, P' and dS per head. dq, dk
+            // and dv are written rounded (only their projections' products read them), their bias
+            // gradients summed by the same products.
             let dContext16 = dContext16!
+            let dQ = arena.bfloat16(rows: b * tq, columns: c)
+            let dK = arena.bfloat16(rows: keyValue.rows, columns: c), dV = arena.bfloat16(rows: keyValue.rows, columns: c)
             let probsHeads = BF16HeadProducts.Operand.float32(perHead(dropped, queries: tq, keys: tk))
             let dProbsHeads = BF16HeadProducts.Operand.float32(perHead(dProbs, queries: tq, keys: tk))
             BF16HeadProducts.multiply(outer: b, inner: heads, dProbsHeads, .bfloat16(perHead(dContext16, length: tq, heads: heads)), perHead(v16, length: tk, heads: heads),
                                   m: tq, n: tk, k: d, transposeB: true)
-            BF16HeadProducts.multiply(outer: b, inner: heads, .float32(MatrixBatch(dV.pointer, outerStride: tk * c, innerStride: d, ld: c)), probsHeads,
-                                  perHead(dContext16, length: tq, heads: heads), m: tk, n: d, k: tq, transposeA: true)
+            BF16HeadProducts.multiply(outer: b, inner: heads, .bfloat16(perHead(dV, length: tk, heads: heads)), probsHeads,
+                                  perHead(dContext16, length: tq, heads: heads), m: tk, n: d, k: tq, transposeA: true, columnSums: g.v.bias.pointer)
             a.dropMask?.apply(to: dProbs)
             attentionSoftmaxBackward(dProbs, probs: a.probs, rows: b * heads * tq, keys: tk)
-            BF16HeadProducts.multiply(outer: b, inner: heads, .float32(MatrixBatch(dQ.pointer, outerStride: tq * c, innerStride: d, ld: c)), dProbsHeads,
-                                  perHead(k16, length: tk, heads: heads), m: tq, n: d, k: tk, alpha: alpha)
-            BF16HeadProducts.multiply(outer: b, inner: heads, .float32(MatrixBatch(dK.pointer, outerStride: tk * c, innerStride: d, ld: c)), dProbsHeads,
-                                  perHead(q16, length: tq, heads: heads), m: tk, n: d, k: tq, transposeA: true, alpha: alpha)
+            BF16HeadProducts.multiply(outer: b, inner: heads, .bfloat16(perHead(dQ, length: tq, heads: heads)), dProbsHeads,
+                                  perHead(k16, length: tk, heads: heads), m: tq, n: d, k: tk, alpha: alpha, columnSums: g.q.bias.pointer)
+            BF16HeadProducts.multiply(outer: b, inner: heads, .bfloat16(perHead(dK, length: tk, heads: heads)), dProbsHeads,
+                                  perHead(q16, length: tq, heads: heads), m: tk, n: d, k: tq, transposeA: true, alpha: alpha, columnSums: g.k.bias.pointer)
+            linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dy16: dQ, x: a.query, weight: .float32(w.q.weight.float32), accumulateDx: accumulate)
+            linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dy16: dK, x: keyValue, weight: .float32(w.k.weight.float32))
+            linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dy16: dV, x: keyValue, weight: .float32(w.v.weight.float32))
         }
-        linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dBias: g.q.bias, dy: dQ, x: a.query, weight: .float32(w.q.weight.float32), arena: arena)
-        linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dBias: g.k.bias, dy: dK, x: keyValue, weight: .float32(w.k.weight.float32), arena: arena)
-        linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dBias: g.v.bias, dy: dV, x: keyValue, weight: .float32(w.v.weight.float32), arena: arena)
     }
 
     /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk].

@@ -3,8 +3,9 @@
 //   pre-norm  (default):   y = x + dropout(F(LN(x)))
 //   post-norm (the paper): y = LN(x + dropout(F(x)))
 // A layer calls `begin` (gives F's input), runs F, then `end` (gives y). Backward mirrors it:
-// `backwardEnd` (gives dF_out and adds the residual's share to dx), F's backward into
-// `inputGradient`, then `backwardBegin` (LayerNorm backward for pre-norm).
+// `backwardEnd` (gives dF_out), F's backward into `inputGradient`, then `backwardBegin`; together
+// they write dx (not add to it: no zeroed buffer to add into). Pre-norm: dx = dy + LN′(dF_in),
+// written by the LayerNorm's backward; post-norm: dx = the residual's share, then F adds its own.
 // F reads its input only through matrix products, so in a bf16 pass it gets it rounded once, for
 // all of its products forward and backward: a pre-norm LayerNorm writes it rounded (no float32
 // copy is made or kept), a post-norm sub-layer rounds x.
@@ -53,26 +54,36 @@ public struct Sublayer {
         return y
     }
 
-    /// Given dy, adds the residual path to dx and returns dF_out (the gradient at F's output).
+    /// Given dy, returns dF_out (the gradient at F's output); post-norm also writes the residual
+    /// path's share into dx.
     func backwardEnd(dy: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> Tensor {
-        var dSum = dy
-        if !preNorm {
-            dSum = arena.zeros(dy.shape)
-            layerNormBackward(dx: dSum, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dy, x: normInput,
-                              weight: norm.weight, mean: mean, rstd: rstd)
+        guard !preNorm else {
+            // dx = dy + … is left to `backwardBegin`, which reads dy as the residual's share.
+            guard let dropMask else { return dy }
+            let dF = arena.tensor(dy.shape)
+            dropMask.apply(dy, into: dF)
+            return dF
         }
+        let dSum = arena.zeros(dy.shape)
+        layerNormBackward(dx: dSum, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dy, x: normInput,
+                          weight: norm.weight, mean: mean, rstd: rstd)
+        dx.zero()
         let dF = arena.tensor(dy.shape)
         residualBackward(dx: dx, df: dF, dy: dSum, mask: dropMask)  // dx += dSum, dF = dropout′(dSum), one pass
         return dF
     }
 
-    /// Where F's backward should accumulate its input gradient.
-    func inputGradient(dx: Tensor, arena: Arena) -> Tensor { preNorm ? arena.zeros(dx.shape) : dx }
+    /// Where F's backward puts its input gradient: a new tensor that F writes (pre-norm), or dx,
+    /// which F adds to (post-norm).
+    func inputGradient(dx: Tensor, arena: Arena) -> (gradient: Tensor, accumulate: Bool) {
+        preNorm ? (arena.tensor(dx.shape), false) : (dx, true)
+    }
 
-    /// Pre-norm: LayerNorm backward from F's input gradient into dx. Post-norm: nothing left to do.
-    func backwardBegin(dFunctionInput: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights) {
+    /// Pre-norm: LayerNorm backward from F's input gradient: dx = dy + LN′(dF_in). Post-norm:
+    /// nothing left to do.
+    func backwardBegin(dFunctionInput: Tensor, dy: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights) {
         guard preNorm else { return }
         layerNormBackward(dx: dx, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dFunctionInput, x: input,
-                          weight: norm.weight, mean: mean, rstd: rstd)
+                          weight: norm.weight, mean: mean, rstd: rstd, residual: dy)
     }
 }

@@ -173,7 +173,8 @@ public final class Transformer: @unchecked Sendable {
         // pass rounds h and the embedding once here instead of in each chunk's products.
         let bf16 = BF16Matmul.inPass
         let hInput: LinearInput = bf16 ? .bfloat16(arena.bfloat16(of: h)) : .float32(h)
-        let embedding: LinearInput = bf16 ? .bfloat16(arena.bfloat16(of: weights.embedding)) : .float32(weights.embedding)
+        let embedding: LinearInput = bf16 ? .bfloat16(BF16Matmul.roundedParameter(weights.embedding) ?? arena.bfloat16(of: weights.embedding))
+                                          : .float32(weights.embedding)
         let chunkRows = max(1, chunkFloats / v)
         for start in stride(from: 0, to: b * t, by: chunkRows) {
             let rows = min(chunkRows, b * t - start)
@@ -204,7 +205,6 @@ public final class Transformer: @unchecked Sendable {
         var dSpare = arena.tensor(dY.shape)
         for (i, layer) in decoderLayers.enumerated().reversed() {
             let dIn = dSpare
-            dIn.zero()
             let temporaries = arena.mark()
             layer.backward(dY, into: dIn, pass.decoderLayers[i], gradients: g.decoder[i], dMemory: dEncoderOutput, arena: arena)
             arena.release(to: temporaries)
@@ -217,7 +217,6 @@ public final class Transformer: @unchecked Sendable {
         dSpare = arena.tensor(dX.shape)
         for (i, layer) in encoderLayers.enumerated().reversed() {
             let dIn = dSpare
-            dIn.zero()
             let temporaries = arena.mark()
             layer.backward(dX, into: dIn, pass.encoderLayers[i], gradients: g.encoder[i], arena: arena)
             arena.release(to: temporaries)

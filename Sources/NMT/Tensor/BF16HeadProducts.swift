@@ -34,9 +34,13 @@ enum BF16HeadProducts {
     nonisolated(unsafe) private static var scratch: [GrowableBuffer<UInt32>] = []
 
     /// C_i = alpha · op(A_i) · op(B_i) for the `outer × inner` matrices (beta 0), C float32 or
-    /// (alpha 1) rounded to bfloat16.
+    /// (alpha 1) rounded to bfloat16. With `columnSums` (C rounded: an input gradient of
+    /// projections, any alpha), each C_i is added to its columns' sums before it is rounded —
+    /// columnSums[(i mod inner)·innerStride + j], rows in order, matrices in the order of i (the
+    /// order summing C's rows would take: the bias gradient, bit for bit).
     static func multiply(outer: Int, inner: Int, _ c: Operand, _ a: Operand, _ b: Rows,
-                         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1) {
+                         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1,
+                         columnSums: UnsafeMutablePointer<Float>? = nil) {
         let pairs = (k + 1) / 2
         require(!transposeB || k % 2 == 0, "BF16HeadProducts: a transposed B needs an even inner dimension")
         if case .bfloat16(let rows) = a {
@@ -44,10 +48,18 @@ enum BF16HeadProducts {
             require(!transposeA && k % 2 == 0 && rows.ld % 2 == 0 && rows.innerStride % 2 == 0 && rows.outerStride % 2 == 0,
                     "BF16HeadProducts: bfloat16 rows as A need an even inner dimension and no transposition")
         }
-        if case .bfloat16 = c { require(alpha == 1, "BF16HeadProducts: a rounded C with alpha ≠ 1") }
+        if case .bfloat16 = c { require(alpha == 1 || columnSums != nil, "BF16HeadProducts: a rounded C with alpha ≠ 1") }
+        var sumsStride = 0
+        if columnSums != nil {
+            guard case .bfloat16(let rows) = c else { fatalError("BF16HeadProducts: column sums of a float32 C") }
+            sumsStride = rows.innerStride
+        }
         let count = outer * inner
         if count == 0 || m == 0 || n == 0 { return }
-        let workers = max(1, min(Threads.count, count))
+        // Each worker a range of i; with column sums, a range of heads (i mod inner) for every
+        // outer index in order, so that each column's sums are one worker's, taken in row order.
+        let summing = columnSums != nil
+        let workers = max(1, min(Threads.count, summing ? inner : count))
         _ = lockReady
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
@@ -55,7 +67,9 @@ enum BF16HeadProducts {
         let buffers = (0..<workers).map { scratch[$0].reserve((m + n) * pairs) }
         Threads.parallelFor(workers) { w in
             let aPairs = buffers[w], bPairs = aPairs + m * pairs
-            for i in (count * w / workers)..<(count * (w + 1) / workers) {
+            let range = (count * w / workers)..<(count * (w + 1) / workers), heads = (inner * w / workers)..<(inner * (w + 1) / workers)
+            for j in 0..<(summing ? outer * heads.count : range.count) {
+                let i = summing ? (j / heads.count) * inner + heads.lowerBound + j % heads.count : range.lowerBound + j
                 // A: pair p of row i at a[i·rowStride + p·pairStride].
                 var aWords = UnsafePointer(aPairs), rowStride = pairs, pairStride = 1
                 switch a {
@@ -80,7 +94,12 @@ enum BF16HeadProducts {
                 case .float32(let batch):
                     nmt_bf16_pair_product(batch.matrix(i, inner: inner), batch.ld, aWords, rowStride, pairStride, bPairs, n, m, n, pairs, alpha)
                 case .bfloat16(let rows):
-                    nmt_bf16_pair_product_rounded(rows.matrix(i, inner: inner), rows.ld, aWords, rowStride, pairStride, bPairs, n, m, n, pairs)
+                    if let columnSums {
+                        nmt_bf16_pair_product_rounded_summing(rows.matrix(i, inner: inner), rows.ld, columnSums + (i % inner) * sumsStride,
+                                                              aWords, rowStride, pairStride, bPairs, n, m, n, pairs, alpha)
+                    } else {
+                        nmt_bf16_pair_product_rounded(rows.matrix(i, inner: inner), rows.ld, aWords, rowStride, pairStride, bPairs, n, m, n, pairs)
+                    }
                 }
             }
         }

@@ -33,6 +33,61 @@ public enum BF16Matmul {
     /// True where `matmul` goes to bf16: a bf16 pass on this thread, outside nmt's parallel regions.
     public static var inPass: Bool { active && !Threads.inParallelRegion }
 
+    /// A bfloat16 copy of the model's parameters for the pass running on one thread: a pass reads
+    /// each weight matrix in several products (the forward product, the backward's input
+    /// gradient), and each rounded its own copy of it; `roundParameters` rounds them all once per
+    /// update instead. The same rounding, so the same bits.
+    private struct RoundedParameters {
+        var thread: pthread_t
+        var source: UnsafePointer<Float>
+        var count: Int
+        var values: UnsafePointer<UInt16>
+    }
+    nonisolated(unsafe) private static var roundedParameters: RoundedParameters? = nil
+    nonisolated(unsafe) private static var roundedParameterValues = GrowableBuffer<UInt16>()
+
+    /// Rounds `parameters` (unchanged until `releaseParameters`) for this thread's bf16 pass: its
+    /// products read a float32 operand that lies in them from the copy. One pass at a time holds
+    /// the copy; another thread's pass meanwhile rounds per product, as without it.
+    public static func roundParameters(_ parameters: UnsafeBufferPointer<Float>) {
+        guard let source = parameters.baseAddress, !parameters.isEmpty else { return }
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        guard roundedParameters == nil else { return }
+        let count = parameters.count, rows = count / 1024
+        let copy = roundedParameterValues.reserve(count)
+        roundToBFloat16(copy, source, rows: rows, columns: 1024, ld: 1024)
+        if count > rows * 1024 {
+            roundToBFloat16(copy + rows * 1024, source + rows * 1024, rows: 1, columns: count - rows * 1024, ld: count - rows * 1024)
+        }
+        roundedParameters = RoundedParameters(thread: pthread_self(), source: source, count: count, values: copy)
+    }
+
+    /// Ends what `roundParameters` started on this thread (before the parameters change).
+    public static func releaseParameters() {
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        if let r = roundedParameters, pthread_equal(r.thread, pthread_self()) != 0 { roundedParameters = nil }
+    }
+
+    /// The rounded copy of rows × columns float32 values at `p` (rows `columns` apart) where this
+    /// thread's rounded parameters hold them. Called under `lock`.
+    private static func roundedParameters(at p: UnsafePointer<Float>, count: Int) -> UnsafePointer<UInt16>? {
+        guard let r = roundedParameters, pthread_equal(r.thread, pthread_self()) != 0,
+              p >= r.source, p + count <= r.source + r.count else { return nil }
+        return r.values + (p - r.source)
+    }
+
+    /// `t` rounded, from this thread's rounded parameters if `t` is one of them (else nil).
+    static func roundedParameter(_ t: Tensor) -> BF16Matrix? {
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return roundedParameters(at: t.pointer, count: t.count).map { BF16Matrix(UnsafeMutablePointer(mutating: $0), rows: t.rows, columns: t.columns) }
+    }
+
     /// Seconds spent inside oneDNN's products since the process started (not the rounding into
     /// scratch copies): what a benchmark compares with the whole step's time.
     nonisolated(unsafe) public private(set) static var productSeconds = 0.0
@@ -64,6 +119,8 @@ public enum BF16Matmul {
         var bias: Bool
         /// C in bfloat16 (oneDNN rounds the float32 sums as it writes them).
         var outputBF16: Bool
+        /// C = max(C, 0) before it is written (oneDNN's ReLU post-op).
+        var relu: Bool
     }
 
     private struct Entry {
@@ -104,20 +161,22 @@ public enum BF16Matmul {
     }
 
     /// C = op(A) · op(B) (+ bias) written rounded to bfloat16 (nearest-even, as oneDNN writes the
-    /// float32 sums): a result that only products read, made without its float32 copy.
+    /// float32 sums): a result that only products read, made without its float32 copy. With `relu`,
+    /// C = max(op(A) · op(B) + bias, 0) before rounding (oneDNN's post-op: no pass over C).
     public static func multiply(rounded c: UnsafeMutablePointer<UInt16>, _ a: Operand, _ b: Operand, transposeB: Bool,
-                                m: Int, n: Int, k: Int, bias: UnsafePointer<Float>? = nil) {
-        multiply(Output(UnsafeMutableRawPointer(c), bfloat16: true), a, transposeA: false, b, transposeB: transposeB,
+                                m: Int, n: Int, k: Int, bias: UnsafePointer<Float>? = nil, relu: Bool = false) {
+        multiply(Output(UnsafeMutableRawPointer(c), bfloat16: true, relu: relu), a, transposeA: false, b, transposeB: transposeB,
                  m: m, n: n, k: k, alpha: 1, beta: 0, bias: bias)
     }
 
-    /// Where a product writes: float32 or bfloat16 elements.
+    /// Where a product writes: float32 or bfloat16 elements (after a ReLU, if `relu`).
     private struct Output {
         var base: UnsafeMutableRawPointer
         var bfloat16: Bool
-        init(_ base: UnsafeMutableRawPointer, bfloat16: Bool) { (self.base, self.bfloat16) = (base, bfloat16) }
+        var relu = false
+        init(_ base: UnsafeMutableRawPointer, bfloat16: Bool, relu: Bool = false) { (self.base, self.bfloat16, self.relu) = (base, bfloat16, relu) }
         /// Element `offset` on.
-        static func + (o: Output, offset: Int) -> Output { Output(o.base + offset * (o.bfloat16 ? 2 : 4), bfloat16: o.bfloat16) }
+        static func + (o: Output, offset: Int) -> Output { Output(o.base + offset * (o.bfloat16 ? 2 : 4), bfloat16: o.bfloat16, relu: o.relu) }
     }
 
     private static func multiply(_ c: Output, _ a: Operand, transposeA: Bool, _ b: Operand, transposeB: Bool,
@@ -202,7 +261,7 @@ public enum BF16Matmul {
             if end <= start { continue }
             let (blockM, blockN) = byColumns ? (m, end - start) : (end - start, n)
             let key = Key(m: blockM, n: blockN, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB,
-                          alpha: alpha, beta: beta, bias: bias != nil, outputBF16: c.bfloat16)
+                          alpha: alpha, beta: beta, bias: bias != nil, outputBF16: c.bfloat16, relu: c.relu)
             let entry = cache[key] ?? makeEntry(key)
             cache[key] = entry
             blocks.append((start, entry))
@@ -253,6 +312,7 @@ public enum BF16Matmul {
         switch operand {
         case .bfloat16(let p): return p
         case .float32(let p, let ld):
+            if ld == columns, let rounded = roundedParameters(at: p, count: rows * columns) { return rounded }
             let copy = scratch.reserve(rows * columns)
             roundToBFloat16(copy, p, rows: rows, columns: columns, ld: ld)
             return UnsafePointer(copy)
@@ -290,10 +350,11 @@ public enum BF16Matmul {
             var alpha = key.alpha
             check(dnnl_primitive_attr_set_output_scales(attributes, 1, 0, &alpha), "alpha")
         }
-        if key.beta != 0 {
+        if key.beta != 0 || key.relu {
             var postOps: dnnl_post_ops_t? = nil
             check(dnnl_post_ops_create(&postOps), "post-ops")
-            check(dnnl_post_ops_append_sum(postOps, key.beta), "beta")
+            if key.beta != 0 { check(dnnl_post_ops_append_sum(postOps, key.beta), "beta") }
+            if key.relu { check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "relu") }
             check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "post-ops")
             dnnl_post_ops_destroy(postOps)
         }

@@ -39,17 +39,24 @@ public func layerNormForward(_ y: BF16Matrix, mean: UnsafeMutablePointer<Float>,
     }
 }
 
+/// With `residual` (a pre-norm sub-layer's output gradient, the residual path's share), dx is
+/// written as residual + rstd·(…) instead of being added to.
 public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
                               dy: Tensor, x: Tensor, weight: Tensor,
-                              mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>) {
+                              mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, residual: Tensor? = nil) {
     checkShape(dy.shape.count == x.shape.count && dy.columns == x.columns, "layerNormBackward: dy vs x", dy.shape, x.shape)
     checkShape(dx.shape.count == x.shape.count && dx.columns == x.columns, "layerNormBackward: dx vs x", dx.shape, x.shape)
     checkShape(dWeight.count == x.columns && dBias.count == x.columns, "layerNormBackward: dWeight vs x", dWeight.shape, x.shape)
+    if let residual { checkShape(residual.count == dx.count, "layerNormBackward: residual vs dx", residual.shape, dx.shape) }
     let c = x.columns
     let w = weight.pointer
+    // dx is added to where there is no residual (its own values are the base). Row by row: this
+    // is memory-bound (dy, x and dx come from memory once each); a C version that kept sixteen
+    // rows' sums in the lanes of vectors, the same bits, ran 20 % slower in a base step.
+    let base = UnsafePointer(residual?.pointer ?? dx.pointer)
     Threads.parallelChunks(x.rows, minChunk: 64) { rows in
         for r in rows {
-            let xr = x.pointer + r * c, dyr = dy.pointer + r * c, dxr = dx.pointer + r * c
+            let xr = x.pointer + r * c, dyr = dy.pointer + r * c, dxr = dx.pointer + r * c, br = base + r * c
             let mu = mean[r], s = rstd[r]
             var gMean: Float = 0, gxMean: Float = 0
             for j in 0..<c {
@@ -61,7 +68,7 @@ public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
             gxMean /= Float(c)
             for j in 0..<c {
                 let xhat = (xr[j] - mu) * s
-                dxr[j] += s * (dyr[j] * w[j] - gMean - xhat * gxMean)
+                dxr[j] = br[j] + s * (dyr[j] * w[j] - gMean - xhat * gxMean)
             }
         }
     }

@@ -32,14 +32,15 @@ public func linearForward(_ y: Tensor, _ x: LinearInput, weight: LinearInput, bi
 }
 
 /// y = x·Wᵀ + b written rounded to bfloat16 (a bf16 pass; float32 weights): a projection that
-/// only products read (attention's q, k and v), made without its float32 copy.
-public func linearForward(_ y: BF16Matrix, _ x: LinearInput, weight: Tensor, bias: Tensor?) {
+/// only products read (attention's q, k and v), made without its float32 copy. With `relu`,
+/// y = max(x·Wᵀ + b, 0) (the feed-forward layer's hidden units).
+public func linearForward(_ y: BF16Matrix, _ x: LinearInput, weight: Tensor, bias: Tensor?, relu: Bool = false) {
     requireBF16Pass("linearForward")
     checkShape(x.columns == weight.columns, "linearForward: input vs weight [out, in]", x.shape, weight.shape)
     checkShape(y.rows == x.rows && y.columns == weight.rows, "linearForward: output vs input·weightᵀ", Shape(y.rows, y.columns), Shape(x.rows, weight.rows))
     if let bias { checkShape(bias.count == weight.rows, "linearForward: bias vs weight [out, in]", bias.shape, weight.shape) }
     BF16Matmul.multiply(rounded: y.pointer, x.operand, .float32(weight.pointer, ld: weight.columns), transposeB: true,
-                        m: y.rows, n: y.columns, k: x.columns, bias: bias.map { UnsafePointer($0.pointer) })
+                        m: y.rows, n: y.columns, k: x.columns, bias: bias.map { UnsafePointer($0.pointer) }, relu: relu)
 }
 
 /// Accumulates dx (if given), dW and db (if given) from dy. With `accumulateDx` false, dx is

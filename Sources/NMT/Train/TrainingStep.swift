@@ -66,7 +66,11 @@ public final class TrainingStep {
         let scale = 1 / Float(result.targetTokens)
         gradients.zero()
         BF16Matmul.active = precision == .bfloat16
-        defer { BF16Matmul.active = false }
+        if precision == .bfloat16 { BF16Matmul.roundParameters(UnsafeBufferPointer(model.parameters.valueBuffer)) }
+        defer {
+            BF16Matmul.releaseParameters()
+            BF16Matmul.active = false
+        }
         for (index, batch) in batches.enumerated() where index % world.size == world.rank {
             dropout.startBatch(update: update, batch: index)
             let first = index == world.rank
@@ -79,6 +83,7 @@ public final class TrainingStep {
             result.lossSum += loss.lossSum
             result.nllSum += loss.nllSum
         }
+        BF16Matmul.releaseParameters()  // before Adam changes them
         if world.size > 1 {
             let start = Date()
             try world.sum(gradients.buffer.buffer)

@@ -143,6 +143,34 @@ import Testing
     }
 
     @Test(arguments: [false, true])
+    func attentionsRoundedGradientsAndTheirBiasSumsHaveTheBitsOfTheFloat32Product(transposeA: Bool) {
+        // dq = dS·k·α and dk = dSᵀ·q·α, written rounded with the bias gradient summed by the product:
+        // the bits of writing them in float32, then rounding them and summing their columns in row order.
+        let (batch, heads, d, t) = (3, 4, 40, 19)
+        let c = heads * d
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 12)
+        let k = arena.bfloat16(rows: batch * t, columns: c)
+        for i in 0..<k.count { k.pointer[i] = UInt16(truncatingIfNeeded: (rng.nextUnitFloat() * 2 - 1).bitPattern >> 16) }
+        let dScores = arena.tensor(Shape(batch, heads, t, t))
+        for i in 0..<dScores.count { dScores[i] = rng.nextUnitFloat() - 0.5 }
+        let start = (0..<c).map { Float($0) / 7 }
+        func heads32(_ t32: Tensor) -> BF16HeadProducts.Operand { .float32(MatrixBatch(t32.pointer, outerStride: t * c, innerStride: d, ld: c)) }
+        let float32 = arena.tensor(Shape(batch * t, c)), rounded = arena.bfloat16(rows: batch * t, columns: c), sums = arena.tensor(Shape(c))
+        sums.pointer.update(from: start, count: c)
+        for (output, columnSums) in [(heads32(float32), nil), (BF16HeadProducts.Operand.bfloat16(MultiHeadAttention.perHead(rounded, length: t, heads: heads)), sums.pointer)] {
+            BF16HeadProducts.multiply(outer: batch, inner: heads, output, .float32(MultiHeadAttention.perHead(dScores, queries: t, keys: t)),
+                                      MultiHeadAttention.perHead(k, length: t, heads: heads), m: t, n: d, k: t, transposeA: transposeA, alpha: 0.5,
+                                      columnSums: columnSums)
+        }
+        var expectedSums = start
+        for r in 0..<(batch * t) { for j in 0..<c { expectedSums[j] += float32[r * c + j] } }
+        let expectedRounded = arena.bfloat16(of: float32)
+        #expect((0..<rounded.count).allSatisfy { rounded.pointer[$0] == expectedRounded.pointer[$0] })
+        #expect(sums.array.map(\.bitPattern) == expectedSums.map(\.bitPattern))
+    }
+
+    @Test(arguments: [false, true])
     func aProductLargerThanOneBlockEqualsTheWholeProduct(transposeA: Bool) {
         // op(A) [m, k] with m·k = 3 blocks and a half: row blocks, or inner slices summed into C.
         let (m, n, k) = (transposeA ? 48 : 7 * BF16Matmul.blockElements / 2 / 64, 24, transposeA ? 7 * BF16Matmul.blockElements / 2 / 48 : 64)
@@ -231,11 +259,13 @@ import Testing
         #expect(bitwiseEqual(db, dbExpected))
     }
 
-    @Test func theFeedForwardLayerKeepsItsHiddenActivationsInBFloat16WithTheSameNumbers() {
-        // Forward and backward (ReLU, dropout: fused with the rounding into one pass each way) in a
-        // bf16 pass against the separate passes with every product rounding its own float32 inputs:
-        // identical bits, and half the hidden layer's memory. F = 150: the kernels' 128-column step,
-        // a 16-column step and a tail; 50·150 values: 8-value steps and a tail.
+    @Test(arguments: [Float(0.2), 0])
+    func theFeedForwardLayerKeepsItsHiddenActivationsInBFloat16WithTheSameNumbers(activationDropout: Float) {
+        // Forward and backward (ReLU, dropout: fused with the rounding into one pass each way; without
+        // dropout, ReLU and the rounding done by fc1's product) in a bf16 pass against the separate
+        // passes with every product rounding its own float32 inputs: identical bits, and half the
+        // hidden layer's memory. F = 150: the kernels' 128-column step, a 16-column step and a
+        // tail; 50·150 values: 8-value steps and a tail.
         let (rows, c, f) = (50, 32, 150)
         let weightsArena = Arena()
         var rng = RandomGenerator(seed: 10)
@@ -245,7 +275,7 @@ import Testing
         let w = FeedForwardWeights(fc1: linear(f, c), fc2: linear(c, f))
         let x = random(Shape(rows, c), weightsArena, &rng), dy = random(Shape(rows, c), weightsArena, &rng)
         let config = TransformerConfig(vocabularySize: 10, dModel: c, ffnDim: f, heads: 4, encoderLayers: 1, decoderLayers: 1,
-                                       dropout: 0, attentionDropout: 0, activationDropout: 0.2, maxPositions: 8)
+                                       dropout: 0, attentionDropout: 0, activationDropout: activationDropout, maxPositions: 8)
         func zeroGradients() -> FeedForwardWeights {
             func zeros(_ l: LinearWeights) -> LinearWeights {
                 LinearWeights(weight: .float32(weightsArena.zeros(l.weight.float32.shape)), bias: weightsArena.zeros(l.bias.shape))
@@ -269,7 +299,7 @@ import Testing
         linearForward(u, x, weight: w.fc1.weight.float32, bias: w.fc1.bias)
         activationForward(u, u, .relu)
         var dropoutRNG = RandomGenerator(seed: 11)
-        let mask = dropoutForward(u, u, kept: reference.bytes(u.count), probability: 0.2, rng: &dropoutRNG)
+        let mask = activationDropout > 0 ? dropoutForward(u, u, kept: reference.bytes(u.count), probability: activationDropout, rng: &dropoutRNG) : nil
         let referenceInUse = reference.mark()
         let yReference = reference.tensor(y.shape)
         linearForward(yReference, u, weight: w.fc2.weight.float32, bias: w.fc2.bias)
@@ -279,16 +309,17 @@ import Testing
         matmul(da, dy, w.fc2.weight.float32)
         matmul(gReference.fc2.weight.float32, dy, u, transposeA: true, beta: 1)
         columnSumAccumulate(gReference.fc2.bias.pointer, dy)
-        for i in 0..<da.count { da[i] = u[i] > 0 ? da[i] * mask.scale : 0 }
+        for i in 0..<da.count { da[i] = u[i] > 0 ? da[i] * (mask?.scale ?? 1) : 0 }
         matmul(dxReference, da, w.fc1.weight.float32, beta: 1)
         matmul(gReference.fc1.weight.float32, da, x, transposeA: true, beta: 1)
         columnSumAccumulate(gReference.fc1.bias.pointer, da)
         #expect(bitwiseEqual(dx, dxReference))
         #expect(bitwiseEqual(g.fc1.weight.float32, gReference.fc1.weight.float32) && bitwiseEqual(g.fc1.bias, gReference.fc1.bias))
         #expect(bitwiseEqual(g.fc2.weight.float32, gReference.fc2.weight.float32) && bitwiseEqual(g.fc2.bias, gReference.fc2.bias))
-        // Kept for backward: a' at 2 bytes and the mask at 1 (each rounded up to 64 bytes), against
-        // a' at 4 bytes and the mask.
-        #expect(bf16InUse * 4 <= rows * f * 3 + 2 * 64 && referenceInUse * 4 >= rows * f * 5)
+        // Kept for backward: a' at 2 bytes and the mask (if any) at 1 (each rounded up to 64 bytes),
+        // against a' at 4 bytes and the mask.
+        let maskBytes = activationDropout > 0 ? 1 : 0
+        #expect(bf16InUse * 4 <= rows * f * (2 + maskBytes) + 2 * 64 && referenceInUse * 4 >= rows * f * (4 + maskBytes))
     }
 
     @Test func aPreNormSublayerInABF16PassGivesItsFunctionTheRoundedLayerNormAndKeepsNoFloat32Copy() {
@@ -350,6 +381,32 @@ import Testing
         }
         #expect(failures.isEmpty, "\(failures)")
         print("bf16 vs fp32 gradient: ‖bf16 − fp32‖ / ‖fp32‖ = \((totalDifference / totalNorm).squareRoot()) over the whole model")
+    }
+
+    @Test func aBF16PassThatRoundsTheParametersOnceGivesTheGradientsOfRoundingThemPerProduct() throws {
+        let config = TransformerConfig(vocabularySize: 300, dModel: 64, ffnDim: 128, heads: 4, encoderLayers: 2, decoderLayers: 2,
+                                       dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, maxPositions: 40)
+        let model = try Transformer(config: config)
+        model.initialize(seed: 3)
+        var rng = RandomGenerator(seed: 6)
+        let batch = Batch(pairs: (0..<10).map { i in
+            ((0..<(6 + i)).map { _ in Int32(4 + rng.next() % 296) }, (0..<(12 - i / 2)).map { _ in Int32(4 + rng.next() % 296) })
+        })
+        let arena = Arena()
+        func gradients(roundingOnce: Bool) -> TransformerGradients {
+            let g = TransformerGradients(for: model)
+            BF16Matmul.active = true
+            if roundingOnce { BF16Matmul.roundParameters(UnsafeBufferPointer(model.parameters.valueBuffer)) }
+            defer {
+                BF16Matmul.releaseParameters()
+                BF16Matmul.active = false
+            }
+            let dropout = DropoutSampler(config: config, rng: RandomGenerator(seed: 7))
+            model.backward(model.forward(batch, dropout: dropout, arena: arena), labelSmoothing: 0.1, gradients: g, arena: arena)
+            return g
+        }
+        let perProduct = gradients(roundingOnce: false), once = gradients(roundingOnce: true)
+        #expect((0..<once.buffer.count).allSatisfy { once.buffer.pointer[$0].bitPattern == perProduct.buffer.pointer[$0].bitPattern })
     }
 
     @Test func twoBF16RunsWithTheSameSeedWriteTheSameCheckpoint() throws {

@@ -93,6 +93,26 @@ import Testing
         #expect(bad.isEmpty, "\(bad)")
     }
 
+    @Test func layerNormBackwardWithAResidualWritesTheResidualPlusItsGradient() {
+        // A pre-norm sub-layer's input gradient: dx = dy_residual + LN′, with the bits of adding
+        // LN′ to a dx that holds the residual.
+        var rng = RandomGenerator(seed: 14)
+        let (rows, c) = (5, 19)
+        let x = OwnedTensor(Shape(rows, c), uniform: 2, rng: &rng), dy = OwnedTensor(Shape(rows, c), uniform: 1, rng: &rng)
+        let w = OwnedTensor(Shape(c), uniform: 1, rng: &rng), b = OwnedTensor(Shape(c), uniform: 1, rng: &rng)
+        let residual = OwnedTensor(Shape(rows, c), uniform: 1, rng: &rng)
+        let y = OwnedTensor(Shape(rows, c)), mean = OwnedTensor(Shape(rows)), rstd = OwnedTensor(Shape(rows))
+        layerNormForward(y.t, mean: mean.t.pointer, rstd: rstd.t.pointer, x.t, weight: w.t, bias: b.t)
+        let added = OwnedTensor(Shape(rows, c), values: residual.t.array), written = OwnedTensor(Shape(rows, c), uniform: 9, rng: &rng)
+        let cases: [(OwnedTensor, Tensor?)] = [(added, nil), (written, residual.t)]
+        for (dx, base) in cases {
+            let dw = OwnedTensor(Shape(c)), db = OwnedTensor(Shape(c))
+            layerNormBackward(dx: dx.t, dWeight: dw.t, dBias: db.t, dy: dy.t, x: x.t, weight: w.t, mean: mean.t.pointer, rstd: rstd.t.pointer,
+                              residual: base)
+        }
+        #expect(written.t.array.map(\.bitPattern) == added.t.array.map(\.bitPattern))
+    }
+
     @Test func layerNormOutputHasZeroMeanAndUnitVariance() {
         var rng = RandomGenerator(seed: 13)
         let x = OwnedTensor(Shape(3, 64), uniform: 5, rng: &rng)
