@@ -6,7 +6,10 @@
 //
 // Called from the thread that runs the step (never inside nmt's parallel regions); nmt's workers
 // each run one block of rows on one OpenMP thread. Primitives are cached by shape and share no
-// state (each worker passes its own scratchpad).
+// state (each worker passes its own scratchpad). A training step rounds the parameters once
+// (`roundParameters`); a weight read from them is packed once per update into the layout
+// oneDNN's kernel reads (its "any" weights format, by oneDNN's reorder), which oneDNN would
+// otherwise do inside every product for every block of rows.
 
 import CDNNL
 import CKernels
@@ -36,7 +39,8 @@ public enum BF16Matmul {
     /// A bfloat16 copy of the model's parameters for the pass running on one thread: a pass reads
     /// each weight matrix in several products (the forward product, the backward's input
     /// gradient), and each rounded its own copy of it; `roundParameters` rounds them all once per
-    /// update instead. The same rounding, so the same bits.
+    /// update instead (the same rounding, so the same bits), and products then read each weight
+    /// packed once per update in oneDNN's own layout (`packedWeight`).
     private struct RoundedParameters {
         var thread: pthread_t
         var source: UnsafePointer<Float>
@@ -44,6 +48,8 @@ public enum BF16Matmul {
         var values: UnsafePointer<UInt16>
     }
     nonisolated(unsafe) private static var roundedParameters: RoundedParameters? = nil
+    /// Counts `roundParameters` calls: packed weights of an earlier count are stale.
+    nonisolated(unsafe) private static var parameterGeneration = 0
     nonisolated(unsafe) private static var roundedParameterValues = GrowableBuffer<UInt16>()
 
     /// Rounds `parameters` (unchanged until `releaseParameters`) for this thread's bf16 pass: its
@@ -62,6 +68,7 @@ public enum BF16Matmul {
             roundToBFloat16(copy + rows * 1024, source + rows * 1024, rows: 1, columns: count - rows * 1024, ld: count - rows * 1024)
         }
         roundedParameters = RoundedParameters(thread: pthread_self(), source: source, count: count, values: copy)
+        parameterGeneration += 1
     }
 
     /// Ends what `roundParameters` started on this thread (before the parameters change).
@@ -121,6 +128,8 @@ public enum BF16Matmul {
         var outputBF16: Bool
         /// C = max(C, 0) before it is written (oneDNN's ReLU post-op).
         var relu: Bool
+        /// B is a weight packed in the layout oneDNN's kernel reads (`packedWeight`).
+        var packedB: Bool
     }
 
     private struct Entry {
@@ -252,19 +261,38 @@ public enum BF16Matmul {
         // a narrower product's inner dimension differently, so they can depend on the thread count
         // (in the last bits: bf16 losses moved by ≤ 1e-5 relative when this split came in).
         let byColumns = n > m && n >= 128 * Threads.count
+        // A weight (B read from the rounded parameters, whole) is packed once per update into the
+        // layout oneDNN's kernel reads; given plain rows, oneDNN packs B inside every product, again
+        // for each block of A's rows (measured: 5 % of a base step's product time).
+        var packedSource: UnsafePointer<UInt16>? = nil
+        if !byColumns, let r = roundedParameters, pthread_equal(r.thread, pthread_self()) != 0 {
+            switch b {
+            case .float32(let p, let ld): if ld == (transposeB ? k : n) { packedSource = roundedParameters(at: p, count: k * n) }
+            case .bfloat16(let p): if p >= r.values && p + k * n <= r.values + r.count { packedSource = p }  // the tied output projection
+            }
+        }
         let extent = byColumns ? n : m, unit = byColumns ? 64 : 16
         let workers = byColumns || m >= 32 * Threads.count ? Threads.count : 1
         var blocks: [(start: Int, entry: Entry)] = []
-        for w in 0..<workers {
-            let start = workers == 1 ? 0 : (extent * w / workers) / unit * unit
-            let end = w == workers - 1 ? extent : (extent * (w + 1) / workers) / unit * unit
-            if end <= start { continue }
-            let (blockM, blockN) = byColumns ? (m, end - start) : (end - start, n)
-            let key = Key(m: blockM, n: blockN, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA, transposeB: transposeB,
-                          alpha: alpha, beta: beta, bias: bias != nil, outputBF16: c.bfloat16, relu: c.relu)
-            let entry = cache[key] ?? makeEntry(key)
-            cache[key] = entry
-            blocks.append((start, entry))
+        func makeBlocks(packed: Bool) {
+            blocks.removeAll(keepingCapacity: true)
+            for w in 0..<workers {
+                let start = workers == 1 ? 0 : (extent * w / workers) / unit * unit
+                let end = w == workers - 1 ? extent : (extent * (w + 1) / workers) / unit * unit
+                if end <= start { continue }
+                let (blockM, blockN) = byColumns ? (m, end - start) : (end - start, n)
+                let key = Key(m: blockM, n: blockN, k: k, aStride: m, bStride: transposeB ? k : n, cStride: n, transposeA: transposeA,
+                              transposeB: transposeB, alpha: alpha, beta: beta, bias: bias != nil, outputBF16: c.bfloat16, relu: c.relu, packedB: packed)
+                let entry = cache[key] ?? makeEntry(key)
+                cache[key] = entry
+                blocks.append((start, entry))
+            }
+        }
+        makeBlocks(packed: packedSource != nil)
+        // The workers' products must read one packed layout (oneDNN could pick another for another block height).
+        if packedSource != nil, !blocks.allSatisfy({ var a = $0.entry.b, b = blocks[0].entry.b; return dnnl_memory_desc_equal(&a, &b) != 0 }) {
+            packedSource = nil
+            makeBlocks(packed: false)
         }
         while streams.count < blocks.count {
             var stream: dnnl_stream_t? = nil
@@ -278,10 +306,12 @@ public enum BF16Matmul {
             scratchpads[slot] = UnsafeMutableRawPointer.allocate(byteCount: block.entry.scratchpadBytes, alignment: 64)
             scratchpadCapacity[slot] = block.entry.scratchpadBytes
         }
+        // Row blocks of one product share one packed layout of B (oneDNN picks it by B's shape).
+        let bWords = packedSource.map { packedWeight($0, transposed: transposeB, k: k, n: n, layout: blocks[0].entry.b) } ?? b16
         // Where each block starts in A, B, C and the bias.
         let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: Output, bias: UnsafePointer<Float>?)] = blocks.map { block in
             byColumns ? (a16, transposeB ? b16 + block.start * k : b16 + block.start, c + block.start, bias.map { $0 + block.start })
-                      : (transposeA ? a16 + block.start : a16 + block.start * k, b16, c + block.start * n, bias)
+                      : (transposeA ? a16 + block.start : a16 + block.start * k, bWords, c + block.start * n, bias)
         }
         let run = { (slot: Int) in
             let block = blocks[slot]
@@ -308,6 +338,69 @@ public enum BF16Matmul {
     }
 
     /// The operand as dense bfloat16 [rows, columns]: itself when rounded already, else rounded into `scratch`.
+    /// A weight's packed copy, by where its rounded rows lie and which way it is read.
+    private struct PackedSlot: Hashable {
+        var source: UnsafePointer<UInt16>
+        var transposed: Bool
+    }
+    private struct Packed {
+        var values: UnsafeMutableRawPointer
+        var bytes: Int
+        var layout: dnnl_memory_desc_t
+        var generation: Int
+    }
+    nonisolated(unsafe) private static var packed: [PackedSlot: Packed] = [:]
+    /// Reorders from plain rounded rows into a packed layout, by shape and layout.
+    private struct PackerKey: Hashable { var k, n: Int, transposed: Bool }
+    nonisolated(unsafe) private static var packers: [PackerKey: (primitive: dnnl_primitive_t, plain: dnnl_memory_desc_t, layout: dnnl_memory_desc_t)] = [:]
+
+    /// B [k, n] (Wᵀ over W's rounded rows [n, k] when transposed, else W [k, n] itself) in
+    /// `layout`, packed this update (oneDNN's reorder: the same bfloat16 values, moved). Called
+    /// under `lock`.
+    private static func packedWeight(_ source: UnsafePointer<UInt16>, transposed: Bool, k: Int, n: Int,
+                                     layout: dnnl_memory_desc_t) -> UnsafePointer<UInt16> {
+        var layout = layout
+        let slot = PackedSlot(source: source, transposed: transposed)
+        var entry = packed[slot]
+        if let e = entry, e.generation == parameterGeneration, var seen = Optional(e.layout), dnnl_memory_desc_equal(&seen, &layout) != 0 {
+            return UnsafePointer(e.values.assumingMemoryBound(to: UInt16.self))
+        }
+        let bytes = dnnl_memory_desc_get_size(&layout)
+        if entry == nil || entry!.bytes < bytes {
+            entry?.values.deallocate()
+            entry = Packed(values: UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64), bytes: bytes, layout: layout, generation: 0)
+        }
+        // One reorder primitive per shape and direction (rebuilt if oneDNN's layout changes).
+        let shape = PackerKey(k: k, n: n, transposed: transposed)
+        var packer = packers[shape]
+        if var known = packer?.layout, dnnl_memory_desc_equal(&known, &layout) == 0 { packer = nil }
+        if packer == nil {
+            var plain = dnnl_memory_desc_t()
+            var dims: [Int64] = [Int64(k), Int64(n)], strides: [Int64] = transposed ? [1, Int64(k)] : [Int64(n), 1]
+            check(dnnl_memory_desc_init_by_strides(&plain, 2, &dims, dnnl_bf16, &strides), "plain weights")
+            var description: dnnl_primitive_desc_t? = nil
+            check(dnnl_reorder_primitive_desc_create(&description, &plain, engine, &layout, engine, nil), "reorder descriptor")
+            defer { dnnl_primitive_desc_destroy(description) }
+            var primitive: dnnl_primitive_t? = nil
+            check(dnnl_primitive_create(&primitive, description), "reorder")
+            packer = (primitive!, plain, layout)
+            packers[shape] = packer
+        }
+        omp_set_num_threads(1)
+        var plain = packer!.plain
+        var memories: [dnnl_memory_t?] = [nil, nil]
+        check(dnnl_memory_create(&memories[0], &plain, engine, UnsafeMutableRawPointer(mutating: source)), "memory")
+        check(dnnl_memory_create(&memories[1], &layout, engine, entry!.values), "memory")
+        let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: memories[0]), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: memories[1])]
+        check(dnnl_primitive_execute(packer!.primitive, streams[0], 2, arguments), "reorder")
+        check(dnnl_stream_wait(streams[0]), "wait")
+        for memory in memories { dnnl_memory_destroy(memory) }
+        entry!.layout = layout
+        entry!.generation = parameterGeneration
+        packed[slot] = entry
+        return UnsafePointer(entry!.values.assumingMemoryBound(to: UInt16.self))
+    }
+
     private static func dense(_ operand: Operand, rows: Int, columns: Int, scratch: inout GrowableBuffer<UInt16>) -> UnsafePointer<UInt16> {
         switch operand {
         case .bfloat16(let p): return p
@@ -329,7 +422,11 @@ public enum BF16Matmul {
         var bStrides: [Int64] = key.transposeB ? [1, Int64(key.bStride)] : [Int64(key.bStride), 1]
         var cStrides: [Int64] = [Int64(key.cStride), 1]
         check(dnnl_memory_desc_init_by_strides(&a, 2, &aDims, dnnl_bf16, &aStrides), "source")
-        check(dnnl_memory_desc_init_by_strides(&b, 2, &bDims, dnnl_bf16, &bStrides), "weights")
+        if key.packedB {
+            check(dnnl_memory_desc_init_by_tag(&b, 2, &bDims, dnnl_bf16, dnnl_format_tag_any), "weights")
+        } else {
+            check(dnnl_memory_desc_init_by_strides(&b, 2, &bDims, dnnl_bf16, &bStrides), "weights")
+        }
         check(dnnl_memory_desc_init_by_strides(&c, 2, &cDims, key.outputBF16 ? dnnl_bf16 : dnnl_f32, &cStrides), "destination")
         var bias = dnnl_memory_desc_t()
         if key.bias {
@@ -363,6 +460,7 @@ public enum BF16Matmul {
         defer { dnnl_primitive_desc_destroy(primitiveDescription) }
         var primitive: dnnl_primitive_t? = nil
         check(dnnl_primitive_create(&primitive, primitiveDescription), "primitive")
+        if key.packedB { b = dnnl_primitive_desc_query_md(primitiveDescription, dnnl_query_weights_md, 0)!.pointee }
         let scratchpad = dnnl_primitive_desc_query_md(primitiveDescription, dnnl_query_scratchpad_md, 0)!.pointee
         var scratchpadCopy = scratchpad
         return Entry(primitive: primitive!, a: a, b: b, c: c, scratchpad: scratchpad, bias: bias, scratchpadBytes: max(64, dnnl_memory_desc_get_size(&scratchpadCopy)))

@@ -383,7 +383,9 @@ import Testing
         print("bf16 vs fp32 gradient: ‖bf16 − fp32‖ / ‖fp32‖ = \((totalDifference / totalNorm).squareRoot()) over the whole model")
     }
 
-    @Test func aBF16PassThatRoundsTheParametersOnceGivesTheGradientsOfRoundingThemPerProduct() throws {
+    @Test func aBF16PassThatRoundsAndPacksTheParametersOnceGivesTheGradientsOfRoundingThemPerProduct() throws {
+        // roundParameters: every weight rounded once per update, and packed once in the layout
+        // oneDNN's kernel reads (instead of oneDNN packing it in every product) — the same bits.
         let config = TransformerConfig(vocabularySize: 300, dModel: 64, ffnDim: 128, heads: 4, encoderLayers: 2, decoderLayers: 2,
                                        dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, maxPositions: 40)
         let model = try Transformer(config: config)
