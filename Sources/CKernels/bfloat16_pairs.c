@@ -97,16 +97,16 @@ static inline __attribute__((always_inline)) void store_rounded(uint16_t *target
     _mm256_mask_storeu_epi16(target, k, (__m256i)BFLOAT16_BITS16((f16x)x));
 }
 
-// Columns j0… (at sums + j) of one row of C (at c + at): float32 scaled by alpha, or rounded to
-// bfloat16 — scaled and added to the column sums first, if there are sums.
+// Columns j0… of one row of C (at c + at): float32 scaled by alpha, or rounded to bfloat16 —
+// scaled and added to the columns' sums (s0, s1: held in registers) first, if summing.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-static inline __attribute__((always_inline)) void store_row(float *c32, uint16_t *c16, float *sums, long at, long j, __mmask16 k0, __mmask16 k1,
-                                                            __m512 low, __m512 high, __m512 scale) {
-    if (c16 && sums) {
+static inline __attribute__((always_inline)) void store_row(float *c32, uint16_t *c16, int summing, __m512 *s0, __m512 *s1, long at,
+                                                            __mmask16 k0, __mmask16 k1, __m512 low, __m512 high, __m512 scale) {
+    if (c16 && summing) {
         low = _mm512_mul_ps(low, scale);
         high = _mm512_mul_ps(high, scale);
-        _mm512_mask_storeu_ps(sums + j, k0, _mm512_add_ps(_mm512_maskz_loadu_ps(k0, sums + j), low));
-        _mm512_mask_storeu_ps(sums + j + 16, k1, _mm512_add_ps(_mm512_maskz_loadu_ps(k1, sums + j + 16), high));
+        *s0 = _mm512_add_ps(*s0, low);
+        *s1 = _mm512_add_ps(*s1, high);
         store_rounded(c16 + at, k0, low);
         store_rounded(c16 + at + 16, k1, high);
     } else if (c16) {
@@ -119,20 +119,24 @@ static inline __attribute__((always_inline)) void store_row(float *c32, uint16_t
 }
 
 // Four rows of C by 32 columns at a time: eight accumulators, each pair of B loaded once for four
-// broadcast pairs of A. C is float32 (c32, scaled by alpha) or bfloat16 (c16; with sums, scaled
-// by alpha and each row added to sums first, rows in order).
+// broadcast pairs of A; all rows of a block of columns before the next block. C is float32 (c32,
+// scaled by alpha) or bfloat16 (c16; with sums, scaled by alpha and each row added to sums first,
+// rows in order, the block's sums held in registers down the rows).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static inline __attribute__((always_inline)) void pair_product(float *c32, uint16_t *c16, float *sums, long ldc, const uint32_t *a, long rowStride, long pairStride,
                                                                const uint32_t *b, long ldb, long m, long n, long pairs, float alpha) {
     const __m512 scale = _mm512_set1_ps(alpha);
-    for (long i0 = 0; i0 < m; i0 += 4) {
-        long rows = m - i0 < 4 ? m - i0 : 4;
-        const uint32_t *a0 = a + i0 * rowStride;
-        const uint32_t *a1 = a0 + (rows > 1 ? rowStride : 0), *a2 = a0 + (rows > 2 ? 2 * rowStride : 0), *a3 = a0 + (rows > 3 ? 3 * rowStride : 0);
-        for (long j0 = 0; j0 < n; j0 += 32) {
-            long columns = n - j0 < 32 ? n - j0 : 32;
-            __mmask16 k0 = columns >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << columns) - 1);
-            __mmask16 k1 = columns <= 16 ? 0 : columns >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (columns - 16)) - 1);
+    const int summing = sums != 0;
+    for (long j0 = 0; j0 < n; j0 += 32) {
+        long columns = n - j0 < 32 ? n - j0 : 32;
+        __mmask16 k0 = columns >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << columns) - 1);
+        __mmask16 k1 = columns <= 16 ? 0 : columns >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (columns - 16)) - 1);
+        __m512 s0 = summing ? _mm512_maskz_loadu_ps(k0, sums + j0) : _mm512_setzero_ps();
+        __m512 s1 = summing ? _mm512_maskz_loadu_ps(k1, sums + j0 + 16) : _mm512_setzero_ps();
+        for (long i0 = 0; i0 < m; i0 += 4) {
+            long rows = m - i0 < 4 ? m - i0 : 4;
+            const uint32_t *a0 = a + i0 * rowStride;
+            const uint32_t *a1 = a0 + (rows > 1 ? rowStride : 0), *a2 = a0 + (rows > 2 ? 2 * rowStride : 0), *a3 = a0 + (rows > 3 ? 3 * rowStride : 0);
             __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
             const uint32_t *bp = b + j0;
             if (columns <= 16) {
@@ -157,10 +161,14 @@ static inline __attribute__((always_inline)) void pair_product(float *c32, uint1
             }
             // Rows past m were computed from row i0's A (in bounds) and are not stored.
             long at = i0 * ldc + j0;
-            store_row(c32, c16, sums, at, j0, k0, k1, c00, c01, scale);
-            if (rows > 1) store_row(c32, c16, sums, at + ldc, j0, k0, k1, c10, c11, scale);
-            if (rows > 2) store_row(c32, c16, sums, at + 2 * ldc, j0, k0, k1, c20, c21, scale);
-            if (rows > 3) store_row(c32, c16, sums, at + 3 * ldc, j0, k0, k1, c30, c31, scale);
+            store_row(c32, c16, summing, &s0, &s1, at, k0, k1, c00, c01, scale);
+            if (rows > 1) store_row(c32, c16, summing, &s0, &s1, at + ldc, k0, k1, c10, c11, scale);
+            if (rows > 2) store_row(c32, c16, summing, &s0, &s1, at + 2 * ldc, k0, k1, c20, c21, scale);
+            if (rows > 3) store_row(c32, c16, summing, &s0, &s1, at + 3 * ldc, k0, k1, c30, c31, scale);
+        }
+        if (summing) {
+            _mm512_mask_storeu_ps(sums + j0, k0, s0);
+            _mm512_mask_storeu_ps(sums + j0 + 16, k1, s1);
         }
     }
 }
