@@ -261,11 +261,11 @@ public enum BF16Matmul {
         // a narrower product's inner dimension differently, so they can depend on the thread count
         // (in the last bits: bf16 losses moved by ≤ 1e-5 relative when this split came in).
         let byColumns = n > m && n >= 128 * Threads.count
-        // A weight (B read from the rounded parameters, whole) is packed once per update into the
-        // layout oneDNN's kernel reads; given plain rows, oneDNN packs B inside every product, again
+        // A weight (B read from the rounded parameters, whole: not in the workers' column blocks)
+        // is packed once per update into the layout oneDNN's kernel reads; given plain rows, oneDNN packs B inside every product, again
         // for each block of A's rows (measured: 5 % of a base step's product time).
         var packedSource: UnsafePointer<UInt16>? = nil
-        if !byColumns, let r = roundedParameters, pthread_equal(r.thread, pthread_self()) != 0 {
+        if !byColumns || Threads.count == 1, let r = roundedParameters, pthread_equal(r.thread, pthread_self()) != 0 {
             switch b {
             case .float32(let p, let ld): if ld == (transposeB ? k : n) { packedSource = roundedParameters(at: p, count: k * n) }
             case .bfloat16(let p): if p >= r.values && p + k * n <= r.values + r.count { packedSource = p }  // the tied output projection
@@ -310,7 +310,7 @@ public enum BF16Matmul {
         let bWords = packedSource.map { packedWeight($0, transposed: transposeB, k: k, n: n, layout: blocks[0].entry.b) } ?? b16
         // Where each block starts in A, B, C and the bias.
         let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: Output, bias: UnsafePointer<Float>?)] = blocks.map { block in
-            byColumns ? (a16, transposeB ? b16 + block.start * k : b16 + block.start, c + block.start, bias.map { $0 + block.start })
+            byColumns ? (a16, packedSource != nil ? bWords : transposeB ? b16 + block.start * k : b16 + block.start, c + block.start, bias.map { $0 + block.start })
                       : (transposeA ? a16 + block.start : a16 + block.start * k, bWords, c + block.start * n, bias)
         }
         let run = { (slot: Int) in

@@ -54,7 +54,12 @@ public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
     // is memory-bound (dy, x and dx come from memory once each); a C version that kept sixteen
     // rows' sums in the lanes of vectors, the same bits, ran 20 % slower in a base step.
     let base = UnsafePointer(residual?.pointer ?? dx.pointer)
-    Threads.parallelChunks(x.rows, minChunk: 64) { rows in
+    let dw = dWeight.pointer, db = dBias.pointer
+    // One thread: the parameter gradients are summed in the same pass, row by row (the order and
+    // the operations of the column-block kernel below, so the same bits), not in a second read of
+    // dy and x.
+    let fused = Threads.count == 1
+    Threads.parallelChunks(x.rows, minChunk: fused ? x.rows : 64) { rows in
         for r in rows {
             let xr = x.pointer + r * c, dyr = dy.pointer + r * c, dxr = dx.pointer + r * c, br = base + r * c
             let mu = mean[r], s = rstd[r]
@@ -70,11 +75,17 @@ public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
                 let xhat = (xr[j] - mu) * s
                 dxr[j] = br[j] + s * (dyr[j] * w[j] - gMean - xhat * gxMean)
             }
+            if fused {
+                for j in 0..<c {
+                    dw[j] += dyr[j] * (xr[j] - mu) * s
+                    db[j] += dyr[j]
+                }
+            }
         }
     }
+    if fused { return }
     // Parameter gradients sum over rows: in row order for every column (each worker a block of
     // columns), so the result is the same for any thread count.
-    let dw = dWeight.pointer, db = dBias.pointer
     Threads.parallelColumnBlocks(c, unit: 64) { block in  // blocks of whole cache lines
         let first = block.lowerBound
         nmt_layer_norm_parameter_gradients(dw + first, db + first, dy.pointer + first, x.pointer + first, mean, rstd, x.rows, block.count, c)
