@@ -55,10 +55,10 @@ public func layerNormBackward(dx: Tensor, dWeight: Tensor, dBias: Tensor,
     // rows' sums in the lanes of vectors, the same bits, ran 20 % slower in a base step.
     let base = UnsafePointer(residual?.pointer ?? dx.pointer)
     let dw = dWeight.pointer, db = dBias.pointer
-    // One thread: the parameter gradients are summed in the same pass, row by row (the order and
-    // the operations of the column-block kernel below, so the same bits), not in a second read of
-    // dy and x.
-    let fused = Threads.count == 1
+    // One worker (one thread, or too few rows to split): the parameter gradients are summed in the
+    // same pass, row by row (the order and the operations of the column-block kernel below, so
+    // the same bits), not in a second read of dy and x.
+    let fused = Threads.count == 1 || x.rows < 128
     Threads.parallelChunks(x.rows, minChunk: fused ? x.rows : 64) { rows in
         for r in rows {
             let xr = x.pointer + r * c, dyr = dy.pointer + r * c, dxr = dx.pointer + r * c, br = base + r * c

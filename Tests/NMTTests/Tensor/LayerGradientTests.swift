@@ -1,5 +1,6 @@
 // Every backward kernel against central finite differences (see GradientCheck for the tolerance).
 
+import CKernels
 import Foundation
 import Testing
 @testable import NMT
@@ -111,6 +112,24 @@ import Testing
                               residual: base)
         }
         #expect(written.t.array.map(\.bitPattern) == added.t.array.map(\.bitPattern))
+    }
+
+    @Test func layerNormBackwardSumsItsParameterGradientsWithTheBitsOfTheColumnKernel() {
+        // One worker sums dw and db in its row pass; several run the column-block kernel afterwards.
+        // Both take the rows in order with the same operations.
+        var rng = RandomGenerator(seed: 15)
+        let (rows, c) = (100, 150)
+        let x = OwnedTensor(Shape(rows, c), uniform: 2, rng: &rng), dy = OwnedTensor(Shape(rows, c), uniform: 1, rng: &rng)
+        let w = OwnedTensor(Shape(c), uniform: 1, rng: &rng), b = OwnedTensor(Shape(c), uniform: 1, rng: &rng)
+        let y = OwnedTensor(Shape(rows, c)), mean = OwnedTensor(Shape(rows)), rstd = OwnedTensor(Shape(rows)), dx = OwnedTensor(Shape(rows, c))
+        layerNormForward(y.t, mean: mean.t.pointer, rstd: rstd.t.pointer, x.t, weight: w.t, bias: b.t)
+        let dw = OwnedTensor(Shape(c), uniform: 1, rng: &rng), db = OwnedTensor(Shape(c), uniform: 1, rng: &rng)
+        let dwColumns = OwnedTensor(Shape(c), values: dw.t.array), dbColumns = OwnedTensor(Shape(c), values: db.t.array)
+        layerNormBackward(dx: dx.t, dWeight: dw.t, dBias: db.t, dy: dy.t, x: x.t, weight: w.t, mean: mean.t.pointer, rstd: rstd.t.pointer)
+        nmt_layer_norm_parameter_gradients(dwColumns.t.pointer, dbColumns.t.pointer, dy.t.pointer, x.t.pointer, mean.t.pointer, rstd.t.pointer,
+                                           rows, c, c)
+        #expect(dw.t.array.map(\.bitPattern) == dwColumns.t.array.map(\.bitPattern))
+        #expect(db.t.array.map(\.bitPattern) == dbColumns.t.array.map(\.bitPattern))
     }
 
     @Test func layerNormOutputHasZeroMeanAndUnitVariance() {
