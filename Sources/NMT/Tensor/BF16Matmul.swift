@@ -8,8 +8,8 @@
 // each run one block of rows on one OpenMP thread. Primitives are cached by shape and share no
 // state (each worker passes its own scratchpad). A training step rounds the parameters once
 // (`roundParameters`); a weight read from them is packed once per update into the layout
-// oneDNN's kernel reads (its "any" weights format, by oneDNN's reorder), which oneDNN would
-// otherwise do inside every product for every block of rows.
+// oneDNN's kernel asks for (its "any" weights format: row pairs in blocks, laid out by nmt's
+// pairs kernels), which oneDNN would otherwise do inside every product for every block of rows.
 
 import CDNNL
 import CKernels
@@ -262,8 +262,9 @@ public enum BF16Matmul {
         // (in the last bits: bf16 losses moved by ≤ 1e-5 relative when this split came in).
         let byColumns = n > m && n >= 128 * Threads.count
         // A weight (B read from the rounded parameters, whole: not in the workers' column blocks)
-        // is packed once per update into the layout oneDNN's kernel reads; given plain rows, oneDNN packs B inside every product, again
-        // for each block of A's rows (measured: 5 % of a base step's product time).
+        // is packed once per update into the layout oneDNN's kernel reads; given plain rows,
+        // oneDNN packs B inside every product, again for each block of A's rows (measured: 5 % of
+        // a base step's product time).
         var packedSource: UnsafePointer<UInt16>? = nil
         if !byColumns || Threads.count == 1, let r = roundedParameters, pthread_equal(r.thread, pthread_self()) != 0 {
             switch b {
@@ -337,7 +338,6 @@ public enum BF16Matmul {
         productSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     }
 
-    /// The operand as dense bfloat16 [rows, columns]: itself when rounded already, else rounded into `scratch`.
     /// A weight's packed copy, by where its rounded rows lie and which way it is read.
     private struct PackedSlot: Hashable {
         var source: UnsafePointer<UInt16>
@@ -355,8 +355,8 @@ public enum BF16Matmul {
     nonisolated(unsafe) private static var packers: [PackerKey: (primitive: dnnl_primitive_t, plain: dnnl_memory_desc_t, layout: dnnl_memory_desc_t)] = [:]
 
     /// B [k, n] (Wᵀ over W's rounded rows [n, k] when transposed, else W [k, n] itself) in
-    /// `layout`, packed this update (oneDNN's reorder: the same bfloat16 values, moved). Called
-    /// under `lock`.
+    /// `layout`, packed this update: the same bfloat16 values, moved — by the pairs kernels when
+    /// the layout is brgemm's row-pair blocks, else by oneDNN's reorder. Called under `lock`.
     private static func packedWeight(_ source: UnsafePointer<UInt16>, transposed: Bool, k: Int, n: Int,
                                      layout: dnnl_memory_desc_t) -> UnsafePointer<UInt16> {
         var layout = layout
@@ -369,6 +369,11 @@ public enum BF16Matmul {
         if entry == nil || entry!.bytes < bytes {
             entry?.values.deallocate()
             entry = Packed(values: UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64), bytes: bytes, layout: layout, generation: 0)
+        }
+        defer {
+            entry!.layout = layout
+            entry!.generation = parameterGeneration
+            packed[slot] = entry
         }
         var x: Int64 = 0, y: Int64 = 0, kStride: Int64 = 0, nStride: Int64 = 0
         if nmt_dnnl_pairs_layout(&layout, Int64(k), Int64(n), &x, &y, &kStride, &nStride) != 0 {
@@ -389,9 +394,6 @@ public enum BF16Matmul {
                     }
                 }
             }
-            entry!.layout = layout
-            entry!.generation = parameterGeneration
-            packed[slot] = entry
             return UnsafePointer(entry!.values.assumingMemoryBound(to: UInt16.self))
         }
         // Any other layout: one oneDNN reorder primitive per shape and direction (rebuilt if the layout changes).
@@ -419,12 +421,10 @@ public enum BF16Matmul {
         check(dnnl_primitive_execute(packer!.primitive, streams[0], 2, arguments), "reorder")
         check(dnnl_stream_wait(streams[0]), "wait")
         for memory in memories { dnnl_memory_destroy(memory) }
-        entry!.layout = layout
-        entry!.generation = parameterGeneration
-        packed[slot] = entry
         return UnsafePointer(entry!.values.assumingMemoryBound(to: UInt16.self))
     }
 
+    /// The operand as dense bfloat16 [rows, columns]: itself when rounded already, else rounded into `scratch`.
     private static func dense(_ operand: Operand, rows: Int, columns: Int, scratch: inout GrowableBuffer<UInt16>) -> UnsafePointer<UInt16> {
         switch operand {
         case .bfloat16(let p): return p

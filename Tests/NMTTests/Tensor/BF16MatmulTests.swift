@@ -383,10 +383,12 @@ import Testing
         print("bf16 vs fp32 gradient: ‖bf16 − fp32‖ / ‖fp32‖ = \((totalDifference / totalNorm).squareRoot()) over the whole model")
     }
 
-    @Test func aBF16PassThatRoundsAndPacksTheParametersOnceGivesTheGradientsOfRoundingThemPerProduct() throws {
+    @Test(arguments: [(64, 128), (48, 80)])
+    func aBF16PassThatRoundsAndPacksTheParametersOnceGivesTheGradientsOfRoundingThemPerProduct(dModel: Int, ffnDim: Int) throws {
         // roundParameters: every weight rounded once per update, and packed once in the layout
         // oneDNN's kernel reads (instead of oneDNN packing it in every product) — the same bits.
-        let config = TransformerConfig(vocabularySize: 300, dModel: 64, ffnDim: 128, heads: 4, encoderLayers: 2, decoderLayers: 2,
+        // 64 and 128: whole 32 × 64 blocks, laid out by the pairs kernels; 48 and 80: oneDNN's reorder.
+        let config = TransformerConfig(vocabularySize: 300, dModel: dModel, ffnDim: ffnDim, heads: 4, encoderLayers: 2, decoderLayers: 2,
                                        dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, maxPositions: 40)
         let model = try Transformer(config: config)
         model.initialize(seed: 3)
