@@ -102,14 +102,13 @@ static inline __attribute__((always_inline)) void store_rounded(uint16_t *target
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static inline __attribute__((always_inline)) void store_row(float *c32, uint16_t *c16, int summing, __m512 *s0, __m512 *s1, long at,
                                                             __mmask16 k0, __mmask16 k1, __m512 low, __m512 high, __m512 scale) {
-    if (c16 && summing) {
-        low = _mm512_mul_ps(low, scale);
-        high = _mm512_mul_ps(high, scale);
-        *s0 = _mm512_add_ps(*s0, low);
-        *s1 = _mm512_add_ps(*s1, high);
-        store_rounded(c16 + at, k0, low);
-        store_rounded(c16 + at + 16, k1, high);
-    } else if (c16) {
+    if (c16) {
+        if (summing) {
+            low = _mm512_mul_ps(low, scale);
+            high = _mm512_mul_ps(high, scale);
+            *s0 = _mm512_add_ps(*s0, low);
+            *s1 = _mm512_add_ps(*s1, high);
+        }
         store_rounded(c16 + at, k0, low);
         store_rounded(c16 + at + 16, k1, high);
     } else {

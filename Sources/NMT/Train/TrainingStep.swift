@@ -67,10 +67,7 @@ public final class TrainingStep {
         gradients.zero()
         BF16Matmul.active = precision == .bfloat16
         if precision == .bfloat16 { BF16Matmul.roundParameters(UnsafeBufferPointer(model.parameters.valueBuffer)) }
-        defer {
-            BF16Matmul.releaseParameters()
-            BF16Matmul.active = false
-        }
+        defer { BF16Matmul.active = false }
         for (index, batch) in batches.enumerated() where index % world.size == world.rank {
             dropout.startBatch(update: update, batch: index)
             let first = index == world.rank
