@@ -41,19 +41,22 @@ static inline int nmt_dnnl_has_bf16(void) {
 
 // Whether a bf16 weights layout of [k, n] is pairs of k within blocks "…{P}a{Y}b2a" — outer blocks
 // of X = 2P rows by Y columns (at kStride and nStride elements apart), each Y columns of P row
-// pairs ((k, n), (k + 1, n) in one 32-bit word, word (p, j) of a block at p·Y + j) — dense,
-// without padding: the layout oneDNN's brgemm matmul reads B in for bf16 (the inner blocks of one
-// dimension multiply: 16a…2a is a block of 32 rows). Gives X, Y and the strides.
-static inline int nmt_dnnl_pairs_layout(const dnnl_memory_desc_t *md, int64_t k, int64_t n, int64_t *x, int64_t *y,
+// pairs ((k, n), (k + 1, n) in one 32-bit word, word (p, j) of a block at p·Y + j) — dense: the
+// layout oneDNN's brgemm matmul reads B in for bf16 (the inner blocks of one dimension multiply:
+// 16a…2a is a block of 32 rows). With padK, k may be padded to whole blocks (rows past k must then
+// be zero). Gives X, Y and the strides.
+static inline int nmt_dnnl_pairs_layout(const dnnl_memory_desc_t *md, int64_t k, int64_t n, int padK, int64_t *x, int64_t *y,
                                         int64_t *kStride, int64_t *nStride) {
     if (md->ndims != 2 || md->format_kind != dnnl_blocked || md->data_type != dnnl_bf16) return 0;
-    if (md->dims[0] != k || md->dims[1] != n || md->padded_dims[0] != k || md->padded_dims[1] != n || md->offset0 != 0) return 0;
+    if (md->dims[0] != k || md->dims[1] != n || md->padded_dims[1] != n || md->offset0 != 0) return 0;
     if (md->extra.flags != 0) return 0;
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
     if (b->inner_nblks != 3 || b->inner_idxs[0] != 0 || b->inner_idxs[1] != 1 || b->inner_idxs[2] != 0 || b->inner_blks[2] != 2) return 0;
     *x = 2 * b->inner_blks[0];
     *y = b->inner_blks[1];
-    if (k % *x != 0 || n % *y != 0) return 0;
+    if (n % *y != 0) return 0;
+    int64_t paddedK = (k + *x - 1) / *x * *x;
+    if ((!padK && paddedK != k) || md->padded_dims[0] != paddedK) return 0;
     *kStride = b->strides[0];
     *nStride = b->strides[1];
     return 1;

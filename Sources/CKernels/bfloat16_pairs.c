@@ -91,6 +91,52 @@ void nmt_bf16_words_down_columns(uint32_t *out, const uint16_t *x, long rows, lo
     }
 }
 
+// Row pairs r, r + 1 of x into each block's pair row (r at pair row pr of its row block): the
+// blocks' Y-word pieces of one pair row, left to right, so x is read in order, whole rows at a
+// time (a block of 32 rows at a time fits in L2), and each block's piece is 256 contiguous bytes.
+// Two 16-bit interleaves per 32 columns (even row's value in the low half of each word).
+__attribute__((target("avx512f,avx512bw")))
+void nmt_bf16_pack_pair_blocks(uint32_t *out, const uint16_t *x16, const float *x32, long rows, long columns, long ld,
+                               long blockRows, long blockColumns, long kStride, long nStride, long kb0, long kb1) {
+    const __m512i low = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
+                                         39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    const __m512i high = _mm512_add_epi16(low, _mm512_set1_epi16(16));
+    const long blocks = columns / blockColumns;
+    for (long kb = kb0; kb < kb1; kb++) {
+        for (long pr = 0; pr < blockRows / 2; pr++) {
+            long r = kb * blockRows + 2 * pr;
+            uint32_t *target = out + kb * kStride + pr * blockColumns;
+            if (r >= rows) {  // padding past the last row: zeros
+                for (long nb = 0; nb < blocks; nb++) __builtin_memset(target + nb * nStride, 0, 4 * blockColumns);
+                continue;
+            }
+            const int hasOdd = r + 1 < rows;
+            if (x16) {
+                const uint16_t *even = x16 + r * ld, *odd = even + ld;
+                for (long nb = 0; nb < blocks; nb++, target += nStride) {
+                    long j0 = nb * blockColumns, j = 0;
+                    for (; hasOdd && j + 32 <= blockColumns; j += 32) {
+                        __m512i e = _mm512_loadu_si512(even + j0 + j), o = _mm512_loadu_si512(odd + j0 + j);
+                        _mm512_storeu_si512(target + j, _mm512_permutex2var_epi16(e, low, o));
+                        _mm512_storeu_si512(target + j + 16, _mm512_permutex2var_epi16(e, high, o));
+                    }
+                    for (; j < blockColumns; j++) target[j] = (uint32_t)even[j0 + j] | (hasOdd ? (uint32_t)odd[j0 + j] << 16 : 0);
+                }
+            } else {
+                const float *even = x32 + r * ld, *odd = even + ld;
+                for (long nb = 0; nb < blocks; nb++, target += nStride) {
+                    long j0 = nb * blockColumns, j = 0;
+                    for (; hasOdd && j + 16 <= blockColumns; j += 16) {
+                        *(u16xu *)(target + j) = BFLOAT16_WORDS16(AT(even + j0 + j)) | BFLOAT16_WORDS16(AT(odd + j0 + j)) << 16;
+                    }
+                    for (; j < blockColumns; j++)
+                        target[j] = (uint32_t)bfloat16_bits(even[j0 + j]) | (hasOdd ? (uint32_t)bfloat16_bits(odd[j0 + j]) << 16 : 0);
+                }
+            }
+        }
+    }
+}
+
 // C rounded to bfloat16 as it is stored (clones.h's rounding).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static inline __attribute__((always_inline)) void store_rounded(uint16_t *target, __mmask16 k, __m512 x) {

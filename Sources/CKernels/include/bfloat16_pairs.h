@@ -31,6 +31,14 @@ void nmt_bf16_words_transposed(uint32_t *out, const uint16_t *x, long rows, long
 /// From bfloat16 rows: out[p·columns + j] = (x[2p·ld + j], x[(2p + 1)·ld + j]) (a zero past an odd row count) — B for a product with x.
 void nmt_bf16_words_down_columns(uint32_t *out, const uint16_t *x, long rows, long columns, long ld);
 
+/// B [rows, columns] — bfloat16 x16, or float32 x32 rounded (the other null) — with rows ld apart,
+/// in oneDNN's brgemm layout of row pairs in blocks of blockRows × blockColumns: block (kb, nb) at
+/// out + kb·kStride + nb·nStride words, word (p, j) of a block at p·blockColumns + j =
+/// (x[kb·blockRows + 2p, nb·blockColumns + j], the next row's). Row blocks kb0..<kb1; rows past
+/// `rows` are zeros. columns a multiple of blockColumns.
+void nmt_bf16_pack_pair_blocks(uint32_t *out, const uint16_t *x16, const float *x32, long rows, long columns, long ld,
+                               long blockRows, long blockColumns, long kStride, long nStride, long kb0, long kb1);
+
 /// nmt_bf16_pair_product with alpha 1 and C rounded to bfloat16 as it is stored.
 void nmt_bf16_pair_product_rounded(uint16_t *c, long ldc, const uint32_t *a, long rowStride, long pairStride, const uint32_t *b, long ldb,
                                    long m, long n, long pairs);

@@ -259,9 +259,12 @@ public enum MultiHeadAttention {
                                   perHead(k16, length: tk, heads: heads), m: tq, n: d, k: tk, alpha: alpha, columnSums: g.q.bias.pointer)
             BF16HeadProducts.multiply(outer: b, inner: heads, .bfloat16(perHead(dK, length: tk, heads: heads)), dProbsHeads,
                                   perHead(q16, length: tq, heads: heads), m: tk, n: d, k: tq, transposeA: true, alpha: alpha, columnSums: g.k.bias.pointer)
-            linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dy16: dQ, x: a.query, weight: .float32(w.q.weight.float32), accumulateDx: accumulate)
-            linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dy16: dK, x: keyValue, weight: .float32(w.k.weight.float32))
-            linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dy16: dV, x: keyValue, weight: .float32(w.v.weight.float32))
+            // x (k and v's: the same; all three's in self-attention) packed once for the three weight gradients.
+            BF16Matmul.sharingActivations {
+                linearBackward(dx: dQuery, dWeight: g.q.weight.float32, dy16: dQ, x: a.query, weight: .float32(w.q.weight.float32), accumulateDx: accumulate)
+                linearBackward(dx: dKeyValue, dWeight: g.k.weight.float32, dy16: dK, x: keyValue, weight: .float32(w.k.weight.float32))
+                linearBackward(dx: dKeyValue, dWeight: g.v.weight.float32, dy16: dV, x: keyValue, weight: .float32(w.v.weight.float32))
+            }
         }
     }
 

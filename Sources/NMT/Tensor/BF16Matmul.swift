@@ -234,6 +234,16 @@ public enum BF16Matmul {
             }
         }
 
+        var isFloat32: Bool { if case .float32 = self { return true } else { return false } }
+
+        /// Where the values lie.
+        var address: UnsafeRawPointer {
+            switch self {
+            case .float32(let p, _): return UnsafeRawPointer(p)
+            case .bfloat16(let p): return UnsafeRawPointer(p)
+            }
+        }
+
         /// Leading dimension of a stored matrix with `columns` columns.
         func ld(columns: Int) -> Int {
             if case .float32(_, let ld) = self { return ld }
@@ -249,7 +259,6 @@ public enum BF16Matmul {
         // Dense bfloat16 copies of A and B, each in its own layout (oneDNN reads either), unless
         // the caller rounded them.
         let a16 = dense(a, rows: transposeA ? k : m, columns: transposeA ? m : k, scratch: &scratchA)
-        let b16 = dense(b, rows: transposeB ? n : k, columns: transposeB ? k : n, scratch: &scratchB)
 
         // One block per worker, each a oneDNN product on that worker alone: oneDNN's own OpenMP
         // team would keep spinning on the cores after every product, slowing the nmt kernels that
@@ -295,6 +304,17 @@ public enum BF16Matmul {
             packedSource = nil
             makeBlocks(packed: false)
         }
+        // B an activation (the weight gradient's x [tokens, in]) in a product one worker runs:
+        // laid out by the pairs kernels in the layout oneDNN's kernel reads, as it is rounded — one
+        // pass — where oneDNN would copy the rounded rows again inside the product, for every block
+        // of A's rows. (A product split between workers reads B plain: its blocks' strided A or C
+        // make oneDNN choose its gemm-based kernel, which reads B as it is.)
+        var activationLayout: PairsLayout? = nil
+        if packedSource == nil && !transposeB && blocks.count == 1 {
+            makeBlocks(packed: true)
+            activationLayout = PairsLayout(blocks[0].entry.b, k: k, n: n, padK: true)
+            if activationLayout == nil { makeBlocks(packed: false) }
+        }
         while streams.count < blocks.count {
             var stream: dnnl_stream_t? = nil
             check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
@@ -307,12 +327,21 @@ public enum BF16Matmul {
             scratchpads[slot] = UnsafeMutableRawPointer.allocate(byteCount: block.entry.scratchpadBytes, alignment: 64)
             scratchpadCapacity[slot] = block.entry.scratchpadBytes
         }
-        // Row blocks of one product share one packed layout of B (oneDNN picks it by B's shape).
-        let bWords = packedSource.map { packedWeight($0, transposed: transposeB, k: k, n: n, layout: blocks[0].entry.b) } ?? b16
         // Where each block starts in A, B, C and the bias.
-        let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: Output, bias: UnsafePointer<Float>?)] = blocks.map { block in
-            byColumns ? (a16, packedSource != nil ? bWords : transposeB ? b16 + block.start * k : b16 + block.start, c + block.start, bias.map { $0 + block.start })
-                      : (transposeA ? a16 + block.start : a16 + block.start * k, bWords, c + block.start * n, bias)
+        let bStarts: [UnsafePointer<UInt16>]
+        if let packedSource {
+            // Row blocks of one product share one packed layout of B (oneDNN picks it by B's shape).
+            bStarts = Array(repeating: packedWeight(packedSource, transposed: transposeB, k: k, n: n, layout: blocks[0].entry.b), count: blocks.count)
+        } else if let activationLayout {
+            bStarts = [packActivation(b, k: k, n: n, layout: activationLayout)]
+        } else {
+            let b16 = dense(b, rows: transposeB ? n : k, columns: transposeB ? k : n, scratch: &scratchB)
+            bStarts = blocks.map { byColumns ? (transposeB ? b16 + $0.start * k : b16 + $0.start) : b16 }
+        }
+        let starts: [(a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: Output, bias: UnsafePointer<Float>?)] = blocks.indices.map { i in
+            let block = blocks[i]
+            return byColumns ? (a16, bStarts[i], c + block.start, bias.map { $0 + block.start })
+                             : (transposeA ? a16 + block.start : a16 + block.start * k, bStarts[i], c + block.start * n, bias)
         }
         let run = { (slot: Int) in
             let block = blocks[slot]
@@ -336,6 +365,82 @@ public enum BF16Matmul {
         let started = DispatchTime.now().uptimeNanoseconds
         if blocks.count == 1 { run(0) } else { Threads.parallelFor(blocks.count, run) }
         productSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    }
+
+    /// oneDNN's brgemm layout of B [k, n] (`nmt_dnnl_pairs_layout`): blocks of x rows by y
+    /// columns of row pairs, kStride and nStride elements apart; `elements` in all (k padded).
+    private struct PairsLayout: Equatable {
+        var x, y, kStride, nStride, elements: Int
+        init?(_ descriptor: dnnl_memory_desc_t, k: Int, n: Int, padK: Bool) {
+            var layout = descriptor
+            var x: Int64 = 0, y: Int64 = 0, kStride: Int64 = 0, nStride: Int64 = 0
+            guard nmt_dnnl_pairs_layout(&layout, Int64(k), Int64(n), padK ? 1 : 0, &x, &y, &kStride, &nStride) != 0 else { return nil }
+            (self.x, self.y, self.kStride, self.nStride) = (Int(x), Int(y), Int(kStride), Int(nStride))
+            elements = dnnl_memory_desc_get_size(&layout) / 2
+        }
+    }
+
+    /// What the packed activations hold: B's values (where they lie) and layout.
+    private struct PackedActivation: Equatable {
+        var source: UnsafeRawPointer
+        var float32: Bool
+        var ld, k, n: Int
+        var layout: PairsLayout
+    }
+    nonisolated(unsafe) private static var sharedActivations: (thread: pthread_t, last: PackedActivation?)? = nil
+
+    /// Runs `body` (products on this thread) with the promise that no B it reads changes during
+    /// it: a B packed by one product is then read as packed by the next with the same B — the
+    /// weight gradients of attention's q, k and v projections all read x (k and v: the encoder's
+    /// output for cross-attention), which is otherwise packed for each.
+    public static func sharingActivations(_ body: () -> Void) {
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        let outermost = sharedActivations == nil
+        if outermost { sharedActivations = (pthread_self(), nil) }
+        pthread_mutex_unlock(&lock)
+        body()
+        pthread_mutex_lock(&lock)
+        if outermost { sharedActivations = nil }
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// Activations packed by each thread's products (what tests see of the path a product took).
+    nonisolated(unsafe) private static var packings: [UInt: Int] = [:]
+    static var activationsPackedOnThisThread: Int {
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return packings[UInt(pthread_self())] ?? 0
+    }
+
+    /// Packed activations (grown as needed, reused by every product).
+    nonisolated(unsafe) private static var packedActivations = GrowableBuffer<UInt16>()
+
+    /// B [k, n] rounded and laid out in `layout`; the rows padding the last row block are zero.
+    private static func packActivation(_ b: Operand, k: Int, n: Int, layout: PairsLayout) -> UnsafePointer<UInt16> {
+        let packing = PackedActivation(source: b.address, float32: b.isFloat32, ld: b.ld(columns: n), k: k, n: n, layout: layout)
+        if let shared = sharedActivations {
+            if pthread_equal(shared.thread, pthread_self()) != 0 {
+                if shared.last == packing { return UnsafePointer(packedActivations.reserve(layout.elements)) }
+                sharedActivations!.last = packing
+            } else {
+                sharedActivations!.last = nil  // another thread's product overwrites what the sharing one packed
+            }
+        }
+        packings[UInt(pthread_self()), default: 0] += 1
+        let words = packedActivations.reserve(layout.elements)
+        let out = UnsafeMutableRawPointer(words).assumingMemoryBound(to: UInt32.self)
+        // Workers take blocks of rows: x is read in order, whole rows at a time.
+        Threads.parallelChunks((k + layout.x - 1) / layout.x, minChunk: 1) { rowBlocks in
+            switch b {
+            case .float32(let p, let ld):
+                nmt_bf16_pack_pair_blocks(out, nil, p, k, n, ld, layout.x, layout.y, layout.kStride / 2, layout.nStride / 2, rowBlocks.lowerBound, rowBlocks.upperBound)
+            case .bfloat16(let p):
+                nmt_bf16_pack_pair_blocks(out, p, nil, k, n, n, layout.x, layout.y, layout.kStride / 2, layout.nStride / 2, rowBlocks.lowerBound, rowBlocks.upperBound)
+            }
+        }
+        return UnsafePointer(words)
     }
 
     /// A weight's packed copy, by where its rounded rows lie and which way it is read.
@@ -375,23 +480,23 @@ public enum BF16Matmul {
             entry!.generation = parameterGeneration
             packed[slot] = entry
         }
-        var x: Int64 = 0, y: Int64 = 0, kStride: Int64 = 0, nStride: Int64 = 0
-        if nmt_dnnl_pairs_layout(&layout, Int64(k), Int64(n), &x, &y, &kStride, &nStride) != 0 {
+        if let pairs = PairsLayout(layout, k: k, n: n, padK: false) {
             // The layout brgemm reads (blocks of X rows by Y columns of B, row pairs in 32-bit
             // words): laid out block by block by the pairs kernels (Kernels/bfloat16_pairs.c),
             // about three times faster here than oneDNN's generic reorder.
-            let (bx, by, ks, ns) = (Int(x), Int(y), Int(kStride), Int(nStride))
+            let (bx, by, ks, ns) = (pairs.x, pairs.y, pairs.kStride, pairs.nStride)
             let target = entry!.values.assumingMemoryBound(to: UInt32.self)
-            Threads.parallelChunks(n / by, minChunk: 1) { columnBlocks in
-                for nb in columnBlocks {
-                    for kb in 0..<(k / bx) {
-                        let out = target + (kb * ks + nb * ns) / 2
-                        if transposed {  // W's rows [n, k]: B(r, j) = W[j, r]
-                            nmt_bf16_words_transposed(out, source + nb * by * k + kb * bx, by, bx, k)
-                        } else {         // W's rows [k, n] are B's
-                            nmt_bf16_words_down_columns(out, source + kb * bx * n + nb * by, bx, by, n)
+            if transposed {  // W's rows [n, k]: B(r, j) = W[j, r]
+                Threads.parallelChunks(n / by, minChunk: 1) { columnBlocks in
+                    for nb in columnBlocks {
+                        for kb in 0..<(k / bx) {
+                            nmt_bf16_words_transposed(target + (kb * ks + nb * ns) / 2, source + nb * by * k + kb * bx, by, bx, k)
                         }
                     }
+                }
+            } else {         // W's rows [k, n] are B's
+                Threads.parallelChunks(k / bx, minChunk: 1) { rowBlocks in
+                    nmt_bf16_pack_pair_blocks(target, source, nil, k, n, n, bx, by, ks / 2, ns / 2, rowBlocks.lowerBound, rowBlocks.upperBound)
                 }
             }
             return UnsafePointer(entry!.values.assumingMemoryBound(to: UInt16.self))

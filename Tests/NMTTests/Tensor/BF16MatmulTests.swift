@@ -208,6 +208,60 @@ import Testing
         #expect((0..<c.count).allSatisfy { c[$0] == expected[$0] })
     }
 
+    @Test(arguments: [(99, false), (99, true), (100, false), (64, true)])
+    func aWeightGradientsActivationsLaidOutByNmtGiveTheSameProduct(tokens: Int, rounded: Bool) {
+        // dW [32, 192] = dyᵀ·x, x [tokens, 192]: x is laid out in oneDNN's row-pair blocks by
+        // nmt's pairs kernels (rows padded with zeros to whole blocks of 32 when tokens is not a
+        // multiple: 99, 100; an odd count pairs its last row with a zero), from float32 or from
+        // rounded rows. (One worker's product at any thread count.)
+        let (m, n, k) = (32, 192, tokens)
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 14)
+        // A product of 128 rows first leaves its packed x where the padding of this one will lie.
+        let ones = arena.tensor(Shape(128, max(m, n)))
+        for i in 0..<ones.count { ones[i] = 1 }
+        let scratch = arena.tensor(Shape(m, n))
+        BF16Matmul.multiply(scratch.pointer, .float32(ones.pointer, ld: ones.columns), transposeA: true, .float32(ones.pointer, ld: ones.columns),
+                            transposeB: false, m: m, n: n, k: 128, alpha: 1, beta: 0)
+        let dy = arena.tensor(Shape(k, m)), x = arena.tensor(Shape(k, n))
+        // Small integers: every order of summation gives the same float32.
+        for i in 0..<dy.count { dy[i] = Float(Int(rng.next() % 5)) - 2 }
+        for i in 0..<x.count { x[i] = Float(Int(rng.next() % 5)) - 2 }
+        let c = arena.tensor(Shape(m, n)), expected = arena.tensor(Shape(m, n))
+        for i in 0..<c.count { (c[i], expected[i]) = (Float(i % 3), Float(i % 3)) }
+        let packedBefore = BF16Matmul.activationsPackedOnThisThread
+        BF16Matmul.multiply(c.pointer, .float32(dy.pointer, ld: m), transposeA: true, rounded ? arena.bfloat16(of: x).operand : .float32(x.pointer, ld: n),
+                            transposeB: false, m: m, n: n, k: k, alpha: 1, beta: 1)
+        #expect(BF16Matmul.activationsPackedOnThisThread == packedBefore + 1)
+        matmul(expected, dy, x, transposeA: true, beta: 1)
+        #expect(bitwiseEqual(c, expected))
+    }
+
+    @Test func productsSharingActivationsPackTheirCommonInputOnceWithTheSameBits() {
+        // Attention's q, k and v weight gradients read one x: packed once inside sharingActivations.
+        let (m, n, k) = (32, 128, 70)
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 15)
+        let x = arena.bfloat16(of: random(Shape(k, n), arena, &rng))
+        let dys = (0..<3).map { _ in arena.bfloat16(of: random(Shape(k, m), arena, &rng)) }
+        func gradients(sharing: Bool) -> [Tensor] {
+            let outputs = (0..<3).map { _ in arena.zeros(Shape(m, n)) }
+            let products = {
+                for (dy, c) in zip(dys, outputs) {
+                    BF16Matmul.multiply(c.pointer, dy.operand, transposeA: true, x.operand, transposeB: false, m: m, n: n, k: k, alpha: 1, beta: 1)
+                }
+            }
+            if sharing { BF16Matmul.sharingActivations(products) } else { products() }
+            return outputs
+        }
+        let before = BF16Matmul.activationsPackedOnThisThread
+        let separately = gradients(sharing: false)
+        #expect(BF16Matmul.activationsPackedOnThisThread == before + 3)
+        let shared = gradients(sharing: true)
+        #expect(BF16Matmul.activationsPackedOnThisThread == before + 4)
+        #expect(zip(separately, shared).allSatisfy { bitwiseEqual($0, $1) })
+    }
+
     @Test(arguments: [(70, 48), (40, 1000)])
     func aBiasAddedByTheProductEqualsStartingFromTheBiasRows(m: Int, n: Int) {
         // (40, 1000): n > m, so on more than one core each worker adds its own columns of the bias.
