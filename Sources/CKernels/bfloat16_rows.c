@@ -16,7 +16,13 @@ void nmt_round_to_bfloat16(uint16_t *out, const float *x, long rows, long column
 
 CLONES
 void nmt_round_to_bfloat16_summing_columns(uint16_t *out, float *sums, const float *x, long rows, long columns, long ld) {
-    column_sums_rounding(out, sums, x, NULL, 1.0f, rows, columns, ld);
+    column_sums_rounding(out, sums, x, NULL, NULL, 1.0f, rows, columns, ld);
+}
+
+CLONES
+void nmt_dropout_gradient_to_bfloat16_summing_columns(uint16_t *out, float *sums, const float *x, const uint8_t *kept, float scale,
+                                                      long rows, long columns, long ld) {
+    column_sums_rounding(out, sums, x, NULL, kept, scale, rows, columns, ld);
 }
 
 CLONES

@@ -12,15 +12,23 @@
 #include <stdint.h>
 #include "clones.h"
 
+typedef unsigned char u8x16 __attribute__((ext_vector_type(16)));
+typedef u8x16 u8x16u __attribute__((aligned(1)));
+
 // Sixteen values rounded into out at element `at` (nothing without out).
 #define NMT_ROUND_LANES(at, v) if (out) *(h16u *)(out + (at)) = BFLOAT16_BITS16(v)
-// Sixteen values gated in place (nothing without gate).
-#define NMT_GATE_LANES(at, v) if (gate) v = (f16x)((i16x)(v * scale) & ((f16x)(__builtin_convertvector(*(const h16u *)(gate + (at)), u16x) << 16) > 0))
+// Sixteen values gated in place (nothing without gate): by the rounded activations (gate > 0),
+// or by dropout's mask (kept ≠ 0: one byte each) — x·scale, or +0 (as nmt_dropout_apply).
+#define NMT_GATE_LANES(at, v) if (gate) v = (f16x)((i16x)(v * scale) & ((f16x)(__builtin_convertvector(*(const h16u *)(gate + (at)), u16x) << 16) > 0)); \
+                              else if (kept) v = (f16x)((i16x)(v * scale) & (__builtin_convertvector(*(const u8x16u *)(kept + (at)), i16x) != 0))
+// One value gated the same way.
+#define NMT_GATE_ONE(at, value) if (gate) value = bfloat16_value(gate[at]) > 0 ? value * scale : 0.0f; \
+                                else if (kept) value = kept[at] != 0 ? value * scale : 0.0f
 
 // A block of columns narrower than the rows (a worker's share): 128 columns at a time (whole
 // cache lines per row), their sums held in registers down all the rows; then 16 at a time; then one.
 static inline __attribute__((always_inline))
-void column_sums_rounding_strips(uint16_t *out, float *sums, const float *x, const uint16_t *gate, float scale, long rows, long columns, long ld) {
+void column_sums_rounding_strips(uint16_t *out, float *sums, const float *x, const uint16_t *gate, const uint8_t *kept, float scale, long rows, long columns, long ld) {
     long j = 0;
     for (; j + 128 <= columns; j += 128) {
         f16x a0 = AT(sums + j), a1 = AT(sums + j + 16), a2 = AT(sums + j + 32), a3 = AT(sums + j + 48);
@@ -53,7 +61,7 @@ void column_sums_rounding_strips(uint16_t *out, float *sums, const float *x, con
         float acc = sums[j];
         for (long r = 0; r < rows; r++) {
             float value = x[r * ld + j];
-            if (gate) value = bfloat16_value(gate[r * ld + j]) > 0 ? value * scale : 0.0f;
+            NMT_GATE_ONE(r * ld + j, value);
             acc += value;
             if (out) out[r * ld + j] = bfloat16_bits(value);
         }
@@ -67,9 +75,9 @@ void column_sums_rounding_strips(uint16_t *out, float *sums, const float *x, con
 // ms, [4096, 256] 0.8 → 0.35); with two workers each reading half of every row that way, the
 // strips are faster (a bf16 step's column sums 36 → 20 ms of the two cores' time).
 static inline __attribute__((always_inline))
-void column_sums_rounding(uint16_t *out, float *sums, const float *x, const uint16_t *gate, float scale, long rows, long columns, long ld) {
+void column_sums_rounding(uint16_t *out, float *sums, const float *x, const uint16_t *gate, const uint8_t *kept, float scale, long rows, long columns, long ld) {
     if (columns < ld) {
-        column_sums_rounding_strips(out, sums, x, gate, scale, rows, columns, ld);
+        column_sums_rounding_strips(out, sums, x, gate, kept, scale, rows, columns, ld);
         return;
     }
     for (long r = 0; r < rows; r++) {
@@ -83,7 +91,7 @@ void column_sums_rounding(uint16_t *out, float *sums, const float *x, const uint
         }
         for (; j < columns; j++) {
             float value = row[j];
-            if (gate) value = bfloat16_value(gate[r * ld + j]) > 0 ? value * scale : 0.0f;
+            NMT_GATE_ONE(r * ld + j, value);
             sums[j] += value;
             if (out) out[r * ld + j] = bfloat16_bits(value);
         }
@@ -91,4 +99,5 @@ void column_sums_rounding(uint16_t *out, float *sums, const float *x, const uint
 }
 #undef NMT_ROUND_LANES
 #undef NMT_GATE_LANES
+#undef NMT_GATE_ONE
 #endif

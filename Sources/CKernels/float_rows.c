@@ -136,7 +136,7 @@ void nmt_softmax_backward_row(float *d, const float *p, long n) {
 
 CLONES
 void nmt_column_sums(float *out, const float *m, long rows, long columns, long ld) {
-    column_sums_rounding(NULL, out, m, NULL, 1.0f, rows, columns, ld);
+    column_sums_rounding(NULL, out, m, NULL, NULL, 1.0f, rows, columns, ld);
 }
 
 // μ and rstd = 1/√(var + eps) of a row, variance summed in lanes like nmt_row_sum.

@@ -37,5 +37,5 @@ void nmt_relu_dropout_to_bfloat16(uint16_t *out, uint8_t *kept, const float *u, 
 CLONES
 void nmt_relu_gradient_to_bfloat16_summing_columns(uint16_t *out, float *sums, const float *da, const uint16_t *activated, float scale,
                                                    long rows, long columns, long ld) {
-    column_sums_rounding(out, sums, da, activated, scale, rows, columns, ld);
+    column_sums_rounding(out, sums, da, activated, NULL, scale, rows, columns, ld);
 }

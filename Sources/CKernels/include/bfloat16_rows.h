@@ -14,6 +14,11 @@ void nmt_round_to_bfloat16(uint16_t *out, const float *x, long rows, long column
 /// for its products and summed for its bias gradient in one read.
 void nmt_round_to_bfloat16_summing_columns(uint16_t *out, float *sums, const float *x, long rows, long columns, long ld);
 
+/// The same for dropout's gradient of x: each value x·scale where kept ≠ 0, else +0 (kept: one
+/// byte per element, rows ld apart; nmt_dropout_apply's bits), rounded into out and summed.
+void nmt_dropout_gradient_to_bfloat16_summing_columns(uint16_t *out, float *sums, const float *x, const uint8_t *kept, float scale,
+                                                      long rows, long columns, long ld);
+
 /// A row of the loss gradient, rounded as it is written: out[j] = bfloat16(e[j]·scale − offset),
 /// and at j = target bfloat16(e[j]·scale − offset − targetOffset) (float32 operations in that
 /// order: the values the float32 gradient would hold).

@@ -59,10 +59,11 @@ public enum FeedForward {
     }
 
     /// Accumulates dx (writes it, with `accumulate` false) and the weight gradients.
-    public static func backward(dx: Tensor, accumulate: Bool = true, dy: Tensor, _ a: FeedForwardActivations, weights w: FeedForwardWeights,
-                                gradients g: FeedForwardWeights, activation: Activation, arena: Arena) {
+    /// With `dyDropout`, the output gradient is dropout′(dy) (a sub-layer's dropout, applied by fc2's backward).
+    public static func backward(dx: Tensor, accumulate: Bool = true, dy: Tensor, dyDropout: DropoutMask? = nil, _ a: FeedForwardActivations,
+                                weights w: FeedForwardWeights, gradients g: FeedForwardWeights, activation: Activation, arena: Arena) {
         let da = arena.tensor(Shape(dy.rows, w.fc2.weight.float32.columns))
-        linearBackward(dx: da, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, x: a.activated, weight: .float32(w.fc2.weight.float32),
+        linearBackward(dx: da, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, dyDropout: dyDropout, x: a.activated, weight: .float32(w.fc2.weight.float32),
                        accumulateDx: false, arena: arena)
         let du: Tensor
         if let u = a.preActivation {

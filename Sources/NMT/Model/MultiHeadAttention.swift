@@ -199,9 +199,10 @@ public enum MultiHeadAttention {
 
     /// Accumulates dQuery and dKeyValue (the same tensor for self-attention) and the weight
     /// gradients; with `accumulate` false, dQuery is written instead (q's product first: for
-    /// self-attention, k's and v's then add to it).
-    public static func backward(dQuery: Tensor, dKeyValue: Tensor, accumulate: Bool = true, dOut: Tensor, _ a: AttentionActivations,
-                                weights w: AttentionWeights, gradients g: AttentionWeights, heads: Int, arena: Arena) {
+    /// self-attention, k's and v's then add to it). With `dOutDropout`, the output gradient is
+    /// dropout′(dOut) (a sub-layer's dropout, applied by Wo's backward).
+    public static func backward(dQuery: Tensor, dKeyValue: Tensor, accumulate: Bool = true, dOut: Tensor, dOutDropout: DropoutMask? = nil,
+                                _ a: AttentionActivations, weights w: AttentionWeights, gradients g: AttentionWeights, heads: Int, arena: Arena) {
         guard let keyValue = a.keyValue else { fatalError("MultiHeadAttention.backward: a decoding step has no backward pass") }
         let c = a.query.columns, d = c / heads
         let (b, tq, tk) = (a.batch, a.queries, keyValue.rows / a.batch)
@@ -210,7 +211,7 @@ public enum MultiHeadAttention {
         let rounded = a.projected.isRounded
         let dContext = rounded ? nil : arena.tensor(Shape(a.context.rows, a.context.columns))
         let dContext16 = rounded ? arena.bfloat16(rows: a.context.rows, columns: a.context.columns) : nil
-        linearBackward(dx: dContext, roundedDx: dContext16, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, x: a.context,
+        linearBackward(dx: dContext, roundedDx: dContext16, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, dyDropout: dOutDropout, x: a.context,
                        weight: .float32(w.out.weight.float32), accumulateDx: false, arena: arena)
 
         let dProbs = arena.tensor(a.probs.shape)

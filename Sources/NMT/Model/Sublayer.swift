@@ -54,15 +54,18 @@ public struct Sublayer {
         return y
     }
 
-    /// Given dy, returns dF_out (the gradient at F's output); post-norm also writes the residual
-    /// path's share into dx.
-    func backwardEnd(dy: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> Tensor {
+    /// Given dy, returns dF_out (the gradient at F's output) as a gradient and the dropout mask it
+    /// still passes through — dF_out = dropout′(gradient) — or nil; post-norm also writes the
+    /// residual path's share into dx. In a bf16 pass (pre-norm), F's first product applies the
+    /// mask as it rounds dy (`linearBackward`'s dyDropout): no float32 dF_out is written.
+    func backwardEnd(dy: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> (gradient: Tensor, dropout: DropoutMask?) {
         guard !preNorm else {
             // dx = dy + … is left to `backwardBegin`, which reads dy as the residual's share.
-            guard let dropMask else { return dy }
+            guard let dropMask else { return (dy, nil) }
+            if case .bfloat16 = functionInput { return (dy, dropMask) }
             let dF = arena.tensor(dy.shape)
             dropMask.apply(dy, into: dF)
-            return dF
+            return (dF, nil)
         }
         let dSum = arena.zeros(dy.shape)
         layerNormBackward(dx: dSum, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dy, x: normInput,
@@ -70,7 +73,7 @@ public struct Sublayer {
         dx.zero()
         let dF = arena.tensor(dy.shape)
         residualBackward(dx: dx, df: dF, dy: dSum, mask: dropMask)  // dx += dSum, dF = dropout′(dSum), one pass
-        return dF
+        return (dF, nil)
     }
 
     /// Where F's backward puts its input gradient: a new tensor that F writes (pre-norm), or dx,

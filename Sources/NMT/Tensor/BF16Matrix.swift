@@ -86,11 +86,19 @@ func roundToBFloat16(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Flo
 
 /// out = bfloat16(x) and sums[j] += Σ_r x[r, j] (rows in order: the bits `columnSumAccumulate`
 /// gives), each worker a block of columns.
-func roundToBFloat16SummingColumns(_ out: BF16Matrix, _ x: Tensor, sums: UnsafeMutablePointer<Float>) {
+/// With `dropout`, x's values pass through dropout's backward first (x·scale where kept, else 0:
+/// the bits of `DropoutMask.apply`), in the same read: no float32 copy of that gradient is made.
+func roundToBFloat16SummingColumns(_ out: BF16Matrix, _ x: Tensor, sums: UnsafeMutablePointer<Float>, dropout: DropoutMask? = nil) {
     checkShape(x.rows == out.rows && x.columns == out.columns, "roundToBFloat16SummingColumns: shape", x.shape, Shape(out.rows, out.columns))
+    if let dropout { checkShape(dropout.count == x.count, "roundToBFloat16SummingColumns: mask vs x", Shape(dropout.count), x.shape) }
     let columns = x.columns
     Threads.parallelColumnBlocks(columns, unit: 128) { block in  // blocks of whole cache lines
         let first = block.lowerBound
-        nmt_round_to_bfloat16_summing_columns(out.pointer + first, sums + first, x.pointer + first, x.rows, block.count, columns)
+        if let dropout {
+            nmt_dropout_gradient_to_bfloat16_summing_columns(out.pointer + first, sums + first, x.pointer + first, dropout.kept + first, dropout.scale,
+                                                             x.rows, block.count, columns)
+        } else {
+            nmt_round_to_bfloat16_summing_columns(out.pointer + first, sums + first, x.pointer + first, x.rows, block.count, columns)
+        }
     }
 }

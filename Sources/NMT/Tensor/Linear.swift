@@ -54,9 +54,23 @@ public func linearBackward(dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
 
 /// The same where x and W are float32 or (in a bf16 pass) already rounded. With `roundedDx` (a
 /// bf16 pass; instead of dx), dx = dy·W is written rounded: an input gradient only products read.
+/// With `dyDropout`, the output gradient is dropout′(dy) = dy · the mask's factors (a sub-layer's
+/// dropout before the residual sum): in a bf16 pass it is applied as dy is rounded, else into a
+/// temporary (`arena` required).
 public func linearBackward(dx: Tensor?, roundedDx: BF16Matrix? = nil, dWeight: Tensor, dBias: Tensor?,
-                           dy: Tensor, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true, arena: Arena? = nil) {
+                           dy: Tensor, dyDropout: DropoutMask? = nil, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true,
+                           arena: Arena? = nil) {
     checkLinearBackward(dx: dx, dWeight: dWeight, dy: dy.shape, x: x, weight: weight)
+    if let dyDropout, !(BF16Matmul.inPass && arena != nil && dBias != nil) {
+        require(arena != nil, "linearBackward: dropout′(dy) needs an arena for its temporary")
+        let arena = arena!, mark = arena.mark()
+        defer { arena.release(to: mark) }
+        let dF = arena.tensor(dy.shape)
+        dyDropout.apply(dy, into: dF)
+        linearBackward(dx: dx, roundedDx: roundedDx, dWeight: dWeight, dBias: dBias, dy: dF, x: x, weight: weight, accumulateDx: accumulateDx,
+                       arena: arena)
+        return
+    }
     if let roundedDx {
         requireBF16Pass("linearBackward")
         require(dx == nil && !accumulateDx, "linearBackward: a rounded dx is written, not accumulated")
@@ -74,7 +88,7 @@ public func linearBackward(dx: Tensor?, roundedDx: BF16Matrix? = nil, dWeight: T
             if let dBias {
                 // The bias gradient is summed as dy is read for rounding.
                 checkShape(dBias.count == weight.rows, "linearBackward: dBias vs weight [out, in]", dBias.shape, weight.shape)
-                roundToBFloat16SummingColumns(rounded, dy, sums: dBias.pointer)
+                roundToBFloat16SummingColumns(rounded, dy, sums: dBias.pointer, dropout: dyDropout)
                 biasDone = true
             } else {
                 rounded.round(from: dy)

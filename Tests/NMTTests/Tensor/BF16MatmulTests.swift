@@ -313,6 +313,31 @@ import Testing
         #expect(bitwiseEqual(db, dbExpected))
     }
 
+    @Test(arguments: [true, false])
+    func aSublayersDropoutAppliedAsTheOutputGradientIsRoundedGivesTheBitsOfApplyingItFirst(bf16: Bool) {
+        // A pre-norm sub-layer's dropout′ reaches F's first linear layer as a mask: a bf16 pass
+        // applies it in the rounding pass (its columns: 300, a strip of 256 and a tail of 44 and
+        // of one), float32 into a temporary — both the bits of dropout′(dy) first.
+        let (rows, inputs, outputs) = (70, 48, 301)
+        let arena = Arena()
+        var rng = RandomGenerator(seed: 16)
+        let x = random(Shape(rows, inputs), arena, &rng), w = random(Shape(outputs, inputs), arena, &rng), dy = random(Shape(rows, outputs), arena, &rng)
+        let mask = dropoutForward(arena.tensor(dy.shape), dy, kept: arena.bytes(dy.count), probability: 0.3, rng: &rng)
+        let dropped = arena.tensor(dy.shape)
+        mask.apply(dy, into: dropped)
+        BF16Matmul.active = bf16
+        defer { BF16Matmul.active = false }
+        func gradients(masked: Bool) -> [Tensor] {
+            let (dx, dw, db) = (arena.zeros(x.shape), arena.zeros(w.shape), arena.zeros(Shape(outputs)))
+            linearBackward(dx: dx, dWeight: dw, dBias: db, dy: masked ? dy : dropped, dyDropout: masked ? mask : nil, x: .float32(x),
+                           weight: .float32(w), arena: arena)
+            return [dx, dw, db]
+        }
+        let first = gradients(masked: false), fused = gradients(masked: true)
+        #expect(zip(first, fused).allSatisfy { bitwiseEqual($0, $1) })
+        #expect(first[2].array.contains { $0 != 0 })
+    }
+
     @Test(arguments: [Float(0.2), 0])
     func theFeedForwardLayerKeepsItsHiddenActivationsInBFloat16WithTheSameNumbers(activationDropout: Float) {
         // Forward and backward (ReLU, dropout: fused with the rounding into one pass each way; without
