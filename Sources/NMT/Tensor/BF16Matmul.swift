@@ -9,7 +9,8 @@
 // state (each worker passes its own scratchpad). A training step rounds the parameters once
 // (`roundParameters`); a weight read from them is packed once per update into the layout
 // oneDNN's kernel asks for (its "any" weights format: row pairs in blocks, laid out by nmt's
-// pairs kernels), which oneDNN would otherwise do inside every product for every block of rows.
+// pairs kernels), which oneDNN would otherwise do inside every product for every block of rows;
+// a weight gradient's activations (B of dW = dyᵀ·x) are laid out the same way as they are read.
 
 import CDNNL
 import CKernels
