@@ -62,8 +62,9 @@ struct DecoderLayer {
         let dAfterCross = arena.tensor(dOut.shape)
         let dFeedForward = a.feedForwardBlock.backwardEnd(dy: dOut, dx: dAfterCross, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
         let dFeedForwardIn = a.feedForwardBlock.inputGradient(dx: dAfterCross, arena: arena)
-        FeedForward.backward(dx: dFeedForwardIn.gradient, accumulate: dFeedForwardIn.accumulate, dy: dFeedForward.gradient, dyDropout: dFeedForward.dropout, a.feedForward,
-                             weights: w.feedForward, gradients: g.feedForward, activation: config.activation, arena: arena)
+        FeedForward.backward(dx: dFeedForwardIn.gradient, accumulate: dFeedForwardIn.accumulate, dy: dFeedForward.gradient,
+                             dyDropout: dFeedForward.dropout, a.feedForward, weights: w.feedForward, gradients: g.feedForward,
+                             activation: config.activation, arena: arena)
         a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn.gradient, dy: dOut, dx: dAfterCross, norm: w.finalNorm,
                                          normGradients: g.finalNorm)
 
@@ -71,16 +72,18 @@ struct DecoderLayer {
         let dCross = a.crossAttentionBlock.backwardEnd(dy: dAfterCross, dx: dAfterSelf, norm: w.crossAttentionNorm,
                                                        normGradients: g.crossAttentionNorm, arena: arena)
         let dCrossIn = a.crossAttentionBlock.inputGradient(dx: dAfterSelf, arena: arena)
-        MultiHeadAttention.backward(dQuery: dCrossIn.gradient, dKeyValue: dMemory, accumulate: dCrossIn.accumulate, dOut: dCross.gradient, dOutDropout: dCross.dropout, a.crossAttention,
-                                    weights: w.crossAttention, gradients: g.crossAttention, heads: config.heads, arena: arena)
+        MultiHeadAttention.backward(dQuery: dCrossIn.gradient, dKeyValue: dMemory, accumulate: dCrossIn.accumulate, dOut: dCross.gradient,
+                                    dOutDropout: dCross.dropout, a.crossAttention, weights: w.crossAttention, gradients: g.crossAttention,
+                                    heads: config.heads, arena: arena)
         a.crossAttentionBlock.backwardBegin(dFunctionInput: dCrossIn.gradient, dy: dAfterCross, dx: dAfterSelf, norm: w.crossAttentionNorm,
                                             normGradients: g.crossAttentionNorm)
 
         let dSelf = a.selfAttentionBlock.backwardEnd(dy: dAfterSelf, dx: dIn, norm: w.selfAttentionNorm,
                                                      normGradients: g.selfAttentionNorm, arena: arena)
         let dSelfIn = a.selfAttentionBlock.inputGradient(dx: dIn, arena: arena)
-        MultiHeadAttention.backward(dQuery: dSelfIn.gradient, dKeyValue: dSelfIn.gradient, accumulate: dSelfIn.accumulate, dOut: dSelf.gradient, dOutDropout: dSelf.dropout,
-                                    a.selfAttention, weights: w.selfAttention, gradients: g.selfAttention, heads: config.heads, arena: arena)
+        MultiHeadAttention.backward(dQuery: dSelfIn.gradient, dKeyValue: dSelfIn.gradient, accumulate: dSelfIn.accumulate,
+                                    dOut: dSelf.gradient, dOutDropout: dSelf.dropout, a.selfAttention, weights: w.selfAttention,
+                                    gradients: g.selfAttention, heads: config.heads, arena: arena)
         a.selfAttentionBlock.backwardBegin(dFunctionInput: dSelfIn.gradient, dy: dAfterSelf, dx: dIn, norm: w.selfAttentionNorm,
                                            normGradients: g.selfAttentionNorm)
     }

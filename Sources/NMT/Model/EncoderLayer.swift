@@ -40,14 +40,16 @@ struct EncoderLayer {
         let dMid = arena.tensor(dOut.shape)
         let dFeedForward = a.feedForwardBlock.backwardEnd(dy: dOut, dx: dMid, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
         let dFeedForwardIn = a.feedForwardBlock.inputGradient(dx: dMid, arena: arena)
-        FeedForward.backward(dx: dFeedForwardIn.gradient, accumulate: dFeedForwardIn.accumulate, dy: dFeedForward.gradient, dyDropout: dFeedForward.dropout, a.feedForward,
-                             weights: w.feedForward, gradients: g.feedForward, activation: config.activation, arena: arena)
+        FeedForward.backward(dx: dFeedForwardIn.gradient, accumulate: dFeedForwardIn.accumulate, dy: dFeedForward.gradient,
+                             dyDropout: dFeedForward.dropout, a.feedForward, weights: w.feedForward, gradients: g.feedForward,
+                             activation: config.activation, arena: arena)
         a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn.gradient, dy: dOut, dx: dMid, norm: w.finalNorm, normGradients: g.finalNorm)
 
         let dAttention = a.attentionBlock.backwardEnd(dy: dMid, dx: dIn, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm, arena: arena)
         let dAttentionIn = a.attentionBlock.inputGradient(dx: dIn, arena: arena)
         MultiHeadAttention.backward(dQuery: dAttentionIn.gradient, dKeyValue: dAttentionIn.gradient, accumulate: dAttentionIn.accumulate,
-                                    dOut: dAttention.gradient, dOutDropout: dAttention.dropout, a.attention, weights: w.selfAttention, gradients: g.selfAttention, heads: config.heads, arena: arena)
+                                    dOut: dAttention.gradient, dOutDropout: dAttention.dropout, a.attention, weights: w.selfAttention,
+                                    gradients: g.selfAttention, heads: config.heads, arena: arena)
         a.attentionBlock.backwardBegin(dFunctionInput: dAttentionIn.gradient, dy: dMid, dx: dIn, norm: w.selfAttentionNorm,
                                        normGradients: g.selfAttentionNorm)
     }

@@ -63,8 +63,8 @@ public enum FeedForward {
     public static func backward(dx: Tensor, accumulate: Bool = true, dy: Tensor, dyDropout: DropoutMask? = nil, _ a: FeedForwardActivations,
                                 weights w: FeedForwardWeights, gradients g: FeedForwardWeights, activation: Activation, arena: Arena) {
         let da = arena.tensor(Shape(dy.rows, w.fc2.weight.float32.columns))
-        linearBackward(dx: da, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, dyDropout: dyDropout, x: a.activated, weight: .float32(w.fc2.weight.float32),
-                       accumulateDx: false, arena: arena)
+        linearBackward(dx: da, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, dyDropout: dyDropout, x: a.activated,
+                       weight: .float32(w.fc2.weight.float32), accumulateDx: false, arena: arena)
         let du: Tensor
         if let u = a.preActivation {
             a.dropMask?.apply(to: da)

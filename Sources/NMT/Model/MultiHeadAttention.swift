@@ -211,8 +211,8 @@ public enum MultiHeadAttention {
         let rounded = a.projected.isRounded
         let dContext = rounded ? nil : arena.tensor(Shape(a.context.rows, a.context.columns))
         let dContext16 = rounded ? arena.bfloat16(rows: a.context.rows, columns: a.context.columns) : nil
-        linearBackward(dx: dContext, roundedDx: dContext16, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, dyDropout: dOutDropout, x: a.context,
-                       weight: .float32(w.out.weight.float32), accumulateDx: false, arena: arena)
+        linearBackward(dx: dContext, roundedDx: dContext16, dWeight: g.out.weight.float32, dBias: g.out.bias, dy: dOut, dyDropout: dOutDropout,
+                       x: a.context, weight: .float32(w.out.weight.float32), accumulateDx: false, arena: arena)
 
         let dProbs = arena.tensor(a.probs.shape)
         var dropped = a.probs

@@ -56,17 +56,12 @@ public struct Sublayer {
 
     /// Given dy, returns dF_out (the gradient at F's output) as a gradient and the dropout mask it
     /// still passes through — dF_out = dropout′(gradient) — or nil; post-norm also writes the
-    /// residual path's share into dx. In a bf16 pass (pre-norm), F's first product applies the
-    /// mask as it rounds dy (`linearBackward`'s dyDropout): no float32 dF_out is written.
+    /// residual path's share into dx. Pre-norm leaves the mask to F's first linear layer
+    /// (`linearBackward`'s dyDropout), which in a bf16 pass applies it as it rounds dy: no float32
+    /// dF_out is written.
     func backwardEnd(dy: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> (gradient: Tensor, dropout: DropoutMask?) {
-        guard !preNorm else {
-            // dx = dy + … is left to `backwardBegin`, which reads dy as the residual's share.
-            guard let dropMask else { return (dy, nil) }
-            if case .bfloat16 = functionInput { return (dy, dropMask) }
-            let dF = arena.tensor(dy.shape)
-            dropMask.apply(dy, into: dF)
-            return (dF, nil)
-        }
+        // Pre-norm: dx = dy + … is left to `backwardBegin`, which reads dy as the residual's share.
+        guard !preNorm else { return (dy, dropMask) }
         let dSum = arena.zeros(dy.shape)
         layerNormBackward(dx: dSum, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dy, x: normInput,
                           weight: norm.weight, mean: mean, rstd: rstd)

@@ -129,7 +129,8 @@ public enum BF16Matmul {
         var outputBF16: Bool
         /// C = max(C, 0) before it is written (oneDNN's ReLU post-op).
         var relu: Bool
-        /// B is a weight packed in the layout oneDNN's kernel reads (`packedWeight`).
+        /// B in the layout oneDNN's kernel picks (format `any`): a weight packed once per update
+        /// (`packedWeight`) or an activation packed for this product (`packActivation`).
         var packedB: Bool
     }
 
