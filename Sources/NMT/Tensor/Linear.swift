@@ -61,7 +61,10 @@ public func linearBackward(dx: Tensor?, roundedDx: BF16Matrix? = nil, dWeight: T
                            dy: Tensor, dyDropout: DropoutMask? = nil, x: LinearInput, weight: LinearInput, accumulateDx: Bool = true,
                            arena: Arena? = nil) {
     checkLinearBackward(dx: dx, dWeight: dWeight, dy: dy.shape, x: x, weight: weight)
-    if let dyDropout, !(BF16Matmul.inPass && arena != nil && dBias != nil) {
+    // The one pass that can apply dropout′ as it reads dy: a bf16 pass's rounding that also sums
+    // the bias gradient. Otherwise dropout′(dy) goes into a temporary first.
+    let roundingSumsBias = BF16Matmul.inPass && arena != nil && dBias != nil
+    if let dyDropout, !roundingSumsBias {
         require(arena != nil, "linearBackward: dropout′(dy) needs an arena for its temporary")
         let arena = arena!, mark = arena.mark()
         defer { arena.release(to: mark) }
@@ -85,7 +88,7 @@ public func linearBackward(dx: Tensor?, roundedDx: BF16Matrix? = nil, dWeight: T
         var dy16 = BF16Matmul.Operand.float32(dy.pointer, ld: dy.columns)
         if let arena {
             let rounded = arena.bfloat16(rows: dy.rows, columns: dy.columns)
-            if let dBias {
+            if roundingSumsBias, let dBias {
                 // The bias gradient is summed as dy is read for rounding.
                 checkShape(dBias.count == weight.rows, "linearBackward: dBias vs weight [out, in]", dBias.shape, weight.shape)
                 roundToBFloat16SummingColumns(rounded, dy, sums: dBias.pointer, dropout: dyDropout)
