@@ -121,6 +121,19 @@ int main(void) {
         h = hash(db150, 150, hash(dw150, 150, h));
     }
     h = hash(db, 13, hash(dw, 13, hash(colsums, 13, h)));
+    {   // Layer norm's backward pass: 37 rows of 150 (two blocks of sixteen rows and five, a
+        // 16-column tail of 6), with a residual base and the parameter gradients, then added to dx.
+        static float lx[37 * 150], ldy[37 * 150], lres[37 * 150], ldx[37 * 150], lw150[150], lmean[37], lrstd[37], ldw[150], ldb[150];
+        for (int i = 0; i < 37 * 150; i++) {
+            lx[i] = (rand() % 2001 - 1000) / 97.0f; ldy[i] = (rand() % 2001 - 1000) / 313.0f; lres[i] = (rand() % 2001 - 1000) / 71.0f;
+        }
+        for (int i = 0; i < 150; i++) lw150[i] = (rand() % 2001 - 1000) / 500.0f;
+        for (int r = 0; r < 37; r++) { lmean[r] = (rand() % 2001 - 1000) / 300.0f; lrstd[r] = (rand() % 1000 + 1) / 250.0f; }
+        nmt_layer_norm_backward_rows(ldx, lres, ldw, ldb, ldy, lx, lw150, lmean, lrstd, 37, 150);
+        h = hash(ldb, 150, hash(ldw, 150, hash(ldx, 37 * 150, h)));
+        nmt_layer_norm_backward_rows(ldx, ldx, NULL, NULL, ldy, lx, lw150, lmean, lrstd, 37, 150);
+        h = hash(ldx, 37 * 150, h);
+    }
     {   // The feed-forward ReLU in bf16: 1,003 values (signs mixed, a NaN, a -0) from element 77 of a
         // mask, with and without dropout; then its gradient over 3 rows of 150 gated by the result.
         static float u[3 * 150], da[3 * 150], sums[150];

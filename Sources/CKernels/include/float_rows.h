@@ -38,6 +38,13 @@ void nmt_column_sums(float *out, const float *m, long rows, long columns, long l
 /// db[j] += Σ_r dy.
 void nmt_layer_norm_parameter_gradients(float *dw, float *db, const float *dy, const float *x, const float *mean, const float *rstd,
                                         long rows, long columns, long c);
+/// Layer normalisation's backward pass over rows of c (LayerNorm.swift has the formulas): with
+/// g = dy·w, dx = base + rstd·(g − mean(g) − x̂·mean(g·x̂)) (base may be dx itself), and with dw
+/// and db non-null the parameter gradients added row by row as nmt_layer_norm_parameter_gradients
+/// adds them. Row means are summed element by element in column order (each row's own serial sum,
+/// sixteen rows at once in the lanes of a vector).
+void nmt_layer_norm_backward_rows(float *dx, const float *base, float *dw, float *db, const float *dy, const float *x, const float *w,
+                                  const float *mean, const float *rstd, long rows, long c);
 /// Layer normalisation of one row of c: μ, rstd = 1/√(var + eps), y = (x − μ)·rstd·w + b.
 void nmt_layer_norm_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, long c, float eps);
 /// The same with y rounded to bfloat16 as it is written (nearest, ties to even: nmt_round_to_bfloat16's

@@ -114,6 +114,42 @@ import Testing
         #expect(written.t.array.map(\.bitPattern) == added.t.array.map(\.bitPattern))
     }
 
+    @Test func layerNormBackwardGivesTheBitsOfTheRowByRowFormula() {
+        // Sixteen rows at a time in vector lanes must give what each row's serial sums give:
+        // Σ g and Σ g·x̂ in column order, then dx = base + rstd·((g − mean g) − x̂·mean(g·x̂)).
+        var rng = RandomGenerator(seed: 16)
+        for (rows, c) in [(37, 150), (200, 64)] {  // row blocks of 16 and a tail; a column tail; enough rows for two workers
+            let x = OwnedTensor(Shape(rows, c), uniform: 2, rng: &rng), dy = OwnedTensor(Shape(rows, c), uniform: 1, rng: &rng)
+            let w = OwnedTensor(Shape(c), uniform: 1, rng: &rng), b = OwnedTensor(Shape(c), uniform: 1, rng: &rng)
+            let residual = OwnedTensor(Shape(rows, c), uniform: 1, rng: &rng)
+            let y = OwnedTensor(Shape(rows, c)), mean = OwnedTensor(Shape(rows)), rstd = OwnedTensor(Shape(rows))
+            layerNormForward(y.t, mean: mean.t.pointer, rstd: rstd.t.pointer, x.t, weight: w.t, bias: b.t)
+            var expected = residual.t.array
+            for r in 0..<rows {
+                let (mu, s) = (mean.t.pointer[r], rstd.t.pointer[r])
+                var gSum: Float = 0, gxSum: Float = 0
+                for j in 0..<c {
+                    let g = dy.t.pointer[r * c + j] * w.t.pointer[j]
+                    gSum += g
+                    gxSum += g * (x.t.pointer[r * c + j] - mu) * s
+                }
+                let (gMean, gxMean) = (gSum / Float(c), gxSum / Float(c))
+                for j in 0..<c {
+                    let xhat = (x.t.pointer[r * c + j] - mu) * s
+                    expected[r * c + j] = expected[r * c + j] + s * (dy.t.pointer[r * c + j] * w.t.pointer[j] - gMean - xhat * gxMean)
+                }
+            }
+            let written = OwnedTensor(Shape(rows, c)), added = OwnedTensor(Shape(rows, c), values: residual.t.array)
+            for (dx, base) in [(written, Optional(residual.t)), (added, nil)] {
+                let dw = OwnedTensor(Shape(c)), db = OwnedTensor(Shape(c))
+                layerNormBackward(dx: dx.t, dWeight: dw.t, dBias: db.t, dy: dy.t, x: x.t, weight: w.t, mean: mean.t.pointer, rstd: rstd.t.pointer,
+                                  residual: base)
+                let differing = zip(dx.t.array, expected).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(differing == 0, "\(rows) × \(c), residual: \(base != nil)")
+            }
+        }
+    }
+
     @Test func layerNormBackwardSumsItsParameterGradientsWithTheBitsOfTheColumnKernel() {
         // One worker sums dw and db in its row pass; several run the column-block kernel afterwards.
         // Both take the rows in order with the same operations.
