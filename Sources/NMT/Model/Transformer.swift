@@ -199,28 +199,22 @@ public final class Transformer: @unchecked Sendable {
         let loss = crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: pass.targets, count: b * t, paddingIndex: Vocabulary.padding)
 
         // Decoder stack.
-        var dY = finalNormBackward(dH, pass.decoderFinal, weights.decoderNorm, g.decoderNorm, arena: arena)
+        // Each layer turns the gradient at its output into the one at its input, in place.
+        let dY = finalNormBackward(dH, pass.decoderFinal, weights.decoderNorm, g.decoderNorm, arena: arena)
         let dEncoderOutput = arena.zeros(pass.encoderOutput.shape)
-        // Each layer's input gradient goes into the buffer the layer above no longer needs.
-        var dSpare = arena.tensor(dY.shape)
         for (i, layer) in decoderLayers.enumerated().reversed() {
-            let dIn = dSpare
             let temporaries = arena.mark()
-            layer.backward(dY, into: dIn, pass.decoderLayers[i], gradients: g.decoder[i], dMemory: dEncoderOutput, arena: arena)
+            layer.backward(dY, pass.decoderLayers[i], gradients: g.decoder[i], dMemory: dEncoderOutput, arena: arena)
             arena.release(to: temporaries)
-            (dY, dSpare) = (dIn, dY)
         }
         embeddingBackward(dY, pass.targetEmbedding, gradients: g)
 
         // Encoder stack.
-        var dX = finalNormBackward(dEncoderOutput, pass.encoderFinal, weights.encoderNorm, g.encoderNorm, arena: arena)
-        dSpare = arena.tensor(dX.shape)
+        let dX = finalNormBackward(dEncoderOutput, pass.encoderFinal, weights.encoderNorm, g.encoderNorm, arena: arena)
         for (i, layer) in encoderLayers.enumerated().reversed() {
-            let dIn = dSpare
             let temporaries = arena.mark()
-            layer.backward(dX, into: dIn, pass.encoderLayers[i], gradients: g.encoder[i], arena: arena)
+            layer.backward(dX, pass.encoderLayers[i], gradients: g.encoder[i], arena: arena)
             arena.release(to: temporaries)
-            (dX, dSpare) = (dIn, dX)
         }
         embeddingBackward(dX, pass.sourceEmbedding, gradients: g)
         return BatchLoss(loss: loss, tokenNLL: rowNLL)
