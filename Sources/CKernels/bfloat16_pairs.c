@@ -235,3 +235,12 @@ void nmt_bf16_pair_product_rounded_summing(uint16_t *c, long ldc, float *sums, c
                                            const uint32_t *b, long ldb, long m, long n, long pairs, float alpha) {
     pair_product(0, c, sums, ldc, a, rowStride, pairStride, b, ldb, m, n, pairs, alpha);
 }
+
+void nmt_prefetch_rows(const void *p, long rows, long bytes, long ld) {
+    const char *row = (const char *)p;
+    for (long i = 0; i < rows && bytes > 0; i++, row += ld) {
+        // Every 64-byte line the row touches, from the one holding its first byte to its last.
+        const char *line = (const char *)((uintptr_t)row & ~(uintptr_t)63), *last = row + bytes - 1;
+        for (; line <= last; line += 64) __builtin_prefetch(line);
+    }
+}

@@ -49,4 +49,8 @@ void nmt_bf16_pair_product_rounded(uint16_t *c, long ldc, const uint32_t *a, lon
 void nmt_bf16_pair_product_rounded_summing(uint16_t *c, long ldc, float *sums, const uint32_t *a, long rowStride, long pairStride,
                                            const uint32_t *b, long ldb, long m, long n, long pairs, float alpha);
 
+/// Asks for `rows` rows of `bytes` bytes, `ld` bytes apart from p, to be brought into cache
+/// (prefetch hints: no effect on results).
+void nmt_prefetch_rows(const void *p, long rows, long bytes, long ld);
+
 #endif

@@ -70,6 +70,18 @@ enum BF16HeadProducts {
             let range = (count * w / workers)..<(count * (w + 1) / workers), heads = (inner * w / workers)..<(inner * (w + 1) / workers)
             for j in 0..<(summing ? outer * heads.count : range.count) {
                 let i = summing ? (j / heads.count) * inner + heads.lowerBound + j % heads.count : range.lowerBound + j
+                // The next head's operands are on their way while this one's are laid out and multiplied.
+                let next = summing ? ((j + 1) / heads.count) * inner + heads.lowerBound + (j + 1) % heads.count : i + 1
+                if next < count {
+                    switch a {
+                    case .bfloat16(let rows): nmt_prefetch_rows(rows.matrix(next, inner: inner), m, 2 * k, 2 * rows.ld)
+                    case .float32(let batch):
+                        if transposeA { nmt_prefetch_rows(batch.matrix(next, inner: inner), k, 4 * m, 4 * batch.ld) }
+                        else { nmt_prefetch_rows(batch.matrix(next, inner: inner), m, 4 * k, 4 * batch.ld) }
+                    }
+                    if transposeB { nmt_prefetch_rows(b.matrix(next, inner: inner), n, 2 * k, 2 * b.ld) }
+                    else { nmt_prefetch_rows(b.matrix(next, inner: inner), k, 2 * n, 2 * b.ld) }
+                }
                 // A: pair p of row i at a[i·rowStride + p·pairStride].
                 var aWords = UnsafePointer(aPairs), rowStride = pairs, pairStride = 1
                 switch a {
