@@ -38,9 +38,8 @@ void nmt_bf16_pairs_down_columns(uint32_t *out, const float *x, long rows, long 
     }
 }
 
-// Sixteen rows by sixteen words at a time, transposed in registers (32-bit interleaves, then 64-bit,
-// then 128-bit lanes twice): after the second stage, u[4g + c] holds in its 128-bit lane L the words
-// 4L + c of rows 4g…4g+3; the lane shuffles gather lane L of u[c], u[4 + c], u[8 + c], u[12 + c].
+// Sixteen rows by sixteen words at a time, transposed in registers (clones.h's transpose16x16_…),
+// four columns stored as soon as they are made.
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 void nmt_bf16_words_transposed(uint32_t *out, const uint16_t *x, long rows, long columns, long ld) {
     long pairs = columns / 2;
@@ -50,27 +49,20 @@ void nmt_bf16_words_transposed(uint32_t *out, const uint16_t *x, long rows, long
         for (long p0 = 0; p0 < pairs; p0 += 16) {
             long width = pairs - p0 < 16 ? pairs - p0 : 16;
             __mmask16 wordMask = width == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
-            __m512i r[16], t[16], u[16];
+            // Rows past `count` load as zeros through an empty mask (masked-off lanes never fault),
+            // so the loads need no branch and the sixteen vectors stay in registers.
+            u16x v[16];
+            _Pragma("clang loop unroll(full)")
             for (long i = 0; i < 16; i++)
-                r[i] = i < count ? _mm512_maskz_loadu_epi32(wordMask, x + (i0 + i) * ld + 2 * p0) : _mm512_setzero_si512();
-            for (long k = 0; k < 8; k++) {
-                t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
-                t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
-            }
-            for (long g = 0; g < 4; g++) {
-                u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
-                u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
-                u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
-                u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
-            }
-            for (long c = 0; c < 4; c++) {
-                __m512i x0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
-                __m512i y0 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), y1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
-                __m512i column[4] = {_mm512_shuffle_i32x4(x0, y0, 0x88), _mm512_shuffle_i32x4(x0, y0, 0xDD),
-                                     _mm512_shuffle_i32x4(x1, y1, 0x88), _mm512_shuffle_i32x4(x1, y1, 0xDD)};
-                for (long l = 0; l < 4; l++) {
+                v[i] = (u16x)_mm512_maskz_loadu_epi32(i < count ? wordMask : 0, x + (i0 + i) * ld + 2 * p0);
+            transpose16x16_begin(v);
+            _Pragma("clang loop unroll(full)")
+            for (int c = 0; c < 4; c++) {
+                u16x columns[4];
+                transpose16x16_columns(v, c, columns);
+                for (int l = 0; l < 4; l++) {
                     long j = 4 * l + c;
-                    if (j < width) _mm512_mask_storeu_epi32(out + (p0 + j) * rows + i0, rowMask, column[l]);
+                    if (j < width) _mm512_mask_storeu_epi32(out + (p0 + j) * rows + i0, rowMask, (__m512i)columns[l]);
                 }
             }
         }

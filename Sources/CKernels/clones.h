@@ -44,4 +44,36 @@ typedef h16x h16u __attribute__((aligned(2)));
 // A vector of lanes (unsigned-int vector type `wide`, unsigned-short vector type `narrow`).
 #define BFLOAT16_BITS_OF(v, wide, narrow) __builtin_convertvector((((wide)(v)) + 0x7FFFu + ((((wide)(v)) >> 16) & 1u)) >> 16, narrow)
 #define BFLOAT16_BITS16(v) BFLOAT16_BITS_OF(v, u16x, h16x)
+
+// A 16×16 transpose of 32-bit lanes (lane j of v[i] becomes lane i of column j), in two steps
+// so that a caller can use four columns at a time while the rest are still being made (fewer
+// live registers): transpose16x16_begin interleaves 32-bit lanes, then 64-bit pairs, in place
+// (after it, v[4g + c] holds in its 128-bit block L lane 4L + c of vectors 4g…4g+3);
+// transpose16x16_columns then gathers columns c, 4 + c, 8 + c, 12 + c (out[0…3]) from 128-bit
+// blocks. Pure data movement: any bits come through unchanged (floats are bit-cast to u16x).
+static inline __attribute__((always_inline)) void transpose16x16_begin(u16x v[16]) {
+    u16x t[16];
+    _Pragma("clang loop unroll(full)")
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = __builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+        t[2 * k + 1] = __builtin_shufflevector(v[2 * k], v[2 * k + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int g = 0; g < 4; g++) {
+        v[4 * g] = __builtin_shufflevector(t[4 * g], t[4 * g + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+        v[4 * g + 1] = __builtin_shufflevector(t[4 * g], t[4 * g + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+        v[4 * g + 2] = __builtin_shufflevector(t[4 * g + 1], t[4 * g + 3], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+        v[4 * g + 3] = __builtin_shufflevector(t[4 * g + 1], t[4 * g + 3], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    }
+}
+static inline __attribute__((always_inline)) void transpose16x16_columns(const u16x v[16], int c, u16x out[4]) {
+    u16x x0 = __builtin_shufflevector(v[c], v[4 + c], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    u16x x1 = __builtin_shufflevector(v[c], v[4 + c], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    u16x y0 = __builtin_shufflevector(v[8 + c], v[12 + c], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    u16x y1 = __builtin_shufflevector(v[8 + c], v[12 + c], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    out[0] = __builtin_shufflevector(x0, y0, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+    out[1] = __builtin_shufflevector(x0, y0, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    out[2] = __builtin_shufflevector(x1, y1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+    out[3] = __builtin_shufflevector(x1, y1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+}
 #endif

@@ -172,31 +172,17 @@ void nmt_layer_norm_row_bf16(uint16_t *y, float *mean, float *rstd, const float 
 }
 
 // Sixteen rows (rows past `count` read as zeros) by the sixteen columns at m, transposed: lane r
-// of out[j] is m[r·ld + j]. Interleaves of 32-bit values, then of 64-bit pairs, then two rounds of
-// 128-bit lanes (exact: values move, nothing is computed).
+// of out[j] is m[r·ld + j].
 static inline __attribute__((always_inline)) void transpose16(f16x out[16], const float *m, long ld, long count) {
-    f16x r[16], t[16], u[16];
-    for (long i = 0; i < 16; i++) r[i] = i < count ? AT(m + i * ld) : (f16x)0;
-    for (long k = 0; k < 8; k++) {
-        t[2 * k] = __builtin_shufflevector(r[2 * k], r[2 * k + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
-        t[2 * k + 1] = __builtin_shufflevector(r[2 * k], r[2 * k + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
-    }
-    // u[4g + c] holds, in its 128-bit lane L, column 4L + c of rows 4g…4g+3.
-    for (long g = 0; g < 4; g++) {
-        u[4 * g] = __builtin_shufflevector(t[4 * g], t[4 * g + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-        u[4 * g + 1] = __builtin_shufflevector(t[4 * g], t[4 * g + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-        u[4 * g + 2] = __builtin_shufflevector(t[4 * g + 1], t[4 * g + 3], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-        u[4 * g + 3] = __builtin_shufflevector(t[4 * g + 1], t[4 * g + 3], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-    }
-    for (long c = 0; c < 4; c++) {
-        f16x x0 = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-        f16x x1 = __builtin_shufflevector(u[c], u[4 + c], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-        f16x y0 = __builtin_shufflevector(u[8 + c], u[12 + c], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-        f16x y1 = __builtin_shufflevector(u[8 + c], u[12 + c], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-        out[c] = __builtin_shufflevector(x0, y0, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-        out[4 + c] = __builtin_shufflevector(x0, y0, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-        out[8 + c] = __builtin_shufflevector(x1, y1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-        out[12 + c] = __builtin_shufflevector(x1, y1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    u16x v[16];
+    _Pragma("clang loop unroll(full)")
+    for (long i = 0; i < 16; i++) v[i] = i < count ? (u16x)AT(m + i * ld) : (u16x)0;
+    transpose16x16_begin(v);
+    _Pragma("clang loop unroll(full)")
+    for (int c = 0; c < 4; c++) {
+        u16x columns[4];
+        transpose16x16_columns(v, c, columns);
+        for (int l = 0; l < 4; l++) out[4 * l + c] = (f16x)columns[l];
     }
 }
 

@@ -163,7 +163,7 @@ public final class Transformer: @unchecked Sendable {
         let g = gradients.weights
         let batch = pass.batch
         let (b, t) = (batch.size, batch.targetLength)
-        let v = config.vocabularySize, c = config.dModel
+        let v = config.vocabularySize
         let rowLoss = arena.floats(b * t), rowNLL = arena.floats(b * t)
         let tokens = batch.targetTokens
         let scale = gradientScale ?? (tokens > 0 ? 1 / Float(tokens) : 0)
