@@ -59,27 +59,27 @@ struct DecoderLayer {
     /// to `dMemory`.
     func backward(_ d: Tensor, _ a: DecoderLayerActivations, gradients g: DecoderLayerWeights, dMemory: Tensor, arena: Arena) {
         let w = weights
-        let dFeedForward = a.feedForwardBlock.backwardEnd(dy: d, dx: d, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
-        let dFeedForwardIn = a.feedForwardBlock.inputGradient(dx: d, arena: arena)
+        let dFeedForward = a.feedForwardBlock.backwardEnd(d, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
+        let dFeedForwardIn = a.feedForwardBlock.inputGradient(d, arena: arena)
         FeedForward.backward(dx: dFeedForwardIn.gradient, accumulate: dFeedForwardIn.accumulate, dy: dFeedForward.gradient,
                              dyDropout: dFeedForward.dropout, a.feedForward, weights: w.feedForward, gradients: g.feedForward,
                              activation: config.activation, arena: arena)
-        a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn.gradient, dy: d, dx: d, norm: w.finalNorm, normGradients: g.finalNorm)
+        a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn.gradient, d, norm: w.finalNorm, normGradients: g.finalNorm)
 
-        let dCross = a.crossAttentionBlock.backwardEnd(dy: d, dx: d, norm: w.crossAttentionNorm, normGradients: g.crossAttentionNorm, arena: arena)
-        let dCrossIn = a.crossAttentionBlock.inputGradient(dx: d, arena: arena)
+        let dCross = a.crossAttentionBlock.backwardEnd(d, norm: w.crossAttentionNorm, normGradients: g.crossAttentionNorm, arena: arena)
+        let dCrossIn = a.crossAttentionBlock.inputGradient(d, arena: arena)
         MultiHeadAttention.backward(dQuery: dCrossIn.gradient, dKeyValue: dMemory, accumulate: dCrossIn.accumulate, dOut: dCross.gradient,
                                     dOutDropout: dCross.dropout, a.crossAttention, weights: w.crossAttention, gradients: g.crossAttention,
                                     heads: config.heads, arena: arena)
-        a.crossAttentionBlock.backwardBegin(dFunctionInput: dCrossIn.gradient, dy: d, dx: d, norm: w.crossAttentionNorm,
+        a.crossAttentionBlock.backwardBegin(dFunctionInput: dCrossIn.gradient, d, norm: w.crossAttentionNorm,
                                             normGradients: g.crossAttentionNorm)
 
-        let dSelf = a.selfAttentionBlock.backwardEnd(dy: d, dx: d, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm, arena: arena)
-        let dSelfIn = a.selfAttentionBlock.inputGradient(dx: d, arena: arena)
+        let dSelf = a.selfAttentionBlock.backwardEnd(d, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm, arena: arena)
+        let dSelfIn = a.selfAttentionBlock.inputGradient(d, arena: arena)
         MultiHeadAttention.backward(dQuery: dSelfIn.gradient, dKeyValue: dSelfIn.gradient, accumulate: dSelfIn.accumulate,
                                     dOut: dSelf.gradient, dOutDropout: dSelf.dropout, a.selfAttention, weights: w.selfAttention,
                                     gradients: g.selfAttention, heads: config.heads, arena: arena)
-        a.selfAttentionBlock.backwardBegin(dFunctionInput: dSelfIn.gradient, dy: d, dx: d, norm: w.selfAttentionNorm,
+        a.selfAttentionBlock.backwardBegin(dFunctionInput: dSelfIn.gradient, d, norm: w.selfAttentionNorm,
                                            normGradients: g.selfAttentionNorm)
     }
 }

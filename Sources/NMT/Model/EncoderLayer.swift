@@ -34,24 +34,23 @@ struct EncoderLayer {
     }
 
     /// Given the gradient at the layer's output in `d`, leaves the gradient at its input there:
-    /// each sub-layer writes its input gradient over its output gradient (dx = dy + LN′(…) reads
-    /// each element of dy just before writing it, and nothing reads dy afterwards), so no new
+    /// each sub-layer turns d from its output's gradient into its input's (Sublayer), so no new
     /// buffer is written (and first read for ownership) per sub-layer.
     func backward(_ d: Tensor, _ a: EncoderLayerActivations, gradients g: EncoderLayerWeights, arena: Arena) {
         let w = weights
-        let dFeedForward = a.feedForwardBlock.backwardEnd(dy: d, dx: d, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
-        let dFeedForwardIn = a.feedForwardBlock.inputGradient(dx: d, arena: arena)
+        let dFeedForward = a.feedForwardBlock.backwardEnd(d, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena)
+        let dFeedForwardIn = a.feedForwardBlock.inputGradient(d, arena: arena)
         FeedForward.backward(dx: dFeedForwardIn.gradient, accumulate: dFeedForwardIn.accumulate, dy: dFeedForward.gradient,
                              dyDropout: dFeedForward.dropout, a.feedForward, weights: w.feedForward, gradients: g.feedForward,
                              activation: config.activation, arena: arena)
-        a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn.gradient, dy: d, dx: d, norm: w.finalNorm, normGradients: g.finalNorm)
+        a.feedForwardBlock.backwardBegin(dFunctionInput: dFeedForwardIn.gradient, d, norm: w.finalNorm, normGradients: g.finalNorm)
 
-        let dAttention = a.attentionBlock.backwardEnd(dy: d, dx: d, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm, arena: arena)
-        let dAttentionIn = a.attentionBlock.inputGradient(dx: d, arena: arena)
+        let dAttention = a.attentionBlock.backwardEnd(d, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm, arena: arena)
+        let dAttentionIn = a.attentionBlock.inputGradient(d, arena: arena)
         MultiHeadAttention.backward(dQuery: dAttentionIn.gradient, dKeyValue: dAttentionIn.gradient, accumulate: dAttentionIn.accumulate,
                                     dOut: dAttention.gradient, dOutDropout: dAttention.dropout, a.attention, weights: w.selfAttention,
                                     gradients: g.selfAttention, heads: config.heads, arena: arena)
-        a.attentionBlock.backwardBegin(dFunctionInput: dAttentionIn.gradient, dy: d, dx: d, norm: w.selfAttentionNorm,
+        a.attentionBlock.backwardBegin(dFunctionInput: dAttentionIn.gradient, d, norm: w.selfAttentionNorm,
                                        normGradients: g.selfAttentionNorm)
     }
 }

@@ -4,8 +4,10 @@
 //   post-norm (the paper): y = LN(x + dropout(F(x)))
 // A layer calls `begin` (gives F's input), runs F, then `end` (gives y). Backward mirrors it:
 // `backwardEnd` (gives dF_out), F's backward into `inputGradient`, then `backwardBegin`; together
-// they write dx (not add to it: no zeroed buffer to add into). Pre-norm: dx = dy + LN′(dF_in),
-// written by the LayerNorm's backward; post-norm: dx = the residual's share, then F adds its own.
+// they turn one buffer `d` from dy (the gradient at y) into dx (at x), in place: each element of dy
+// is read before dx is written over it, and nothing reads dy afterwards. Pre-norm: dx = dy +
+// LN′(dF_in), written by the LayerNorm's backward; post-norm: dx = the residual's share, then F
+// adds its own.
 // F reads its input only through matrix products, so in a bf16 pass it gets it rounded once, for
 // all of its products forward and backward: a pre-norm LayerNorm writes it rounded (no float32
 // copy is made or kept), a post-norm sub-layer rounds x.
@@ -54,34 +56,34 @@ public struct Sublayer {
         return y
     }
 
-    /// Given dy, returns dF_out (the gradient at F's output) as a gradient and the dropout mask it
-    /// still passes through — dF_out = dropout′(gradient) — or nil; post-norm also writes the
-    /// residual path's share into dx. Pre-norm leaves the mask to F's first linear layer
+    /// Given dy in `d`, returns dF_out (the gradient at F's output) as a gradient and the dropout
+    /// mask it still passes through — dF_out = dropout′(gradient) — or nil; post-norm also writes
+    /// the residual path's share of dx over d (dy, consumed first). Pre-norm leaves the mask to F's first linear layer
     /// (`linearBackward`'s dyDropout), which in a bf16 pass applies it as it rounds dy: no float32
     /// dF_out is written.
-    func backwardEnd(dy: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> (gradient: Tensor, dropout: DropoutMask?) {
+    func backwardEnd(_ d: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> (gradient: Tensor, dropout: DropoutMask?) {
         // Pre-norm: dx = dy + … is left to `backwardBegin`, which reads dy as the residual's share.
-        guard !preNorm else { return (dy, dropMask) }
-        let dSum = arena.zeros(dy.shape)
-        layerNormBackward(dx: dSum, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dy, x: normInput,
+        guard !preNorm else { return (d, dropMask) }
+        let dSum = arena.zeros(d.shape)
+        layerNormBackward(dx: dSum, dWeight: normGradients.weight, dBias: normGradients.bias, dy: d, x: normInput,
                           weight: norm.weight, mean: mean, rstd: rstd)
-        dx.zero()
-        let dF = arena.tensor(dy.shape)
-        residualBackward(dx: dx, df: dF, dy: dSum, mask: dropMask)  // dx += dSum, dF = dropout′(dSum), one pass
+        d.zero()  // dy is consumed: d becomes dx
+        let dF = arena.tensor(d.shape)
+        residualBackward(dx: d, df: dF, dy: dSum, mask: dropMask)  // dx += dSum, dF = dropout′(dSum), one pass
         return (dF, nil)
     }
 
-    /// Where F's backward puts its input gradient: a new tensor that F writes (pre-norm), or dx,
-    /// which F adds to (post-norm).
-    func inputGradient(dx: Tensor, arena: Arena) -> (gradient: Tensor, accumulate: Bool) {
-        preNorm ? (arena.tensor(dx.shape), false) : (dx, true)
+    /// Where F's backward puts its input gradient: a new tensor that F writes (pre-norm), or d
+    /// (holding dx's residual share by then), which F adds to (post-norm).
+    func inputGradient(_ d: Tensor, arena: Arena) -> (gradient: Tensor, accumulate: Bool) {
+        preNorm ? (arena.tensor(d.shape), false) : (d, true)
     }
 
-    /// Pre-norm: LayerNorm backward from F's input gradient: dx = dy + LN′(dF_in). Post-norm:
-    /// nothing left to do.
-    func backwardBegin(dFunctionInput: Tensor, dy: Tensor, dx: Tensor, norm: NormWeights, normGradients: NormWeights) {
+    /// Pre-norm: LayerNorm backward from F's input gradient: dx = dy + LN′(dF_in), written over
+    /// dy in d. Post-norm: nothing left to do.
+    func backwardBegin(dFunctionInput: Tensor, _ d: Tensor, norm: NormWeights, normGradients: NormWeights) {
         guard preNorm else { return }
-        layerNormBackward(dx: dx, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dFunctionInput, x: input,
-                          weight: norm.weight, mean: mean, rstd: rstd, residual: dy)
+        layerNormBackward(dx: d, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dFunctionInput, x: input,
+                          weight: norm.weight, mean: mean, rstd: rstd, residual: d)
     }
 }
