@@ -37,7 +37,8 @@ func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)
 /// bfloat16 products (oneDNN) against nmt's float32 matmul on a Linear layer's three products.
 func benchBF16() {
     let arena = Arena()
-    print("## bf16 (\(BF16Matmul.kernelName)) vs float32 matmul (GFLOP/s, best of 5)")
+    let compute = Compute(precision: .bfloat16)
+    print("## bf16 (\(compute.kernels)) vs float32 matmul (GFLOP/s, best of 5)")
     print("| product | M×K×N | threads | float32 | bf16 | bf16/float32 |")
     print("|---|---|---|---|---|---|")
     for (m, k, n) in [(4096, 256, 1024), (4096, 1024, 256), (4096, 256, 8000), (4096, 512, 2048)] {
@@ -47,11 +48,11 @@ func benchBF16() {
         let flops = 2.0 * Double(m * n * k)
         let cases: [(String, () -> Void, () -> Void)] = [
             ("x·Wᵀ", { matmul(y, x, w, transposeB: true) },
-             { BF16Matmul.multiply(y.pointer, x.pointer, lda: k, transposeA: false, w.pointer, ldb: k, transposeB: true, m: m, n: n, k: k, alpha: 1, beta: 0) }),
+             { compute.multiply(y, x, w, transposeB: true) }),
             ("dy·W", { matmul(dx, y, w) },
-             { BF16Matmul.multiply(dx.pointer, y.pointer, lda: n, transposeA: false, w.pointer, ldb: k, transposeB: false, m: m, n: k, k: n, alpha: 1, beta: 0) }),
+             { compute.multiply(dx, y, w) }),
             ("dyᵀ·x", { matmul(dw, y, x, transposeA: true, beta: 1) },
-             { BF16Matmul.multiply(dw.pointer, y.pointer, lda: n, transposeA: true, x.pointer, ldb: k, transposeB: false, m: n, n: k, k: m, alpha: 1, beta: 1) }),
+             { compute.multiply(dw, y, x, transposeA: true, beta: 1) }),
         ]
         for threads in [1, 2] {
             Threads.set(threads)
@@ -127,7 +128,7 @@ func benchKernels() {
         ("layer norm backward", "[4096, 512]", 16.0 * Double(lnIn.count),
          { layerNormBackward(dx: lnGrad, dWeight: dGamma, dBias: dBeta, dy: lnOut, x: lnIn, weight: gamma, mean: mean, rstd: rstd) }),
         ("fused log-softmax + smoothed CE + gradient", "[4096, 8000]", 8.0 * Double(logits.count),
-         { labelSmoothedCrossEntropy(logits: logits, targets: targets, paddingIndex: 0, labelSmoothing: 0.1, rowLoss: rowLoss, rowNLL: rowNLL, gradient: lossGrad, gradientScale: 1e-4) }),
+         { labelSmoothedCrossEntropy(logits: logits, targets: targets, paddingIndex: 0, labelSmoothing: 0.1, rowLoss: rowLoss, rowNLL: rowNLL, gradient: .float32(lossGrad), gradientScale: 1e-4) }),
     ]
     for threads in [1, 2] {
         Threads.set(threads)
@@ -175,7 +176,7 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
     // bf16 rows only where the CPU runs bf16 natively (the trainer refuses it elsewhere).
     // NMT_BENCH_PRECISION=fp32|bf16 runs one (to profile it alone).
     let only = ProcessInfo.processInfo.environment["NMT_BENCH_PRECISION"].flatMap(MatrixPrecision.init(rawValue:))
-    let precisions: [MatrixPrecision] = only.map { [$0] } ?? (BF16Matmul.isNative ? [.float32, .bfloat16] : [.float32])
+    let precisions: [MatrixPrecision] = only.map { [$0] } ?? (BF16Backend.nativeAvailable ? [.float32, .bfloat16] : [.float32])
     // NMT_BENCH_THREADS=1|2 runs one thread count (its own peak memory).
     let threadCounts = ProcessInfo.processInfo.environment["NMT_BENCH_THREADS"].flatMap(Int.init).map { [$0] } ?? [1, 2]
     for preset in presets {
@@ -206,25 +207,24 @@ func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
             Threads.set(threads)
             let dropout = DropoutSampler(config: config, rng: RandomGenerator(seed: 3))
             var time = 0.0, productTime = 0.0
-            BF16Matmul.active = precision == .bfloat16
+            let compute = Compute(precision: precision)
             for batch in batches {
                 // Best of 3 after a warm-up, and the time oneDNN's products took in that best run.
                 var best = (step: Double.infinity, products: 0.0)
                 for run in 0..<4 {
-                    let (t0, p0) = (now(), BF16Matmul.productSeconds)
+                    let (t0, p0) = (now(), compute.productSeconds)
                     gradients.zero()
                     // As the trainer does: a bf16 pass rounds the parameters once.
-                    if precision == .bfloat16 { BF16Matmul.roundParameters(UnsafeBufferPointer(model.parameters.valueBuffer)) }
-                    let pass = model.forward(batch, dropout: dropout, arena: arena)
-                    model.backward(pass, labelSmoothing: 0.1, gradients: gradients, arena: arena)
-                    BF16Matmul.releaseParameters()
+                    compute.beginUpdate(parameters: UnsafeBufferPointer(model.parameters.valueBuffer))
+                    let pass = model.forward(batch, dropout: dropout, compute: compute, arena: arena)
+                    model.backward(pass, labelSmoothing: 0.1, gradients: gradients, compute: compute, arena: arena)
+                    compute.endUpdate()
                     let step = now() - t0
-                    if run > 0 && step < best.step { best = (step, BF16Matmul.productSeconds - p0) }
+                    if run > 0 && step < best.step { best = (step, compute.productSeconds - p0) }
                 }
                 time += best.step
                 productTime += best.products
             }
-            BF16Matmul.active = false
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let memory = Double(usage.ru_maxrss) / 1024  // peak resident set, MB
@@ -269,7 +269,8 @@ func dumpStep(modelPath: String, dumpPath: String) throws {
     let arena = Arena()
     let logits = Array(model.score(batch, labelSmoothing: 0.1, arena: arena).logits.buffer)
     let gradients = TransformerGradients(for: model)
-    let result = model.backward(model.forward(batch, dropout: nil, arena: arena), labelSmoothing: 0.1, gradients: gradients, arena: arena).loss
+    let result = model.backward(model.forward(batch, dropout: nil, compute: .float32, arena: arena), labelSmoothing: 0.1, gradients: gradients,
+                                compute: .float32, arena: arena).loss
     var loss: [Float] = [Float(result.loss), Float(result.nll)]
     var source = batch.source.map(Float.init), targetIn = batch.targetInput.map(Float.init), targetOut = batch.targetOutput.map(Float.init)
     var copies = logits

@@ -2,102 +2,66 @@
 //   u = x·W1ᵀ + b1 [N, F],  a = act(u),  a' = dropout(a),  y = a'·W2ᵀ + b2 [N, C]
 // Backward:  da' = dy·W2,  dW2 += dyᵀ·a',  da = da'·mask,  du = act′(u)·da,
 //            dx += du·W1,  dW1 += duᵀ·x.
-// In a bf16 pass a' is kept rounded to bfloat16 ([N, F], the largest activation of a layer, at
-// half the bytes): W2's forward and weight-gradient products read exactly those values anyway,
-// and ReLU's derivative needs only its sign. With ReLU and no activation dropout (the default),
-// fc1's product writes a' itself (oneDNN's ReLU post-op, then rounding: no float32 u); with
-// dropout, the activation, the dropout and the rounding are one pass over u. Back, the mask, the
-// rounding of du and fc1's bias sums are one pass (Kernels/relu_bfloat16.c); all with the bits of
-// the separate passes.
+// a' is kept in the pass's product type ([N, F], the largest activation of a layer): in a bf16 pass
+// rounded, at half the bytes — W2's products read exactly those values anyway, and ReLU's
+// derivative needs only its sign. With ReLU and no activation dropout (the default), fc1's product
+// writes a' itself (ReLU fused: in a bf16 pass no float32 u at all); otherwise the activation, the
+// dropout and (bf16) the rounding are one pass over u. Back, ReLU's mask, (bf16) the rounding of du
+// and fc1's bias sums are one pass (Kernels/relu_bfloat16.c); all with the bits of separate passes.
 
 public struct FeedForwardActivations {
-    var input: LinearInput        // x [N, C] (rounded in a bf16 pass: only products read it)
+    var input: Matrix             // x [N, C]
     var preActivation: Tensor?    // u [N, F] (GELU only: ReLU's derivative is read off a')
     var dropMask: DropoutMask?    // [N, F]
-    var activated: LinearInput    // a' [N, F]: float32, or bfloat16 in a bf16 pass
+    var activated: Matrix         // a' [N, F]
 }
 
 public enum FeedForward {
-    public static func forward(_ y: Tensor, _ x: LinearInput, weights w: FeedForwardWeights, activation: Activation,
-                               dropout: DropoutSampler?, arena: Arena) -> FeedForwardActivations {
+    public static func forward(_ y: Tensor, _ x: Matrix, weights w: FeedForwardWeights, activation: Activation,
+                               dropout: DropoutSampler?, compute: Compute, arena: Arena) -> FeedForwardActivations {
         let f = w.fc1.weight.rows
         let shape = Shape(x.rows, f)
-        // The mask (and, in a bf16 pass, a' rounded) come first, so that in a bf16 pass the
-        // float32 a' above them is a temporary.
+        // The mask and a rounded a' come first, so that a float32 u made after them can be a temporary.
         let kept = (dropout?.activation ?? 0) > 0 ? arena.bytes(shape.count) : nil
-        let rounded = BF16Matmul.inPass ? arena.bfloat16(rows: x.rows, columns: f) : nil
-        if let rounded, activation == .relu, kept == nil {
-            // No activation dropout (the default): fc1 writes max(u, 0) rounded, no float32 u at all.
-            linearForward(rounded, x, weight: w.fc1.weight.float32, bias: w.fc1.bias, relu: true)
-            linearForward(y, .bfloat16(rounded), weight: LinearInput.float32(w.fc2.weight.float32), bias: w.fc2.bias)
-            return FeedForwardActivations(input: x, preActivation: nil, dropMask: nil, activated: .bfloat16(rounded))
+        let rounded = compute.roundsActivations ? arena.bfloat16(rows: x.rows, columns: f) : nil
+        let activated: Matrix, preActivation: Tensor?, mask: DropoutMask?
+        if activation == .relu && kept == nil {
+            activated = rounded.map { .bfloat16($0) } ?? .float32(arena.tensor(shape))
+            linearForward(activated, x, weight: w.fc1.weight, bias: w.fc1.bias, relu: true, compute: compute)
+            (preActivation, mask) = (nil, nil)
+        } else {
+            let beforeU = arena.mark()
+            let u = arena.tensor(shape)
+            let afterU = arena.mark()
+            linearForward(.float32(u), x, weight: w.fc1.weight, bias: w.fc1.bias, compute: compute)
+            preActivation = activation == .relu ? nil : u
+            (activated, mask) = activationDropoutForward(u, activation, into: rounded, dropout: dropout, kept: kept, arena: arena)
+            // Once a' is rounded, ReLU's u (GELU's float32 a) has served.
+            if rounded != nil { arena.release(to: preActivation == nil ? beforeU : afterU) }
         }
-        let beforeU = arena.mark()
-        let u = arena.tensor(shape)
-        let afterU = arena.mark()
-        linearForward(u, x, weight: w.fc1.weight, bias: w.fc1.bias)
-        if let rounded, activation == .relu {
-            // ReLU, dropout and rounding in one pass over u; u is then a temporary.
-            let mask = reluDropoutToBFloat16(rounded, u, dropout: dropout.flatMap { $0.fusedMask(probability: $0.activation, kept: kept) })
-            arena.release(to: beforeU)
-            linearForward(y, .bfloat16(rounded), weight: LinearInput.float32(w.fc2.weight.float32), bias: w.fc2.bias)
-            return FeedForwardActivations(input: x, preActivation: nil, dropMask: mask, activated: .bfloat16(rounded))
-        }
-        // ReLU runs in place: a' > 0 exactly where u > 0 and the unit was kept, which is all its
-        // backward needs, so u is not stored ([N, F] saved per layer).
-        let a = activation == .relu ? u : arena.tensor(shape)
-        activationForward(a, u, activation)
-        let mask = dropout.flatMap { $0.apply(a, a, probability: $0.activation, kept: kept) }
-        guard let rounded else {
-            linearForward(y, a, weight: w.fc2.weight, bias: w.fc2.bias)
-            return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .float32(a))
-        }
-        rounded.round(from: a)
-        arena.release(to: afterU)  // GELU keeps u and frees a
-        linearForward(y, .bfloat16(rounded), weight: LinearInput.float32(w.fc2.weight.float32), bias: w.fc2.bias)
-        return FeedForwardActivations(input: x, preActivation: activation == .relu ? nil : u, dropMask: mask, activated: .bfloat16(rounded))
+        linearForward(.float32(y), activated, weight: w.fc2.weight, bias: w.fc2.bias, compute: compute)
+        return FeedForwardActivations(input: x, preActivation: preActivation, dropMask: mask, activated: activated)
     }
 
     /// Accumulates dx (writes it, with `accumulate` false) and the weight gradients.
     /// With `dyDropout`, the output gradient is dropout′(dy) (a sub-layer's dropout, applied by fc2's backward).
     public static func backward(dx: Tensor, accumulate: Bool = true, dy: Tensor, dyDropout: DropoutMask? = nil, _ a: FeedForwardActivations,
-                                weights w: FeedForwardWeights, gradients g: FeedForwardWeights, activation: Activation, arena: Arena) {
-        let da = arena.tensor(Shape(dy.rows, w.fc2.weight.float32.columns))
-        linearBackward(dx: da, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: dy, dyDropout: dyDropout, x: a.activated,
-                       weight: .float32(w.fc2.weight.float32), accumulateDx: false, arena: arena)
-        let du: Tensor
+                                weights w: FeedForwardWeights, gradients g: FeedForwardWeights, activation: Activation, compute: Compute,
+                                arena: Arena) {
+        let da = arena.tensor(Shape(dy.rows, w.fc2.weight.columns))
+        linearBackward(dx: .float32(da), accumulateDx: false, dWeight: g.fc2.weight.float32, dBias: g.fc2.bias, dy: .float32(dy), dyDropout: dyDropout,
+                       x: a.activated, weight: w.fc2.weight.float32, compute: compute, arena: arena)
+        let du: Matrix, dBias: Tensor?
         if let u = a.preActivation {
             a.dropMask?.apply(to: da)
-            du = arena.zeros(u.shape)
-            activationBackward(dx: du, dy: da, x: u, activation)
+            let gradient = arena.zeros(u.shape)
+            activationBackward(dx: gradient, dy: da, x: u, activation)
+            (du, dBias) = (.float32(gradient), g.fc1.bias)
         } else {
-            // ReLU: du = da · mask · 1[u > 0] = da · (a' > 0 ? scale : 0), in place. The product is
-            // taken for every unit and then selected: a branch on the sign of a' (half the units,
-            // at random) was mispredicted so often that this loop took 7 % of a bf16 training step.
-            let scale = a.dropMask?.scale ?? 1
-            let d = da.pointer
-            switch a.activated {
-            case .float32(let activated):
-                let out = activated.pointer
-                Threads.parallelChunks(da.count, minChunk: 1 << 16) { range in
-                    for i in range {
-                        let kept = d[i] * scale
-                        d[i] = out[i] > 0 ? kept : 0
-                    }
-                }
-            case .bfloat16(let activated):
-                // The same, rounded for fc1's products and summed for its bias gradient in the same pass.
-                let mark = arena.mark()
-                let du16 = arena.bfloat16(rows: da.rows, columns: da.columns)
-                reluGradientToBFloat16SummingColumns(du16, da, activated: activated, scale: scale, sums: g.fc1.bias.pointer)
-                linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dy16: du16, x: a.input, weight: .float32(w.fc1.weight.float32),
-                               accumulateDx: accumulate)
-                arena.release(to: mark)
-                return
-            }
-            du = da
+            // ReLU: du = da · mask · 1[u > 0], read off a', its bias gradient summed as it is made.
+            (du, dBias) = (reluDropoutBackward(da, activated: a.activated, scale: a.dropMask?.scale ?? 1, biasSums: g.fc1.bias.pointer, arena: arena), nil)
         }
-        linearBackward(dx: dx, dWeight: g.fc1.weight.float32, dBias: g.fc1.bias, dy: du, x: a.input, weight: .float32(w.fc1.weight.float32),
-                       accumulateDx: accumulate, arena: arena)
+        linearBackward(dx: .float32(dx), accumulateDx: accumulate, dWeight: g.fc1.weight.float32, dBias: dBias, dy: du, x: a.input,
+                       weight: w.fc1.weight.float32, compute: compute, arena: arena)
     }
 }

@@ -2,10 +2,10 @@
 //
 //   pre-norm  (default):   y = x + dropout(F(LN(x)))
 //   post-norm (the paper): y = LN(x + dropout(F(x)))
-// A layer calls `begin` (gives F's input), runs F, then `end` (gives y). Backward mirrors it:
-// `backwardEnd` (gives dF_out), F's backward into `inputGradient`, then `backwardBegin`; together
-// they turn one buffer `d` from dy (the gradient at y) into dx (at x), in place: each element of dy
-// is read before dx is written over it, and nothing reads dy afterwards. Pre-norm: dx = dy +
+// A layer runs each sub-layer with `forward` (F given its input and the tensor to write) and
+// `backward` (F's backward given its output gradient and where its input gradient goes). Backward
+// turns one buffer `d` from dy (the gradient at y) into dx (at x), in place: each element of dy is
+// read before dx is written over it, and nothing reads dy afterwards. Pre-norm: dx = dy +
 // LN′(dF_in), written by the LayerNorm's backward; post-norm: dx = the residual's share, then F
 // adds its own.
 // F reads its input only through matrix products, so in a bf16 pass it gets it rounded once, for
@@ -16,10 +16,32 @@ public struct Sublayer {
     var input: Tensor          // x [N, C]
     var normInput: Tensor      // what the LayerNorm normalised: x (pre) or x + dropout(F) (post)
     var normOutput: Tensor?    // LN output in float32: F's input (pre, float32 pass) or y (post)
-    var functionInput: LinearInput  // F's input: LN(x) (pre) or x (post), rounded in a bf16 pass
+    var functionInput: Matrix  // F's input: LN(x) (pre) or x (post), rounded in a bf16 pass
     var mean, rstd: UnsafeMutablePointer<Float>
     var dropMask: DropoutMask?
     let preNorm: Bool
+
+    /// y = the sub-layer over x (x becomes y) with F = `function`, which is given F's input and the
+    /// tensor to write F's output into; returns the sub-layer (for `backward`) and what F returned.
+    static func forward<Activations>(_ x: inout Tensor, norm: NormWeights, preNorm: Bool, dropout: DropoutSampler?, compute: Compute, arena: Arena,
+                                     _ function: (_ input: Matrix, _ output: Tensor) -> Activations) -> (Sublayer, Activations) {
+        var block = begin(x, norm: norm, preNorm: preNorm, rounded: compute.roundsActivations, arena: arena)
+        let out = arena.tensor(x.shape)
+        let activations = function(block.functionInput, out)
+        x = block.end(out, norm: norm, dropout: dropout, arena: arena)
+        return (block, activations)
+    }
+
+    /// Given dy in `d`, leaves dx there; F's backward is `function`, given F's output gradient, the
+    /// dropout mask that gradient still passes through (nil: none), and where F's input gradient
+    /// goes — a tensor to write, or (`accumulate`) to add to.
+    func backward(_ d: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena,
+                  _ function: (_ dOutput: Tensor, _ dOutputDropout: DropoutMask?, _ dInput: Tensor, _ accumulate: Bool) -> Void) {
+        let dOutput = backwardEnd(d, norm: norm, normGradients: normGradients, arena: arena)
+        let dInput = inputGradient(d, arena: arena)
+        function(dOutput.gradient, dOutput.dropout, dInput.gradient, dInput.accumulate)
+        backwardBegin(dFunctionInput: dInput.gradient, d, norm: norm, normGradients: normGradients)
+    }
 
     /// Starts the sub-layer on x; returns it with F's input available as `functionInput` (rounded
     /// to bfloat16 if `rounded`).
@@ -41,7 +63,7 @@ public struct Sublayer {
 
     /// Finishes with F's output `f` (overwritten by its dropout, then by the residual sum: F's
     /// output is not needed by the backward pass, so its memory holds x + dropout(F)); returns y.
-    mutating func end(_ f: Tensor, norm: NormWeights, dropout: DropoutSampler?, arena: Arena) -> Tensor {
+    private mutating func end(_ f: Tensor, norm: NormWeights, dropout: DropoutSampler?, arena: Arena) -> Tensor {
         let sum = f
         if let dropout, let mask = dropout.fusedMask(probability: dropout.residual, count: f.count, arena: arena) {
             dropMask = residualForward(sum, input, f, dropout: mask)  // the dropout and the sum in one pass
@@ -61,7 +83,7 @@ public struct Sublayer {
     /// the residual path's share of dx over d (dy, consumed first). Pre-norm leaves the mask to F's first linear layer
     /// (`linearBackward`'s dyDropout), which in a bf16 pass applies it as it rounds dy: no float32
     /// dF_out is written.
-    func backwardEnd(_ d: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> (gradient: Tensor, dropout: DropoutMask?) {
+    private func backwardEnd(_ d: Tensor, norm: NormWeights, normGradients: NormWeights, arena: Arena) -> (gradient: Tensor, dropout: DropoutMask?) {
         // Pre-norm: dx = dy + … is left to `backwardBegin`, which reads dy as the residual's share.
         guard !preNorm else { return (d, dropMask) }
         let dSum = arena.zeros(d.shape)
@@ -75,13 +97,13 @@ public struct Sublayer {
 
     /// Where F's backward puts its input gradient: a new tensor that F writes (pre-norm), or d
     /// (holding dx's residual share by then), which F adds to (post-norm).
-    func inputGradient(_ d: Tensor, arena: Arena) -> (gradient: Tensor, accumulate: Bool) {
+    private func inputGradient(_ d: Tensor, arena: Arena) -> (gradient: Tensor, accumulate: Bool) {
         preNorm ? (arena.tensor(d.shape), false) : (d, true)
     }
 
     /// Pre-norm: LayerNorm backward from F's input gradient: dx = dy + LN′(dF_in), written over
     /// dy in d. Post-norm: nothing left to do.
-    func backwardBegin(dFunctionInput: Tensor, _ d: Tensor, norm: NormWeights, normGradients: NormWeights) {
+    private func backwardBegin(dFunctionInput: Tensor, _ d: Tensor, norm: NormWeights, normGradients: NormWeights) {
         guard preNorm else { return }
         layerNormBackward(dx: d, dWeight: normGradients.weight, dBias: normGradients.bias, dy: dFunctionInput, x: input,
                           weight: norm.weight, mean: mean, rstd: rstd, residual: d)

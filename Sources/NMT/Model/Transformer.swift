@@ -102,7 +102,7 @@ public final class Transformer: @unchecked Sendable {
 
     /// The forward pass over `batch` up to the decoder's output, keeping what `backward` needs.
     /// Resets `arena`; dropout is applied only with a `dropout` sampler.
-    public func forward(_ batch: Batch, dropout: DropoutSampler?, arena: Arena) -> ForwardPass {
+    public func forward(_ batch: Batch, dropout: DropoutSampler?, compute: Compute, arena: Arena) -> ForwardPass {
         arena.reset()
         let (b, s, t) = (batch.size, batch.sourceLength, batch.targetLength)
         require(s <= config.maxPositions && t <= config.maxPositions,
@@ -113,13 +113,13 @@ public final class Transformer: @unchecked Sendable {
         var encoderActivations: [EncoderLayerActivations] = []
         encoderActivations.reserveCapacity(encoderLayers.count)
         for layer in encoderLayers {
-            encoderActivations.append(layer.forward(&x, batch: b, length: s, padding: sourcePadding, dropout: dropout, arena: arena))
+            encoderActivations.append(layer.forward(&x, batch: b, length: s, padding: sourcePadding, dropout: dropout, compute: compute, arena: arena))
         }
         let (encoderFinal, encoderOutput) = finalNorm(x, weights.encoderNorm, arena: arena)
 
-        // Decoder. In a bf16 pass every decoder layer's cross-attention reads the encoder output
-        // rounded once.
-        let memory: LinearInput = BF16Matmul.inPass ? .bfloat16(arena.bfloat16(of: encoderOutput)) : .float32(encoderOutput)
+        // Decoder. Every decoder layer's cross-attention reads the encoder output as the pass's
+        // products read it (in a bf16 pass rounded once).
+        let memory = compute.productInput(encoderOutput, arena: arena)
         let targetPadding = paddingMask(batch.targetInput, arena: arena)
         var (y, targetEmbedding) = embed(copyIds(batch.targetInput, arena: arena), count: b * t, length: t, dropout: dropout, arena: arena)
         var decoderActivations: [DecoderLayerActivations] = []
@@ -127,7 +127,8 @@ public final class Transformer: @unchecked Sendable {
         for layer in decoderLayers {
             decoderActivations.append(layer.forward(&y, memory: memory, batch: b, queries: t,
                                                     selfMask: AttentionMask(keyPadding: targetPadding, causal: true),
-                                                    crossMask: AttentionMask(keyPadding: sourcePadding), dropout: dropout, arena: arena))
+                                                    crossMask: AttentionMask(keyPadding: sourcePadding), dropout: dropout, compute: compute,
+                                                    arena: arena))
         }
         let (decoderFinal, h) = finalNorm(y, weights.decoderNorm, arena: arena)
         return ForwardPass(batch: batch, sourceEmbedding: sourceEmbedding, encoderLayers: encoderActivations, encoderFinal: encoderFinal,
@@ -138,15 +139,15 @@ public final class Transformer: @unchecked Sendable {
     /// Logits, loss and per-token −log p of `batch` with dropout off (rescoring, validation).
     /// Resets `arena`; everything returned lives in it.
     public func score(_ batch: Batch, labelSmoothing: Float, arena: Arena) -> BatchScores {
-        loss(forward(batch, dropout: nil, arena: arena), labelSmoothing: labelSmoothing, arena: arena)
+        loss(forward(batch, dropout: nil, compute: .float32, arena: arena), labelSmoothing: labelSmoothing, arena: arena)
     }
 
-    /// The logits and loss of a forward pass, without a backward pass.
+    /// The logits and loss of a float32 forward pass, without a backward pass.
     public func loss(_ pass: ForwardPass, labelSmoothing: Float, arena: Arena) -> BatchScores {
         let n = pass.batch.size * pass.batch.targetLength
         let rowLoss = arena.floats(n), rowNLL = arena.floats(n)
         let logits = arena.tensor(Shape(n, config.vocabularySize))
-        linearForward(logits, pass.output, weight: weights.outputProjection, bias: nil)
+        linearForward(.float32(logits), .float32(pass.output), weight: weights.outputProjection, bias: nil, compute: .float32)
         let loss = labelSmoothedCrossEntropy(logits: logits, targets: pass.targets, paddingIndex: Vocabulary.padding,
                                              labelSmoothing: labelSmoothing, rowLoss: rowLoss, rowNLL: rowNLL)
         return BatchScores(loss: loss, tokenNLL: rowNLL, logits: logits)
@@ -159,7 +160,7 @@ public final class Transformer: @unchecked Sendable {
     /// share of dH and dE.
     @discardableResult
     public func backward(_ pass: ForwardPass, labelSmoothing: Float, gradientScale: Float? = nil, gradients: TransformerGradients,
-                         arena: Arena, chunkFloats: Int = 1 << 22) -> BatchLoss {
+                         compute: Compute, arena: Arena, chunkFloats: Int = 1 << 22) -> BatchLoss {
         let g = gradients.weights
         let batch = pass.batch
         let (b, t) = (batch.size, batch.targetLength)
@@ -170,30 +171,23 @@ public final class Transformer: @unchecked Sendable {
         let h = pass.output
         let dH = arena.tensor(h.shape)
         // The output projection onto the shared embedding, as a linear layer without bias. A bf16
-        // pass rounds h and the embedding once here instead of in each chunk's products.
-        let bf16 = BF16Matmul.inPass
-        let hInput: LinearInput = bf16 ? .bfloat16(arena.bfloat16(of: h)) : .float32(h)
-        let embedding: LinearInput = bf16 ? .bfloat16(BF16Matmul.roundedParameter(weights.embedding) ?? arena.bfloat16(of: weights.embedding))
-                                          : .float32(weights.embedding)
+        // pass rounds h once here instead of in each chunk's products.
+        let hInput = compute.productInput(h, arena: arena)
         let chunkRows = max(1, chunkFloats / v)
         for start in stride(from: 0, to: b * t, by: chunkRows) {
             let rows = min(chunkRows, b * t - start)
             let beforeChunk = arena.mark()
-            // A bf16 pass writes the loss gradient rounded (its products read nothing else).
-            let dLogits16 = bf16 ? arena.bfloat16(rows: rows, columns: v) : nil
             let logits = arena.tensor(Shape(rows, v))
+            // The loss gradient, written over the logits (a bf16 pass writes it rounded: its
+            // products read nothing else).
+            let gradient = compute.gradient(over: logits, arena: arena)
             let hChunk = hInput.rows(start..<start + rows)
-            linearForward(logits, hChunk, weight: embedding, bias: nil)
+            linearForward(.float32(logits), hChunk, weight: .float32(weights.embedding), bias: nil, compute: compute)
             labelSmoothedCrossEntropy(logits: logits, targets: pass.targets + start, paddingIndex: Vocabulary.padding,
                                       labelSmoothing: labelSmoothing, rowLoss: rowLoss + start, rowNLL: rowNLL + start,
-                                      gradient: logits, roundedGradient: dLogits16, gradientScale: scale)
-            if let dLogits16 {
-                linearBackward(dx: dH.rows(start..<start + rows), dWeight: g.embedding, dy16: dLogits16, x: hChunk, weight: embedding,
-                               accumulateDx: false)
-            } else {
-                linearBackward(dx: dH.rows(start..<start + rows), dWeight: g.embedding, dBias: nil, dy: logits, x: hChunk, weight: embedding,
-                               accumulateDx: false, arena: arena)
-            }
+                                      gradient: gradient, gradientScale: scale)
+            linearBackward(dx: .float32(dH.rows(start..<start + rows)), accumulateDx: false, dWeight: g.embedding, dBias: nil, dy: gradient,
+                           x: hChunk, weight: weights.embedding, compute: compute, arena: arena)
             arena.release(to: beforeChunk)
         }
         let loss = crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: pass.targets, count: b * t, paddingIndex: Vocabulary.padding)
@@ -204,7 +198,7 @@ public final class Transformer: @unchecked Sendable {
         let dEncoderOutput = arena.zeros(pass.encoderOutput.shape)
         for (i, layer) in decoderLayers.enumerated().reversed() {
             let temporaries = arena.mark()
-            layer.backward(dY, pass.decoderLayers[i], gradients: g.decoder[i], dMemory: dEncoderOutput, arena: arena)
+            layer.backward(dY, pass.decoderLayers[i], gradients: g.decoder[i], dMemory: dEncoderOutput, compute: compute, arena: arena)
             arena.release(to: temporaries)
         }
         embeddingBackward(dY, pass.targetEmbedding, gradients: g)
@@ -213,46 +207,11 @@ public final class Transformer: @unchecked Sendable {
         let dX = finalNormBackward(dEncoderOutput, pass.encoderFinal, weights.encoderNorm, g.encoderNorm, arena: arena)
         for (i, layer) in encoderLayers.enumerated().reversed() {
             let temporaries = arena.mark()
-            layer.backward(dX, pass.encoderLayers[i], gradients: g.encoder[i], arena: arena)
+            layer.backward(dX, pass.encoderLayers[i], gradients: g.encoder[i], compute: compute, arena: arena)
             arena.release(to: temporaries)
         }
         embeddingBackward(dX, pass.sourceEmbedding, gradients: g)
         return BatchLoss(loss: loss, tokenNLL: rowNLL)
-    }
-
-    /// Encoder output [B·S, C] for padded source ids [B, S] (ending in </s>), dropout off, and the
-    /// source padding mask [B, S]. Resets `arena`; both live in it.
-    public func encode(source: [Int32], batch: Int, length: Int, arena: Arena) -> (output: Tensor, padding: UnsafeMutablePointer<UInt8>) {
-        arena.reset()
-        require(length <= config.maxPositions, "Transformer.encode: length \(length) exceeds maxPositions \(config.maxPositions)")
-        let c = config.dModel
-        let padding = paddingMask(source, arena: arena)
-        let ids = copyIds(source, arena: arena)
-        let output = arena.tensor(Shape(batch * length, c))
-        // Without a backward pass a layer's activations die with it, so sentences are encoded a
-        // group at a time (temporaries of about 2^20 floats), each layer's output copied into one of
-        // two buffers before its temporaries are released. Every sentence's numbers are those of
-        // encoding the whole batch at once (no operation mixes sentences).
-        let perSentence = length * (config.ffnDim + 8 * c + config.heads * length)
-        let group = max(1, min(batch, (1 << 20) / max(perSentence, 1)))
-        for first in stride(from: 0, to: batch, by: group) {
-            let n = min(group, batch - first)
-            let groupStart = arena.mark()
-            let rows = (first * length)..<((first + n) * length)
-            var (x, _) = embed(ids + rows.lowerBound, count: rows.count, length: length, dropout: nil, arena: arena)
-            let buffers = (arena.tensor(x.shape), arena.tensor(x.shape))
-            for (i, layer) in encoderLayers.enumerated() {
-                let temporaries = arena.mark()
-                _ = layer.forward(&x, batch: n, length: length, padding: padding + rows.lowerBound, dropout: nil, arena: arena)
-                let kept = i % 2 == 0 ? buffers.0 : buffers.1
-                kept.copy(from: x)
-                arena.release(to: temporaries)
-                x = kept
-            }
-            output.rows(rows).copy(from: finalNorm(x, weights.encoderNorm, arena: arena).1)
-            arena.release(to: groupStart)
-        }
-        return (output, padding)
     }
 
     // MARK: pieces

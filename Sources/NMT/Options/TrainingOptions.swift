@@ -142,8 +142,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     /// Checks every option (the training files only when `requireData`); the error names the
     /// option (as its flag) and the values it allows. Numbers go through `checkOption`, so NaN,
-    /// infinities and sizes no machine could hold are refused before anything is computed.
-    public func validate(requireData: Bool = true) throws {
+    /// infinities and sizes no machine could hold are refused before anything is computed. bf16
+    /// products run on `bf16Backend` (users: native, which needs AVX512-BF16).
+    public func validate(requireData: Bool = true, bf16Backend: BF16Backend = .native) throws {
         func flag(_ key: CodingKeys) -> String { "--" + key.rawValue }
         guard !requireData || (!trainSource.isEmpty && !trainTarget.isEmpty) else {
             throw NMTError("give the training data with --train PREFIX --src L1 --tgt L2, or --train-src FILE --train-tgt FILE")
@@ -192,7 +193,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try checkOption(flag(.adamEpsilon), adamEpsilon, .above(0, upTo: 1))
         try checkOption(flag(.weightDecay), weightDecay, .closed(0, 1000))
         try checkOption(flag(.clipNorm), clipNorm, .closed(0, many), "0: off")
-        if precision == .bfloat16 && !BF16Matmul.isNative {
+        if precision == .bfloat16 && bf16Backend == .native && !BF16Backend.nativeAvailable {
             throw NMTError("\(flag(.precision)) bf16 needs a CPU with AVX512-BF16 (vdpbf16ps), which this one lacks; without it bf16 products are slower than fp32 ones — use --precision fp32")
         }
         if resetOptimizer && resume == nil { throw NMTError("\(flag(.resetOptimizer)) needs --resume FILE") }

@@ -32,8 +32,13 @@ public final class Trainer {
     /// Updates between checks that every rank holds the same parameters.
     public static let agreementInterval = 100
 
-    public init(options: TrainingOptions, log: TrainingLog, world: Communicator = SingleProcess()) {
+    /// What runs bf16 products (`--precision bf16`): native for users; tests choose the reference
+    /// on CPUs without AVX512-BF16.
+    let bf16Backend: BF16Backend
+
+    public init(options: TrainingOptions, log: TrainingLog, world: Communicator = SingleProcess(), bf16Backend: BF16Backend = .native) {
         self.options = options.resolved()
+        self.bf16Backend = bf16Backend
         self.log = log
         self.world = world
         if !world.isLeader { log.silence() }
@@ -77,13 +82,12 @@ public final class Trainer {
         log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), " +
                 (world.size > 1 ? "\(world.size) ranks × \(Threads.count) thread\(Threads.count == 1 ? "" : "s") (\(world.name))" : "\(Threads.count) threads"))
         let precision = o.precision ?? .float32
-        let kernels = precision == .bfloat16 ? BF16Matmul.kernelName + "; " + BF16HeadProducts.kernelName : kernelDescription(.float32)
-        log.say("precision \(precision.rawValue): \(kernels)")
-        log.event("precision", ["precision": precision.rawValue, "kernels": kernels])
         if world.size > 1 { log.event("ranks", ["ranks": world.size, "threads_per_rank": Threads.count, "library": world.name, "parameters": model.parameters.count]) }
 
         let step = TrainingStep(model: model, adam: start.adam, dropout: DropoutSampler(config: model.config, seed: o.seed &+ 1),
-                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm, world: world, precision: precision)
+                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm, world: world, precision: precision, backend: bf16Backend)
+        log.say("precision \(precision.rawValue): \(step.compute.kernels)")
+        log.event("precision", ["precision": precision.rawValue, "kernels": step.compute.kernels])
         let batches = EpochBatches(corpus: start.corpus, tokenizer: start.tokenizer, maxTokens: o.maxTokens, seed: o.seed, maxLength: o.maxLength,
                                    bpeDropout: o.bpeDropout, epoch: start.progress.epoch, rng: RandomGenerator(state: start.progress.bpeDropoutRng))
         return try loop(step: step, batches: batches, tokenizer: start.tokenizer, validation: start.validation, progress: &start.progress)
@@ -93,7 +97,7 @@ public final class Trainer {
     /// Nothing is written; the leader takes the run directory's lock when the directory exists.
     private func prepare() throws -> Start {
         var o = options
-        try o.validate()
+        try o.validate(bf16Backend: bf16Backend)
         for path in [o.trainSource, o.trainTarget] + [o.validSource, o.validTarget].compactMap({ $0 }) {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw NMTError("cannot open \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "No such file or directory")")

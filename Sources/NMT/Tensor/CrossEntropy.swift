@@ -25,26 +25,27 @@ public struct CrossEntropyResult: Sendable {
 }
 
 /// Computes per-row losses into `rowLoss` / `rowNLL` ([N], 0 for pad rows) and returns the totals.
-/// If `gradient` is given (it may be `logits` itself), writes `gradientScale · (p − q)` into it,
-/// and zero for pad rows. Typical `gradientScale` is 1/tokens for a per-token mean. With
-/// `roundedGradient` (a bf16 pass, whose products read the gradient only rounded) the gradient is
-/// written there rounded to bfloat16 instead — the same bits as rounding the float32 gradient —
-/// and `gradient` only holds the exponentials.
+/// If `gradient` is given, writes `gradientScale · (p − q)` into it, and zero for pad rows. Typical
+/// `gradientScale` is 1/tokens for a per-token mean. A float32 gradient may be `logits` itself. A
+/// bfloat16 one (a bf16 pass, whose products read the gradient only rounded) is written rounded —
+/// the same bits as rounding the float32 gradient — and the logits are overwritten by their
+/// exponentials on the way.
 @discardableResult
 public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int32>, paddingIndex: Int32,
                                       labelSmoothing epsilon: Float,
                                       rowLoss: UnsafeMutablePointer<Float>, rowNLL: UnsafeMutablePointer<Float>,
-                                      gradient: Tensor? = nil, roundedGradient: BF16Matrix? = nil, gradientScale: Float = 1) -> CrossEntropyResult {
+                                      gradient: Matrix? = nil, gradientScale: Float = 1) -> CrossEntropyResult {
     let n = logits.rows, v = logits.columns
     if let gradient { checkShape(gradient.shape == logits.shape, "labelSmoothedCrossEntropy: gradient vs logits", gradient.shape, logits.shape) }
     require(epsilon >= 0 && epsilon < 1, "labelSmoothedCrossEntropy: smoothing \(epsilon) outside [0, 1)")
     let epsilonOther = v > 1 ? epsilon / Float(v - 1) : 0
-    if let roundedGradient {
-        require(gradient != nil, "labelSmoothedCrossEntropy: a rounded gradient needs a gradient buffer for the exponentials")
-        checkShape(roundedGradient.rows == n && roundedGradient.columns == v, "labelSmoothedCrossEntropy: rounded gradient vs logits",
-                   Shape(roundedGradient.rows, roundedGradient.columns), logits.shape)
+    // Where the exponentials go (then turned into p − q, or rounded from there).
+    let gradientPointer: UnsafeMutablePointer<Float>?, roundedPointer: UnsafeMutablePointer<UInt16>?
+    switch gradient {
+    case .float32(let t)?: (gradientPointer, roundedPointer) = (t.pointer, nil)
+    case .bfloat16(let m)?: (gradientPointer, roundedPointer) = (logits.pointer, m.pointer)
+    case nil: (gradientPointer, roundedPointer) = (nil, nil)
     }
-    let gradientPointer = gradient?.pointer, roundedPointer = roundedGradient?.pointer
     Threads.parallelChunks(n, minChunk: 8) { range in
         for r in range {
             let target = targets[r]

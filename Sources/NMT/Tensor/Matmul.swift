@@ -1,7 +1,7 @@
 // Matmul: the one wrapper that every float32 matrix product in nmt goes through — OpenBLAS
 // (cblas_sgemm; cblas_sgemv for matrix–vector cases), and oneDNN's sgemm for products of a few
-// rows — and its batched form for attention (B×H independent small products). During a
-// `--precision bf16` training pass, `matmul` hands its products to BF16Matmul instead.
+// rows — and its batched form for attention (B×H independent small products). The products of a
+// `--precision bf16` pass go through Compute/BF16Products instead.
 //
 // Row-major throughout: C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C,
 // where op(X) = X or Xᵀ. With beta = 1 the product accumulates into C (gradients).
@@ -62,11 +62,6 @@ public func matmul(_ out: Tensor, _ a: Tensor, _ b: Tensor,
     let (kB, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
     checkShape(kA == kB, "matmul: inner dimensions of a and b", a.shape, b.shape)
     checkShape(out.rows == m && out.columns == n, "matmul: output of a·b", out.shape, Shape(m, n))
-    if BF16Matmul.inPass {
-        BF16Matmul.multiply(out.pointer, a.pointer, lda: a.columns, transposeA: transposeA, b.pointer, ldb: b.columns, transposeB: transposeB,
-                            m: m, n: n, k: kA, alpha: alpha, beta: beta)
-        return
-    }
     let workers = Threads.count
     guard workers > 1, !Threads.inParallelRegion, m >= 32 * workers, Double(m) * Double(n) * Double(kA) >= 4e6 else {
         sgemm(out.pointer, ldc: n, a.pointer, lda: a.columns, transposeA: transposeA,

@@ -4,8 +4,8 @@
 // so W ≈ q / scale).
 //
 //   y[n, o] = Σ_i x[n, i] · W[o, i]  (+ b[o])
-// A new weight type is a new case here and in `linearForward`; the layers do not change. The int8
-// product is in Int8Matmul.swift.
+// A new weight type is a new case here and in `linearForward` (Linear.swift); the layers do not
+// change. The int8 product is in Int8Matmul.swift.
 
 import CBLAS
 import CDNNL
@@ -70,28 +70,6 @@ public enum WeightMatrix: @unchecked Sendable {
     public var float32: Tensor {
         guard case .float32(let t) = self else { fatalError("WeightMatrix: training needs Float32 weights, this one is int8") }
         return t
-    }
-}
-
-/// y = x·Wᵀ + b for a weight of any type (b optional: the output projection has none).
-public func linearForward(_ y: Tensor, _ x: Tensor, weight: WeightMatrix, bias: Tensor?) {
-    switch weight {
-    case .float32(let w):
-        linearForward(y, x, weight: w, bias: bias)
-    case .int8(let q):
-        checkShape(x.columns == q.columns, "linearForward: input vs int8 weight [out, in]", x.shape, Shape(q.rows, q.columns))
-        checkShape(y.rows == x.rows && y.columns == q.rows, "linearForward: output vs input·weightᵀ", y.shape, Shape(x.rows, q.rows))
-        if let bias { checkShape(bias.count == q.rows, "linearForward: bias vs weight [out, in]", bias.shape, Shape(q.rows, q.columns)) }
-        int8LinearForward(y, x, weight: q, bias: bias)
-    }
-}
-
-/// The same for an input that may be rounded already (a bf16 pass: float32 weights only).
-public func linearForward(_ y: Tensor, _ x: LinearInput, weight: WeightMatrix, bias: Tensor?) {
-    switch (x, weight) {
-    case (.float32(let x), _): linearForward(y, x, weight: weight, bias: bias)
-    case (.bfloat16, .float32(let w)): linearForward(y, x, weight: LinearInput.float32(w), bias: bias)
-    case (.bfloat16, .int8): fatalError("linearForward: a bfloat16 input with int8 weights")
     }
 }
 

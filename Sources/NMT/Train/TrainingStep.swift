@@ -1,6 +1,7 @@
 // TrainingStep: one update — batches → gradients → clipped Adam step. It owns what only training
 // needs: the gradients (one buffer shaped like the parameters), Adam's moments, the dropout
-// generator and the activation arena, so a model loaded to translate has none of them.
+// generator, the activation arena and the passes' `Compute` (their precision and, for bf16, the
+// product engine), so a model loaded to translate has none of them.
 //
 // The loss is a per-token mean over all the update's batches (fairseq's --update-freq): each
 // batch's gradient is scaled by 1 / (target tokens of all of them) before it is accumulated.
@@ -25,8 +26,9 @@ public final class TrainingStep {
     public let clipNorm: Double
     /// The ranks that share each update's batches (one process: a world of one).
     public let world: Communicator
-    /// The precision of the forward and backward passes' matrix products (everything else is float32).
-    public let precision: MatrixPrecision
+    /// How the forward and backward passes compute: the precision of their matrix products
+    /// (everything else is float32).
+    public let compute: Compute
     /// The gradient of one batch, added to `gradients` (allocated when a rank computes several per update).
     private var batchGradients: TransformerGradients?
 
@@ -46,9 +48,9 @@ public final class TrainingStep {
     }
 
     public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, clipNorm: Double,
-                world: Communicator = SingleProcess(), precision: MatrixPrecision = .float32) {
+                world: Communicator = SingleProcess(), precision: MatrixPrecision = .float32, backend: BF16Backend = .native) {
         self.world = world
-        self.precision = precision
+        compute = Compute(precision: precision, backend: backend)
         self.model = model
         self.adam = adam
         self.dropout = dropout
@@ -65,22 +67,20 @@ public final class TrainingStep {
         result.sourceTokens = batches.reduce(0) { $0 + $1.sourceTokens }
         let scale = 1 / Float(result.targetTokens)
         gradients.zero()
-        BF16Matmul.active = precision == .bfloat16
-        if precision == .bfloat16 { BF16Matmul.roundParameters(UnsafeBufferPointer(model.parameters.valueBuffer)) }
-        defer { BF16Matmul.active = false }
+        compute.beginUpdate(parameters: UnsafeBufferPointer(model.parameters.valueBuffer))
         for (index, batch) in batches.enumerated() where index % world.size == world.rank {
             dropout.startBatch(update: update, batch: index)
             let first = index == world.rank
             if !first && batchGradients == nil { batchGradients = TransformerGradients(for: model) }
             let target = first ? gradients : batchGradients!
             if !first { target.zero() }
-            let pass = model.forward(batch, dropout: dropout, arena: arena)
-            let loss = model.backward(pass, labelSmoothing: labelSmoothing, gradientScale: scale, gradients: target, arena: arena).loss
+            let pass = model.forward(batch, dropout: dropout, compute: compute, arena: arena)
+            let loss = model.backward(pass, labelSmoothing: labelSmoothing, gradientScale: scale, gradients: target, compute: compute, arena: arena).loss
             if !first { add(target.buffer.buffer, into: gradients.buffer.buffer) }
             result.lossSum += loss.lossSum
             result.nllSum += loss.nllSum
         }
-        BF16Matmul.releaseParameters()  // before Adam changes them
+        compute.endUpdate()  // before Adam changes the parameters
         if world.size > 1 {
             let start = Date()
             try world.sum(gradients.buffer.buffer)

@@ -35,11 +35,10 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
         var expected = [Float](repeating: 0, count: full.count)
         for i in 0..<full.count { expected[i] = full[i] }
         // Incremental.
-        let encoded = model.encode(source: batch.source, batch: 2, length: batch.sourceLength, arena: encoding)
-        let decoder = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
-                                         sourceLength: batch.sourceLength, sentenceOf: [0, 1], maxLength: t)
+        let encoded = model.encode(sources: sources, arena: encoding)
+        let state = model.decoderState(for: encoded, maxLength: t, workspace: DecodingWorkspace())
         for step in 0..<t {
-            let logProbs = decoder.step([batch.targetInput[step], batch.targetInput[t + step]])
+            let logProbs = model.stepLogProbabilities([batch.targetInput[step], batch.targetInput[t + step]], state: state)
             for b in 0..<2 {
                 let row = Array(expected[((b * t + step) * v)..<((b * t + step + 1) * v)]).map(Double.init)
                 let m = row.max()!
@@ -57,58 +56,53 @@ func forcedLogProbability(_ model: Transformer, source: [Int32], target: [Int32]
     @Test func selectingHypothesesGivesTheLogitsOfTheirPrefixes() throws {
         let model = try randomModel(vocabulary: 30)
         let source: [[Int32]] = [[5, 6, 7, 8], [9, 10, 11, 12]]
-        let batch = Batch(pairs: source.map { (source: $0, target: []) })
         let encoding = Arena()
-        let encoded = model.encode(source: batch.source, batch: 2, length: batch.sourceLength, arena: encoding)
+        let encoded = model.encode(sources: source, arena: encoding)
         // Six hypotheses (three per sentence) with distinct prefixes.
         let prefixes: [[Int32]] = [[2, 13, 14], [2, 15, 16], [17, 18, 19], [20, 21, 22], [23, 24, 25], [26, 27, 28]]
         let sentenceOf = [0, 0, 0, 1, 1, 1]
-        let decoder = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
-                                         sourceLength: batch.sourceLength, sentenceOf: sentenceOf, maxLength: 8, capacity: 8)
-        for step in 0..<3 { _ = decoder.step(prefixes.map { $0[step] }) }
+        let state = model.decoderState(for: encoded, sentenceOf: sentenceOf, maxLength: 8, capacity: 8, workspace: DecodingWorkspace())
+        for step in 0..<3 { _ = model.stepLogProbabilities(prefixes.map { $0[step] }, state: state) }
         // Swap 0↔1, keep 2, 3-cycle 3→4→5→3, then duplicate row 2 into two extra rows.
         let parents = [1, 0, 2, 4, 5, 3, 2, 2]
-        decoder.select(parents: parents)
+        state.select(parents: parents)
         let next: [Int32] = [5, 6, 7, 8, 9, 10, 11, 12]
-        let selected = decoder.step(next)
+        let selected = model.stepLogProbabilities(next, state: state)
         let v = 30
         for (i, p) in parents.enumerated() {
-            let fresh = IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
-                                           sourceLength: batch.sourceLength, sentenceOf: [sentenceOf[p]], maxLength: 8)
-            for step in 0..<3 { _ = fresh.step([prefixes[p][step]]) }
-            let expected = fresh.step([next[i]])
+            let fresh = model.decoderState(for: encoded, sentenceOf: [sentenceOf[p]], maxLength: 8, workspace: DecodingWorkspace())
+            for step in 0..<3 { _ = model.stepLogProbabilities([prefixes[p][step]], state: fresh) }
+            let expected = model.stepLogProbabilities([next[i]], state: fresh)
             for j in 3..<v { #expect(abs(selected[i * v + j] - expected[j]) < 1e-5, "row \(i) token \(j)") }
         }
         // Dropping rows: keep rows 5 and 0 only.
-        decoder.select(parents: [5, 0])
-        #expect(decoder.rows == 2)
+        state.select(parents: [5, 0])
+        #expect(state.rows == 2)
     }
 
     /// Hypotheses continuing one parent share its cached positions; positions no hypothesis
     /// holds any more are freed.
     @Test func theSelfAttentionCacheHoldsEachSharedPrefixOnce() throws {
         let model = try randomModel(vocabulary: 30)
-        let batch = Batch(pairs: [(source: [5, 6, 7], target: [])])
         // The encoder's output lives in its arena, which must outlive the decoder's start (it copies
         // what it needs): a temporary arena could be freed as soon as `encode` returned.
         let arena = Arena()
-        let encoded = model.encode(source: batch.source, batch: 1, length: batch.sourceLength, arena: arena)
+        let encoded = model.encode(sources: [[5, 6, 7]], arena: arena)
         let decoder = withExtendedLifetime(arena) {
-            IncrementalDecoder(model: model, encoderOutput: encoded.output, sourcePadding: encoded.padding,
-                               sourceLength: batch.sourceLength, sentenceOf: [0], maxLength: 8, capacity: 3)
+            model.decoderState(for: encoded, maxLength: 8, capacity: 3, workspace: DecodingWorkspace())
         }
         for token: Int32 in [2, 13, 14] {
-            _ = decoder.step([token])
+            _ = model.step([token], state: decoder)
             decoder.select(parents: [0])
         }
         #expect(decoder.nodesInUse == 3)
         decoder.select(parents: [0, 0, 0])   // a beam of three from one prefix
         #expect(decoder.nodesInUse == 3)
-        _ = decoder.step([15, 16, 17])
+        _ = model.step([15, 16, 17], state: decoder)
         #expect(decoder.nodesInUse == 6)     // the shared three, one new position each
         decoder.select(parents: [1, 1])      // rows 0 and 2 end: their last positions are freed
         #expect(decoder.nodesInUse == 4)
-        _ = decoder.step([18, 19])
+        _ = model.step([18, 19], state: decoder)
         decoder.select(parents: [0])
         #expect(decoder.nodesInUse == 5)
     }

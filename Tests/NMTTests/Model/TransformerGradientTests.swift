@@ -32,7 +32,7 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
         func sampler() -> DropoutSampler? {
             config.dropout > 0 ? DropoutSampler(config: config, rng: RandomGenerator(seed: dropoutSeed)) : nil
         }
-        model.backward(model.forward(paddedBatch, dropout: sampler(), arena: arena), labelSmoothing: 0.1, gradients: gradients, arena: arena)
+        model.backward(model.forward(paddedBatch, dropout: sampler(), compute: .float32, arena: arena), labelSmoothing: 0.1, gradients: gradients, compute: .float32, arena: arena)
         var failures: [String] = []
         let h: Float = 2e-3
         for entry in model.parameters.entries {
@@ -43,7 +43,7 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
                 let p = model.parameters.values + entry.offset + i
                 let saved = p.pointee
                 func loss() -> Double {
-                    model.loss(model.forward(paddedBatch, dropout: sampler(), arena: arena), labelSmoothing: 0.1, arena: arena).loss.loss
+                    model.loss(model.forward(paddedBatch, dropout: sampler(), compute: .float32, arena: arena), labelSmoothing: 0.1, arena: arena).loss.loss
                 }
                 p.pointee = saved + h
                 let plus = loss()
@@ -72,8 +72,8 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
         let gradients = TransformerGradients(for: model), arena = Arena()
         func step(chunkFloats: Int) -> (Double, [Float]) {
             gradients.zero()
-            let pass = model.forward(paddedBatch, dropout: DropoutSampler(config: model.config, rng: RandomGenerator(seed: 5)), arena: arena)
-            let loss = model.backward(pass, labelSmoothing: 0.1, gradients: gradients, arena: arena, chunkFloats: chunkFloats).loss.loss
+            let pass = model.forward(paddedBatch, dropout: DropoutSampler(config: model.config, rng: RandomGenerator(seed: 5)), compute: .float32, arena: arena)
+            let loss = model.backward(pass, labelSmoothing: 0.1, gradients: gradients, compute: .float32, arena: arena, chunkFloats: chunkFloats).loss.loss
             return (loss, Array(gradients.buffer.buffer))
         }
         let (wholeLoss, wholeGradients) = step(chunkFloats: 1 << 22)

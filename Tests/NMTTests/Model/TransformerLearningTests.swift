@@ -70,8 +70,8 @@ import Testing
         let gradients = TransformerGradients(for: model), arena = Arena()
         for step in 1...800 {
             gradients.zero()
-            let pass = model.forward(TransformerLearningTests.reversalBatch(&data, size: 32), dropout: dropout, arena: arena)
-            model.backward(pass, labelSmoothing: 0, gradients: gradients, arena: arena)
+            let pass = model.forward(TransformerLearningTests.reversalBatch(&data, size: 32), dropout: dropout, compute: .float32, arena: arena)
+            model.backward(pass, labelSmoothing: 0, gradients: gradients, compute: .float32, arena: arena)
             let lr = LearningRateSchedule.inverseSqrt.rate(step: step, lr: 5e-3, warmup: 50, warmupInitLR: 1e-5, dModel: 32)
             adam.update(parameters: model.parameters.values, gradients: gradients.buffer.pointer, lr: Float(lr))
         }

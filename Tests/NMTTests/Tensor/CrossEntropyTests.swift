@@ -8,7 +8,7 @@ import Testing
         let loss = OwnedTensor(Shape(n)), nll = OwnedTensor(Shape(n))
         return targets.withUnsafeBufferPointer {
             labelSmoothedCrossEntropy(logits: logits, targets: $0.baseAddress!, paddingIndex: 0, labelSmoothing: epsilon,
-                                      rowLoss: loss.t.pointer, rowNLL: nll.t.pointer, gradient: gradient, gradientScale: scale)
+                                      rowLoss: loss.t.pointer, rowNLL: nll.t.pointer, gradient: gradient.map { .float32($0) }, gradientScale: scale)
         }
     }
 
@@ -49,7 +49,7 @@ import Testing
         let loss = OwnedTensor(Shape(n)), nll = OwnedTensor(Shape(n))
         let result = targets.withUnsafeBufferPointer {
             labelSmoothedCrossEntropy(logits: b.t, targets: $0.baseAddress!, paddingIndex: 0, labelSmoothing: 0.1, rowLoss: loss.t.pointer,
-                                      rowNLL: nll.t.pointer, gradient: b.t, roundedGradient: rounded, gradientScale: 0.3)
+                                      rowNLL: nll.t.pointer, gradient: .bfloat16(rounded), gradientScale: 0.3)
         }
         #expect(result.lossSum == float32.lossSum)
         #expect((0..<rounded.count).allSatisfy { rounded.pointer[$0] == expected.pointer[$0] })

@@ -16,10 +16,10 @@ import Testing
         let r = OwnedTensor(Shape(5, 3), uniform: 1, rng: &rng)
         let y = OwnedTensor(Shape(5, 3))
         let dx = OwnedTensor(Shape(5, 4)), dw = OwnedTensor(Shape(3, 4)), db = OwnedTensor(Shape(3))
-        linearForward(y.t, x.t, weight: w.t, bias: b.t)
-        linearBackward(dx: dx.t, dWeight: dw.t, dBias: db.t, dy: r.t, x: x.t, weight: w.t)
+        linearForward(.float32(y.t), .float32(x.t), weight: .float32(w.t), bias: b.t, compute: .float32)
+        linearBackward(dx: .float32(dx.t), dWeight: dw.t, dBias: db.t, dy: .float32(r.t), x: .float32(x.t), weight: w.t, compute: .float32, arena: Arena())
         let bad = check.mismatches(inputs: [("x", x.t, dx.t), ("weight", w.t, dw.t), ("bias", b.t, db.t)]) {
-            linearForward(y.t, x.t, weight: w.t, bias: b.t)
+            linearForward(.float32(y.t), .float32(x.t), weight: .float32(w.t), bias: b.t, compute: .float32)
             return weightedSum(y.t, r.t)
         }
         #expect(bad.isEmpty, "\(bad)")
@@ -30,7 +30,7 @@ import Testing
         let w = OwnedTensor(Shape(1, 2), values: [10, 1])
         let b = OwnedTensor(Shape(1), values: [0.5])
         let y = OwnedTensor(Shape(2, 1))
-        linearForward(y.t, x.t, weight: w.t, bias: b.t)
+        linearForward(.float32(y.t), .float32(x.t), weight: .float32(w.t), bias: b.t, compute: .float32)
         #expect(y.t.array == [12.5, 34.5])
     }
 

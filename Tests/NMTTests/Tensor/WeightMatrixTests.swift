@@ -15,8 +15,8 @@ import Testing
         let values = UnsafeMutablePointer<Int8>.allocate(capacity: o * i), scales = UnsafeMutablePointer<Float>.allocate(capacity: o)
         defer { values.deallocate(); scales.deallocate() }
         let q = QuantizedMatrix.quantize(w.t, values: values, scales: scales)
-        linearForward(exact.t, x.t, weight: .float32(w.t), bias: b.t)
-        linearForward(quantized.t, x.t, weight: .int8(q), bias: b.t)
+        linearForward(.float32(exact.t), .float32(x.t), weight: .float32(w.t), bias: b.t, compute: .float32)
+        linearForward(.float32(quantized.t), .float32(x.t), weight: .int8(q), bias: b.t, compute: .float32)
         let range = Double(Int8Kernel.activationRange)
         var worstRatio = 0.0
         for r in 0..<n {

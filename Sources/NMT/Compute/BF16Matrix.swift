@@ -35,45 +35,7 @@ public struct BF16Matrix: @unchecked Sendable {
     @inline(__always)
     public subscript(i: Int) -> Float { Float(bitPattern: UInt32(pointer[i]) << 16) }
 
-    var operand: BF16Matmul.Operand { .bfloat16(pointer) }
-}
-
-/// What a linear layer reads: float32 activations (rounded by each product of a bf16 pass), or
-/// activations a bf16 pass rounded once.
-public enum LinearInput {
-    case float32(Tensor)
-    case bfloat16(BF16Matrix)
-
-    public var rows: Int {
-        switch self {
-        case .float32(let t): return t.rows
-        case .bfloat16(let m): return m.rows
-        }
-    }
-
-    public var columns: Int {
-        switch self {
-        case .float32(let t): return t.columns
-        case .bfloat16(let m): return m.columns
-        }
-    }
-
-    var shape: Shape { Shape(rows, columns) }
-
-    /// Rows `range` (a view of the same memory).
-    public func rows(_ range: Range<Int>) -> LinearInput {
-        switch self {
-        case .float32(let t): return .float32(t.rows(range))
-        case .bfloat16(let m): return .bfloat16(m.rows(range))
-        }
-    }
-
-    var operand: BF16Matmul.Operand {
-        switch self {
-        case .float32(let t): return .float32(t.pointer, ld: t.columns)
-        case .bfloat16(let m): return m.operand
-        }
-    }
+    var operand: BF16Operand { .bfloat16(pointer) }
 }
 
 /// out[r·columns + j] = bfloat16(x[r·ld + j]), rounded to nearest, ties to even, rows split

@@ -1,4 +1,7 @@
-// `--precision bf16`: bfloat16 matrix products with float32 sums (oneDNN), on CPUs with AVX512-BF16.
+// `--precision bf16`: bfloat16 matrix products with float32 sums — on every backend this CPU runs:
+// natively (oneDNN and nmt's AVX512-BF16 kernels) where it has AVX512-BF16, and everywhere through
+// the portable reference (bfloat16-rounded inputs, OpenBLAS's float32 sums), so the bf16 pass's
+// rounding, layouts and gradients are checked on every CI machine.
 //
 // The tolerance bf16 supports: a bfloat16 keeps 8 of float32's 24 significand bits, so rounding
 // moves each input by at most 2⁻⁹ of itself and a product of two by at most 2⁻⁸ (0.4 %). Those
@@ -14,7 +17,13 @@ import Foundation
 import Testing
 @testable import NMT
 
-@Suite(.enabled(if: BF16Matmul.isNative, "this CPU has no AVX512-BF16")) struct BF16MatmulTests {
+/// The bf16 backends this CPU runs (tests take each).
+let bf16Backends = BF16Backend.available
+
+/// A bf16 pass on `backend`.
+func bf16(_ backend: BF16Backend) -> Compute { Compute(precision: .bfloat16, backend: backend) }
+
+@Suite struct BF16PassTests {
     private func bfloat16(_ x: Float) -> Float {
         var rounded: UInt16 = 0
         withUnsafePointer(to: x) { roundToBFloat16(&rounded, $0, rows: 1, columns: 1, ld: 1) }
@@ -30,8 +39,10 @@ import Testing
         #expect(bfloat16(.infinity) == .infinity && bfloat16(.nan).isNaN)
     }
 
-    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
-    func aProductIsTheFloat32ProductOfTheRoundedInputs(transposeA: Bool, transposeB: Bool) {
+    @Test(arguments: bf16Backends, [(false, false), (false, true), (true, false), (true, true)])
+    func aProductIsTheFloat32ProductOfTheRoundedInputs(backend: BF16Backend, transposes: (Bool, Bool)) {
+        let (transposeA, transposeB) = transposes
+        let products = bf16(backend).bf16!
         let (m, n, k) = (37, 29, 45)
         let arena = Arena()
         var rng = RandomGenerator(seed: 4)
@@ -45,8 +56,8 @@ import Testing
         for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (2, 0.25)] {
             let c = arena.tensor(Shape(m, n))
             for i in 0..<c.count { c[i] = start[i] }
-            BF16Matmul.multiply(c.pointer, a.pointer, lda: a.columns, transposeA: transposeA, b.pointer, ldb: b.columns, transposeB: transposeB,
-                                m: m, n: n, k: k, alpha: alpha, beta: beta)
+            products.multiply(c.pointer, .float32(a.pointer, ld: a.columns), transposeA: transposeA, .float32(b.pointer, ld: b.columns),
+                              transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, beta: beta)
             var worst = 0.0
             for i in 0..<m {
                 for j in 0..<n {
@@ -66,8 +77,9 @@ import Testing
 
     /// Attention's four product shapes (keys odd: padded pairs). Each head is one worker's, so the
     /// thread count changes only which worker runs it (not set here: tests run side by side).
-    @Test(arguments: ["scores", "context", "valueGradient", "probabilityGradient"])
-    func attentionsPerHeadProductsAreTheFloat32ProductsOfTheRoundedInputs(product: String) {
+    @Test(arguments: bf16Backends, ["scores", "context", "valueGradient", "probabilityGradient"])
+    func attentionsPerHeadProductsAreTheFloat32ProductsOfTheRoundedInputs(backend: BF16Backend, product: String) {
+        let compute = bf16(backend)
         let (batch, heads, d, t, keys) = (3, 2, 40, 18, 19)  // 20 pairs and 19 rows: whole 16×16 tiles and edges
         let c = heads * d
         let arena = Arena()
@@ -81,6 +93,7 @@ import Testing
         let probs = arena.tensor(Shape(batch, heads, t, keys))
         for i in 0..<probs.count { probs[i] = rng.nextUnitFloat() }
         let probsHeads = MultiHeadAttention.perHead(probs, queries: t, keys: keys)
+        func rowsPerHead(_ m: BF16Matrix, _ length: Int) -> HeadMatrices { Matrix.bfloat16(m).perHead(length: length, heads: heads) }
         func rounded(_ x: Float) -> Double { Double(Float(bitPattern: UInt32(x.bitPattern &+ 0x7FFF &+ ((x.bitPattern >> 16) & 1)) & 0xFFFF_0000)) }
         func row(_ m: BF16Matrix, _ length: Int, _ b: Int, _ h: Int, _ i: Int, _ j: Int) -> Double { Double(m[(b * length + i) * c + h * d + j]) }
         func p(_ b: Int, _ h: Int, _ i: Int, _ j: Int) -> Double { rounded(probs[((b * heads + h) * t + i) * keys + j]) }
@@ -93,27 +106,24 @@ import Testing
         case "scores":  // S = q·kᵀ·α
             (m, n, inner, alpha) = (t, keys, d, 0.5)
             a = { row(q, t, $0, $1, $2, $3) }; bValue = { row(k, keys, $0, $1, $3, $2) }
-            BF16HeadProducts.multiply(outer: batch, inner: heads, .float32(MatrixBatch(out.pointer, outerStride: heads * t * keys, innerStride: t * keys, ld: keys)),
-                                      .bfloat16(MultiHeadAttention.perHead(q, length: t, heads: heads)), MultiHeadAttention.perHead(k, length: keys, heads: heads),
-                                      m: t, n: keys, k: d, transposeB: true, alpha: 0.5)
+            compute.headProducts(outer: batch, inner: heads, .float32(MatrixBatch(out.pointer, outerStride: heads * t * keys, innerStride: t * keys, ld: keys)),
+                                 rowsPerHead(q, t), rowsPerHead(k, keys), m: t, n: keys, k: d, transposeB: true, alpha: 0.5)
         case "context":  // ctx = P·v, written rounded
             (m, n, inner, alpha) = (t, d, keys, 1)
             a = { p($0, $1, $2, $3) }; bValue = { row(k, keys, $0, $1, $2, $3) }
             let context = arena.bfloat16(rows: batch * t, columns: c)
             rounded16 = context
-            BF16HeadProducts.multiply(outer: batch, inner: heads, .bfloat16(MultiHeadAttention.perHead(context, length: t, heads: heads)), .float32(probsHeads),
-                                      MultiHeadAttention.perHead(k, length: keys, heads: heads), m: t, n: d, k: keys)
+            compute.headProducts(outer: batch, inner: heads, rowsPerHead(context, t), probsHeads, rowsPerHead(k, keys), m: t, n: d, k: keys)
         case "valueGradient":  // dv = Pᵀ·dctx
             (m, n, inner, alpha) = (keys, d, t, 1)
             a = { p($0, $1, $3, $2) }; bValue = { row(dContext, t, $0, $1, $2, $3) }
-            BF16HeadProducts.multiply(outer: batch, inner: heads, .float32(MatrixBatch(out.pointer, outerStride: keys * c, innerStride: d, ld: c)),
-                                      .float32(probsHeads), MultiHeadAttention.perHead(dContext, length: t, heads: heads), m: keys, n: d, k: t, transposeA: true)
+            compute.headProducts(outer: batch, inner: heads, .float32(MatrixBatch(out.pointer, outerStride: keys * c, innerStride: d, ld: c)),
+                                 probsHeads, rowsPerHead(dContext, t), m: keys, n: d, k: t, transposeA: true)
         default:  // dP = dctx·vᵀ
             (m, n, inner, alpha) = (t, keys, d, 1)
             a = { row(dContext, t, $0, $1, $2, $3) }; bValue = { row(k, keys, $0, $1, $3, $2) }
-            BF16HeadProducts.multiply(outer: batch, inner: heads, .float32(MatrixBatch(out.pointer, outerStride: heads * t * keys, innerStride: t * keys, ld: keys)),
-                                      .bfloat16(MultiHeadAttention.perHead(dContext, length: t, heads: heads)), MultiHeadAttention.perHead(k, length: keys, heads: heads),
-                                      m: t, n: keys, k: d, transposeB: true)
+            compute.headProducts(outer: batch, inner: heads, .float32(MatrixBatch(out.pointer, outerStride: heads * t * keys, innerStride: t * keys, ld: keys)),
+                                 rowsPerHead(dContext, t), rowsPerHead(k, keys), m: t, n: keys, k: d, transposeB: true)
         }
         var worst = 0.0
         for b in 0..<batch {
@@ -142,8 +152,9 @@ import Testing
         #expect(worst <= 1e-5, "largest difference \(worst)")
     }
 
-    @Test(arguments: [false, true])
-    func attentionsRoundedGradientsAndTheirBiasSumsHaveTheBitsOfTheFloat32Product(transposeA: Bool) {
+    @Test(arguments: bf16Backends, [false, true])
+    func attentionsRoundedGradientsAndTheirBiasSumsHaveTheBitsOfTheFloat32Product(backend: BF16Backend, transposeA: Bool) {
+        let compute = bf16(backend)
         // dq = dS·k·α and dk = dSᵀ·q·α, written rounded with the bias gradient summed by the product:
         // the bits of writing them in float32, then rounding them and summing their columns in row order.
         let (batch, heads, d, t) = (3, 4, 40, 19)
@@ -155,13 +166,13 @@ import Testing
         let dScores = arena.tensor(Shape(batch, heads, t, t))
         for i in 0..<dScores.count { dScores[i] = rng.nextUnitFloat() - 0.5 }
         let start = (0..<c).map { Float($0) / 7 }
-        func heads32(_ t32: Tensor) -> BF16HeadProducts.Operand { .float32(MatrixBatch(t32.pointer, outerStride: t * c, innerStride: d, ld: c)) }
+        func heads32(_ t32: Tensor) -> HeadMatrices { .float32(MatrixBatch(t32.pointer, outerStride: t * c, innerStride: d, ld: c)) }
         let float32 = arena.tensor(Shape(batch * t, c)), rounded = arena.bfloat16(rows: batch * t, columns: c), sums = arena.tensor(Shape(c))
         sums.pointer.update(from: start, count: c)
-        for (output, columnSums) in [(heads32(float32), nil), (BF16HeadProducts.Operand.bfloat16(MultiHeadAttention.perHead(rounded, length: t, heads: heads)), sums.pointer)] {
-            BF16HeadProducts.multiply(outer: batch, inner: heads, output, .float32(MultiHeadAttention.perHead(dScores, queries: t, keys: t)),
-                                      MultiHeadAttention.perHead(k, length: t, heads: heads), m: t, n: d, k: t, transposeA: transposeA, alpha: 0.5,
-                                      columnSums: columnSums)
+        for (output, columnSums) in [(heads32(float32), nil), (Matrix.bfloat16(rounded).perHead(length: t, heads: heads), sums.pointer)] {
+            compute.headProducts(outer: batch, inner: heads, output, MultiHeadAttention.perHead(dScores, queries: t, keys: t),
+                                 Matrix.bfloat16(k).perHead(length: t, heads: heads), m: t, n: d, k: t, transposeA: transposeA, alpha: 0.5,
+                                 columnSums: columnSums)
         }
         var expectedSums = start
         for r in 0..<(batch * t) { for j in 0..<c { expectedSums[j] += float32[r * c + j] } }
@@ -170,10 +181,11 @@ import Testing
         #expect(sums.array.map(\.bitPattern) == expectedSums.map(\.bitPattern))
     }
 
-    @Test(arguments: [false, true])
-    func aProductLargerThanOneBlockEqualsTheWholeProduct(transposeA: Bool) {
+    @Test(arguments: bf16Backends, [false, true])
+    func aProductLargerThanOneBlockEqualsTheWholeProduct(backend: BF16Backend, transposeA: Bool) {
         // op(A) [m, k] with m·k = 3 blocks and a half: row blocks, or inner slices summed into C.
-        let (m, n, k) = (transposeA ? 48 : 7 * BF16Matmul.blockElements / 2 / 64, 24, transposeA ? 7 * BF16Matmul.blockElements / 2 / 48 : 64)
+        let blockElements = BF16Products.blockElements
+        let (m, n, k) = (transposeA ? 48 : 7 * blockElements / 2 / 64, 24, transposeA ? 7 * blockElements / 2 / 48 : 64)
         let arena = Arena()
         var rng = RandomGenerator(seed: 8)
         let a = arena.tensor(transposeA ? Shape(k, m) : Shape(m, k)), b = arena.tensor(Shape(k, n))
@@ -182,16 +194,15 @@ import Testing
         for i in 0..<b.count { b[i] = Float(Int(rng.next() % 5)) - 2 }
         let c = arena.tensor(Shape(m, n)), expected = arena.tensor(Shape(m, n))
         for i in 0..<c.count { (c[i], expected[i]) = (1, 1) }
-        BF16Matmul.multiply(c.pointer, a.pointer, lda: a.columns, transposeA: transposeA, b.pointer, ldb: n, transposeB: false,
-                            m: m, n: n, k: k, alpha: 1, beta: 1)
+        bf16(backend).multiply(c, a, b, transposeA: transposeA, beta: 1)
         matmul(expected, a, b, transposeA: transposeA, beta: 1)
         var differences = 0
         for i in 0..<c.count where c[i] != expected[i] { differences += 1 }
         #expect(differences == 0)
     }
 
-    @Test(arguments: [false, true])
-    func aProductSplitByColumnsEqualsTheWholeProduct(transposeB: Bool) {
+    @Test(arguments: bf16Backends, [false, true])
+    func aProductSplitByColumnsEqualsTheWholeProduct(backend: BF16Backend, transposeB: Bool) {
         // n > m: on more than one core each worker takes a block of C's columns (and of B).
         let (m, n, k) = (40, 1000, 64)
         let arena = Arena()
@@ -202,18 +213,19 @@ import Testing
         for i in 0..<b.count { b[i] = Float(Int(rng.next() % 5)) - 2 }
         let c = arena.tensor(Shape(m, n)), expected = arena.tensor(Shape(m, n))
         for i in 0..<c.count { (c[i], expected[i]) = (Float(i % 3), Float(i % 3)) }
-        BF16Matmul.multiply(c.pointer, a.pointer, lda: k, transposeA: false, b.pointer, ldb: b.columns, transposeB: transposeB,
-                            m: m, n: n, k: k, alpha: 1, beta: 1)
+        bf16(backend).multiply(c, a, b, transposeB: transposeB, beta: 1)
         matmul(expected, a, b, transposeB: transposeB, beta: 1)
         #expect((0..<c.count).allSatisfy { c[$0] == expected[$0] })
     }
 
-    @Test(arguments: [(99, false), (99, true), (100, false), (64, true)])
-    func aWeightGradientsActivationsLaidOutByNmtGiveTheSameProduct(tokens: Int, rounded: Bool) {
+    @Test(arguments: bf16Backends, [(99, false), (99, true), (100, false), (64, true)])
+    func aWeightGradientsActivationsLaidOutByNmtGiveTheSameProduct(backend: BF16Backend, shape: (Int, Bool)) {
+        let (tokens, rounded) = shape
+        let products = bf16(backend).bf16!
         // dW [32, 192] = dyᵀ·x, x [tokens, 192]: x is laid out in oneDNN's row-pair blocks by
         // nmt's pairs kernels (rows padded with zeros to whole blocks of 32 when tokens is not a
         // multiple: 99, 100; an odd count pairs its last row with a zero), from float32 or from
-        // rounded rows. (One worker's product at any thread count.)
+        // rounded rows. (One worker's product at any thread count; the reference backend packs nothing.)
         let (m, n, k) = (32, 192, tokens)
         let arena = Arena()
         var rng = RandomGenerator(seed: 14)
@@ -221,23 +233,25 @@ import Testing
         let ones = arena.tensor(Shape(128, max(m, n)))
         for i in 0..<ones.count { ones[i] = 1 }
         let scratch = arena.tensor(Shape(m, n))
-        BF16Matmul.multiply(scratch.pointer, .float32(ones.pointer, ld: ones.columns), transposeA: true, .float32(ones.pointer, ld: ones.columns),
-                            transposeB: false, m: m, n: n, k: 128, alpha: 1, beta: 0)
+        products.multiply(scratch.pointer, .float32(ones.pointer, ld: ones.columns), transposeA: true, .float32(ones.pointer, ld: ones.columns),
+                          transposeB: false, m: m, n: n, k: 128, alpha: 1, beta: 0)
         let dy = arena.tensor(Shape(k, m)), x = arena.tensor(Shape(k, n))
         // Small integers: every order of summation gives the same float32.
         for i in 0..<dy.count { dy[i] = Float(Int(rng.next() % 5)) - 2 }
         for i in 0..<x.count { x[i] = Float(Int(rng.next() % 5)) - 2 }
         let c = arena.tensor(Shape(m, n)), expected = arena.tensor(Shape(m, n))
         for i in 0..<c.count { (c[i], expected[i]) = (Float(i % 3), Float(i % 3)) }
-        let packedBefore = BF16Matmul.activationsPackedOnThisThread
-        BF16Matmul.multiply(c.pointer, .float32(dy.pointer, ld: m), transposeA: true, rounded ? arena.bfloat16(of: x).operand : .float32(x.pointer, ld: n),
-                            transposeB: false, m: m, n: n, k: k, alpha: 1, beta: 1)
-        #expect(BF16Matmul.activationsPackedOnThisThread == packedBefore + 1)
+        let packedBefore = products.activations.packings
+        products.multiply(c.pointer, .float32(dy.pointer, ld: m), transposeA: true, rounded ? arena.bfloat16(of: x).operand : .float32(x.pointer, ld: n),
+                          transposeB: false, m: m, n: n, k: k, alpha: 1, beta: 1)
+        #expect(products.activations.packings == packedBefore + (backend == .native ? 1 : 0))
         matmul(expected, dy, x, transposeA: true, beta: 1)
         #expect(bitwiseEqual(c, expected))
     }
 
-    @Test func productsSharingActivationsPackTheirCommonInputOnceWithTheSameBits() {
+    @Test(.enabled(if: BF16Backend.nativeAvailable, "only the native backend packs activations"))
+    func productsSharingActivationsPackTheirCommonInputOnceWithTheSameBits() {
+        let products = bf16(.native).bf16!
         // Attention's q, k and v weight gradients read one x: packed once inside sharingActivations.
         let (m, n, k) = (32, 128, 70)
         let arena = Arena()
@@ -246,35 +260,36 @@ import Testing
         let dys = (0..<3).map { _ in arena.bfloat16(of: random(Shape(k, m), arena, &rng)) }
         func gradients(sharing: Bool) -> [Tensor] {
             let outputs = (0..<3).map { _ in arena.zeros(Shape(m, n)) }
-            let products = {
+            let run = {
                 for (dy, c) in zip(dys, outputs) {
-                    BF16Matmul.multiply(c.pointer, dy.operand, transposeA: true, x.operand, transposeB: false, m: m, n: n, k: k, alpha: 1, beta: 1)
+                    products.multiply(c.pointer, dy.operand, transposeA: true, x.operand, transposeB: false, m: m, n: n, k: k, alpha: 1, beta: 1)
                 }
             }
-            if sharing { BF16Matmul.sharingActivations(products) } else { products() }
+            if sharing { products.sharingActivations(run) } else { run() }
             return outputs
         }
-        let before = BF16Matmul.activationsPackedOnThisThread
+        let before = products.activations.packings
         let separately = gradients(sharing: false)
-        #expect(BF16Matmul.activationsPackedOnThisThread == before + 3)
+        #expect(products.activations.packings == before + 3)
         let shared = gradients(sharing: true)
-        #expect(BF16Matmul.activationsPackedOnThisThread == before + 4)
+        #expect(products.activations.packings == before + 4)
         #expect(zip(separately, shared).allSatisfy { bitwiseEqual($0, $1) })
     }
 
-    @Test(arguments: [(70, 48), (40, 1000)])
-    func aBiasAddedByTheProductEqualsStartingFromTheBiasRows(m: Int, n: Int) {
+    @Test(arguments: bf16Backends, [(70, 48), (40, 1000)])
+    func aBiasAddedByTheProductEqualsStartingFromTheBiasRows(backend: BF16Backend, shape: (Int, Int)) {
+        let (m, n) = shape
+        let compute = bf16(backend), products = compute.bf16!
         // (40, 1000): n > m, so on more than one core each worker adds its own columns of the bias.
         let k = 64
         let arena = Arena()
         var rng = RandomGenerator(seed: 13)
         let a = random(Shape(m, k), arena, &rng), b = random(Shape(n, k), arena, &rng), bias = random(Shape(n), arena, &rng)
         let c = arena.tensor(Shape(m, n)), expected = arena.tensor(Shape(m, n))
-        BF16Matmul.multiply(c.pointer, .float32(a.pointer, ld: k), transposeA: false, .float32(b.pointer, ld: k), transposeB: true,
-                            m: m, n: n, k: k, alpha: 1, beta: 0, bias: bias.pointer)
+        products.multiply(c.pointer, .float32(a.pointer, ld: k), transposeA: false, .float32(b.pointer, ld: k), transposeB: true,
+                          m: m, n: n, k: k, alpha: 1, beta: 0, bias: bias.pointer)
         for r in 0..<m { (expected.pointer + r * n).update(from: bias.pointer, count: n) }
-        BF16Matmul.multiply(expected.pointer, a.pointer, lda: k, transposeA: false, b.pointer, ldb: k, transposeB: true,
-                            m: m, n: n, k: k, alpha: 1, beta: 1)
+        compute.multiply(expected, a, b, transposeB: true, beta: 1)
         #expect(bitwiseEqual(c, expected))
     }
 
@@ -289,7 +304,9 @@ import Testing
         a.count == b.count && (0..<a.count).allSatisfy { a[$0].bitPattern == b[$0].bitPattern }
     }
 
-    @Test func aLinearLayersOutputGradientRoundedOnceGivesWhatRoundingPerProductGives() {
+    @Test(arguments: bf16Backends)
+    func aLinearLayersOutputGradientRoundedOnceGivesWhatRoundingPerProductGives(backend: BF16Backend) {
+        let compute = bf16(backend)
         let (rows, inputs, outputs) = (70, 48, 40)
         let arena = Arena()
         var rng = RandomGenerator(seed: 9)
@@ -298,13 +315,9 @@ import Testing
         func copy(_ t: Tensor) -> Tensor { let c = arena.tensor(t.shape); c.copy(from: t); return c }
         let (dx, dw, db) = (copy(start), copy(startW), arena.zeros(Shape(outputs)))
         let (dxPerProduct, dwPerProduct) = (copy(start), copy(startW))
-        BF16Matmul.active = true
-        defer { BF16Matmul.active = false }
-        linearBackward(dx: dx, dWeight: dw, dBias: db, dy: dy, x: x, weight: w, arena: arena)
-        BF16Matmul.multiply(dxPerProduct.pointer, dy.pointer, lda: outputs, transposeA: false, w.pointer, ldb: inputs, transposeB: false,
-                            m: rows, n: inputs, k: outputs, alpha: 1, beta: 1)
-        BF16Matmul.multiply(dwPerProduct.pointer, dy.pointer, lda: outputs, transposeA: true, x.pointer, ldb: inputs, transposeB: false,
-                            m: outputs, n: inputs, k: rows, alpha: 1, beta: 1)
+        linearBackward(dx: .float32(dx), dWeight: dw, dBias: db, dy: .float32(dy), x: .float32(x), weight: w, compute: compute, arena: arena)
+        compute.multiply(dxPerProduct, dy, w, beta: 1)
+        compute.multiply(dwPerProduct, dy, x, transposeA: true, beta: 1)
         #expect(bitwiseEqual(dx, dxPerProduct))
         #expect(bitwiseEqual(dw, dwPerProduct))
         // The bias gradient, summed while dy is rounded, is the column sum of the float32 dy.
@@ -313,8 +326,8 @@ import Testing
         #expect(bitwiseEqual(db, dbExpected))
     }
 
-    @Test(arguments: [true, false])
-    func aSublayersDropoutAppliedAsTheOutputGradientIsRoundedGivesTheBitsOfApplyingItFirst(bf16: Bool) {
+    @Test(arguments: [Compute.float32] + bf16Backends.map(bf16))
+    func aSublayersDropoutAppliedAsTheOutputGradientIsRoundedGivesTheBitsOfApplyingItFirst(compute: Compute) {
         // A pre-norm sub-layer's dropout′ reaches F's first linear layer as a mask: a bf16 pass
         // applies it in the rounding pass (its columns: 300, a strip of 256 and a tail of 44 and
         // of one), float32 into a temporary — both the bits of dropout′(dy) first.
@@ -325,12 +338,10 @@ import Testing
         let mask = dropoutForward(arena.tensor(dy.shape), dy, kept: arena.bytes(dy.count), probability: 0.3, rng: &rng)
         let dropped = arena.tensor(dy.shape)
         mask.apply(dy, into: dropped)
-        BF16Matmul.active = bf16
-        defer { BF16Matmul.active = false }
         func gradients(masked: Bool) -> [Tensor] {
             let (dx, dw, db) = (arena.zeros(x.shape), arena.zeros(w.shape), arena.zeros(Shape(outputs)))
-            linearBackward(dx: dx, dWeight: dw, dBias: db, dy: masked ? dy : dropped, dyDropout: masked ? mask : nil, x: .float32(x),
-                           weight: .float32(w), arena: arena)
+            linearBackward(dx: .float32(dx), dWeight: dw, dBias: db, dy: .float32(masked ? dy : dropped), dyDropout: masked ? mask : nil, x: .float32(x),
+                           weight: w, compute: compute, arena: arena)
             return [dx, dw, db]
         }
         let first = gradients(masked: false), fused = gradients(masked: true)
@@ -338,8 +349,9 @@ import Testing
         #expect(first[2].array.contains { $0 != 0 })
     }
 
-    @Test(arguments: [Float(0.2), 0])
-    func theFeedForwardLayerKeepsItsHiddenActivationsInBFloat16WithTheSameNumbers(activationDropout: Float) {
+    @Test(arguments: bf16Backends, [Float(0.2), 0])
+    func theFeedForwardLayerKeepsItsHiddenActivationsInBFloat16WithTheSameNumbers(backend: BF16Backend, activationDropout: Float) {
+        let compute = bf16(backend)
         // Forward and backward (ReLU, dropout: fused with the rounding into one pass each way; without
         // dropout, ReLU and the rounding done by fc1's product) in a bf16 pass against the separate
         // passes with every product rounding its own float32 inputs: identical bits, and half the
@@ -361,36 +373,33 @@ import Testing
             }
             return FeedForwardWeights(fc1: zeros(w.fc1), fc2: zeros(w.fc2))
         }
-        BF16Matmul.active = true
-        defer { BF16Matmul.active = false }
-
         let arena = Arena()
         let y = weightsArena.tensor(Shape(rows, c)), dx = weightsArena.zeros(x.shape), g = zeroGradients()
         let activations = FeedForward.forward(y, .float32(x), weights: w, activation: .relu,
-                                              dropout: DropoutSampler(config: config, rng: RandomGenerator(seed: 11)), arena: arena)
+                                              dropout: DropoutSampler(config: config, rng: RandomGenerator(seed: 11)), compute: compute, arena: arena)
         let bf16InUse = arena.mark()  // floats held after the forward pass
         guard case .bfloat16 = activations.activated else { Issue.record("a' is not kept in bfloat16"); return }
-        FeedForward.backward(dx: dx, dy: dy, activations, weights: w, gradients: g, activation: .relu, arena: arena)
+        FeedForward.backward(dx: dx, dy: dy, activations, weights: w, gradients: g, activation: .relu, compute: compute, arena: arena)
 
         // The reference: float32 a', each product rounding its inputs.
         let reference = Arena()
         let u = reference.tensor(Shape(rows, f))
-        linearForward(u, x, weight: w.fc1.weight.float32, bias: w.fc1.bias)
+        linearForward(.float32(u), .float32(x), weight: w.fc1.weight, bias: w.fc1.bias, compute: compute)
         activationForward(u, u, .relu)
         var dropoutRNG = RandomGenerator(seed: 11)
         let mask = activationDropout > 0 ? dropoutForward(u, u, kept: reference.bytes(u.count), probability: activationDropout, rng: &dropoutRNG) : nil
         let referenceInUse = reference.mark()
         let yReference = reference.tensor(y.shape)
-        linearForward(yReference, u, weight: w.fc2.weight.float32, bias: w.fc2.bias)
+        linearForward(.float32(yReference), .float32(u), weight: w.fc2.weight, bias: w.fc2.bias, compute: compute)
         #expect(bitwiseEqual(y, yReference))
         let dxReference = reference.zeros(x.shape), gReference = zeroGradients()
         let da = reference.tensor(u.shape)
-        matmul(da, dy, w.fc2.weight.float32)
-        matmul(gReference.fc2.weight.float32, dy, u, transposeA: true, beta: 1)
+        compute.multiply(da, dy, w.fc2.weight.float32)
+        compute.multiply(gReference.fc2.weight.float32, dy, u, transposeA: true, beta: 1)
         columnSumAccumulate(gReference.fc2.bias.pointer, dy)
         for i in 0..<da.count { da[i] = u[i] > 0 ? da[i] * (mask?.scale ?? 1) : 0 }
-        matmul(dxReference, da, w.fc1.weight.float32, beta: 1)
-        matmul(gReference.fc1.weight.float32, da, x, transposeA: true, beta: 1)
+        compute.multiply(dxReference, da, w.fc1.weight.float32, beta: 1)
+        compute.multiply(gReference.fc1.weight.float32, da, x, transposeA: true, beta: 1)
         columnSumAccumulate(gReference.fc1.bias.pointer, da)
         #expect(bitwiseEqual(dx, dxReference))
         #expect(bitwiseEqual(g.fc1.weight.float32, gReference.fc1.weight.float32) && bitwiseEqual(g.fc1.bias, gReference.fc1.bias))
@@ -421,8 +430,8 @@ import Testing
         #expect(roundedFloats < rows * c / 2 + 2 * rows + 64)  // the bfloat16 output and the statistics only
     }
 
-    @Test(arguments: [true, false])
-    func bf16GradientsAgreeWithFloat32WithinBF16Precision(preNorm: Bool) throws {
+    @Test(arguments: bf16Backends, [true, false])
+    func bf16GradientsAgreeWithFloat32WithinBF16Precision(backend: BF16Backend, preNorm: Bool) throws {
         let config = TransformerConfig(vocabularySize: 300, dModel: 64, ffnDim: 128, heads: 4, encoderLayers: 2, decoderLayers: 2,
                                        dropout: 0, attentionDropout: 0, activationDropout: 0, maxPositions: 40, preNorm: preNorm, activation: .gelu)
         let model = try Transformer(config: config)
@@ -434,9 +443,9 @@ import Testing
         let arena = Arena()
         func gradients(bf16: Bool) -> (TransformerGradients, Double) {
             let g = TransformerGradients(for: model)
-            BF16Matmul.active = bf16
-            defer { BF16Matmul.active = false }
-            let loss = model.backward(model.forward(batch, dropout: nil, arena: arena), labelSmoothing: 0.1, gradients: g, arena: arena).loss
+            let compute = bf16 ? NMTTests.bf16(backend) : .float32
+            let loss = model.backward(model.forward(batch, dropout: nil, compute: compute, arena: arena), labelSmoothing: 0.1, gradients: g,
+                                      compute: compute, arena: arena).loss
             return (g, loss.loss)
         }
         let (exact, exactLoss) = gradients(bf16: false), (reduced, reducedLoss) = gradients(bf16: true)
@@ -462,8 +471,9 @@ import Testing
         print("bf16 vs fp32 gradient: ‖bf16 − fp32‖ / ‖fp32‖ = \((totalDifference / totalNorm).squareRoot()) over the whole model")
     }
 
-    @Test(arguments: [(64, 128), (48, 80)])
-    func aBF16PassThatRoundsAndPacksTheParametersOnceGivesTheGradientsOfRoundingThemPerProduct(dModel: Int, ffnDim: Int) throws {
+    @Test(arguments: bf16Backends, [(64, 128), (48, 80)])
+    func aBF16PassThatRoundsAndPacksTheParametersOnceGivesTheGradientsOfRoundingThemPerProduct(backend: BF16Backend, sizes: (Int, Int)) throws {
+        let (dModel, ffnDim) = sizes
         // roundParameters: every weight rounded once per update, and packed once in the layout
         // oneDNN's kernel reads (instead of oneDNN packing it in every product) — the same bits.
         // 64 and 128: whole 32 × 64 blocks, laid out by the pairs kernels; 48 and 80: oneDNN's reorder.
@@ -478,21 +488,20 @@ import Testing
         let arena = Arena()
         func gradients(roundingOnce: Bool) -> TransformerGradients {
             let g = TransformerGradients(for: model)
-            BF16Matmul.active = true
-            if roundingOnce { BF16Matmul.roundParameters(UnsafeBufferPointer(model.parameters.valueBuffer)) }
-            defer {
-                BF16Matmul.releaseParameters()
-                BF16Matmul.active = false
-            }
+            let compute = bf16(backend)
+            if roundingOnce { compute.beginUpdate(parameters: UnsafeBufferPointer(model.parameters.valueBuffer)) }
+            defer { compute.endUpdate() }
             let dropout = DropoutSampler(config: config, rng: RandomGenerator(seed: 7))
-            model.backward(model.forward(batch, dropout: dropout, arena: arena), labelSmoothing: 0.1, gradients: g, arena: arena)
+            model.backward(model.forward(batch, dropout: dropout, compute: compute, arena: arena), labelSmoothing: 0.1, gradients: g,
+                           compute: compute, arena: arena)
             return g
         }
         let perProduct = gradients(roundingOnce: false), once = gradients(roundingOnce: true)
         #expect((0..<once.buffer.count).allSatisfy { once.buffer.pointer[$0].bitPattern == perProduct.buffer.pointer[$0].bitPattern })
     }
 
-    @Test func twoBF16RunsWithTheSameSeedWriteTheSameCheckpoint() throws {
+    @Test(arguments: bf16Backends)
+    func twoBF16RunsWithTheSameSeedWriteTheSameCheckpoint(backend: BF16Backend) throws {
         let dir = try TemporaryDirectory()
         let corpus = try smallCorpus(dir, lines: 200)
         var checkpoints: [Data] = []
@@ -501,13 +510,14 @@ import Testing
             o.validSource = nil; o.validTarget = nil
             o.precision = .bfloat16
             o.maxSteps = 4
-            _ = try Trainer(options: o, log: quietLog()).run()
+            _ = try Trainer(options: o, log: quietLog(), bf16Backend: backend).run()
             checkpoints.append(try Data(contentsOf: URL(fileURLWithPath: o.outputDirectory + "/checkpoint-last.safetensors")))
         }
         #expect(checkpoints[0] == checkpoints[1])
     }
 
-    @Test func aBF16RunResumesInFP32AndBack() throws {
+    @Test(arguments: bf16Backends)
+    func aBF16RunResumesInFP32AndBack(backend: BF16Backend) throws {
         let dir = try TemporaryDirectory()
         let corpus = try smallCorpus(dir, lines: 200)
         var o = smallOptions(dir, corpus)
@@ -515,7 +525,7 @@ import Testing
         for (precision, steps) in [(MatrixPrecision.bfloat16, 4), (.float32, 8), (.bfloat16, 12)] {
             o.precision = precision
             o.maxSteps = steps
-            let summary = try Trainer(options: o, log: quietLog()).run()
+            let summary = try Trainer(options: o, log: quietLog(), bf16Backend: backend).run()
             #expect(summary.steps == steps)
         }
         let log = try String(contentsOfFile: o.outputDirectory + "/log.jsonl", encoding: .utf8)
