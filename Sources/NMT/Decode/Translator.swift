@@ -71,11 +71,11 @@ public struct Translation: Sendable {
 
 public final class Translator: @unchecked Sendable {
     public let model: Transformer
-    public let tokenizer: BPETokenizer
+    public let tokenizer: any Tokenizer
     public let options: TranslationOptions
     private let idleWorkspaces = Mutex<[DecodingWorkspace]>([])
 
-    public init(model: Transformer, tokenizer: BPETokenizer, options: TranslationOptions = TranslationOptions()) {
+    public init(model: Transformer, tokenizer: any Tokenizer, options: TranslationOptions = TranslationOptions()) {
         self.model = model
         self.tokenizer = tokenizer
         self.options = options
@@ -89,7 +89,7 @@ public final class Translator: @unchecked Sendable {
     /// Translations of `lines` in input order; empty and blank lines give empty translations. `warn` hears
     /// about lines truncated to the model (numbered from `firstLineNumber`).
     public func translate(_ lines: [String], firstLineNumber: Int = 1, warn: (String) -> Void = { _ in }) -> [Translation] {
-        var encoder = tokenizer.encoder()
+        var encoder = tokenizer.makeEncoder()
         let sources = lines.enumerated().map { encode($1, lineNumber: firstLineNumber + $0, encoder: &encoder, warn: warn) }
         return translate(ids: sources, empty: lines.map(Translator.isBlank))
     }
@@ -100,25 +100,16 @@ public final class Translator: @unchecked Sendable {
     /// replaced by U+FFFD with a warning.
     public func translate(stream reader: LineReader, warn: (String) -> Void,
                           window: (_ firstIndex: Int, _ translations: [Translation]) throws -> Void) throws {
-        let size = max(options.batchSize * 8, 256)
-        var encoder = tokenizer.encoder()
-        var lineNumber = 0
-        while true {
-            var sources: [[Int32]] = []
-            var empty: [Bool] = []
-            while sources.count < size {
-                let got: Bool = try reader.nextLine { bytes in
-                    lineNumber += 1
-                    if firstInvalidUTF8Offset(bytes) != nil { warn("line \(lineNumber): invalid UTF-8 replaced by U+FFFD") }
-                    let line = String(decoding: bytes, as: UTF8.self)
-                    sources.append(encode(line, lineNumber: lineNumber, encoder: &encoder, warn: warn))
-                    empty.append(Translator.isBlank(line))
-                    return true
-                } ?? false
-                if !got || !reader.hasBufferedLine { break }
-            }
-            if sources.isEmpty { break }
-            try window(lineNumber - sources.count, translate(ids: sources, empty: empty))
+        var encoder = tokenizer.makeEncoder()
+        var first = 0
+        while let lines = try reader.nextWindow(size: max(options.batchSize * 8, 256), { bytes in
+            let lineNumber = reader.lineNumber
+            if firstInvalidUTF8Offset(bytes) != nil { warn("line \(lineNumber): invalid UTF-8 replaced by U+FFFD") }
+            let line = String(decoding: bytes, as: UTF8.self)
+            return (ids: encode(line, lineNumber: lineNumber, encoder: &encoder, warn: warn), empty: Translator.isBlank(line))
+        }) {
+            try window(first, translate(ids: lines.map(\.ids), empty: lines.map(\.empty)))
+            first += lines.count
         }
     }
 
@@ -127,7 +118,7 @@ public final class Translator: @unchecked Sendable {
     /// Batches are consecutive lines (`batchSize` each), not length-sorted: a pair's padding — and
     /// so the last digits of its score — stays what `nmt rescore` has always given.
     public func rescore(sources: [String], targets: [String]) -> [ForcedScore] {
-        var encoder = tokenizer.encoder()
+        var encoder = tokenizer.makeEncoder()
         let pairs = zip(sources, targets).map { (source: Array(encoder.encode($0).prefix(lengthLimit)), target: Array(encoder.encode($1).prefix(lengthLimit))) }
         var results = [ForcedScore](repeating: ForcedScore(logProbability: 0, tokens: 0), count: pairs.count)
         let size = max(options.batchSize, 1)
@@ -189,7 +180,7 @@ public final class Translator: @unchecked Sendable {
         line.unicodeScalars.allSatisfy(\.properties.isWhitespace)
     }
 
-    private func encode(_ line: String, lineNumber: Int, encoder: inout BPEEncoder, warn: (String) -> Void) -> [Int32] {
+    private func encode(_ line: String, lineNumber: Int, encoder: inout any TokenEncoder, warn: (String) -> Void) -> [Int32] {
         let ids = encoder.encode(line)
         if ids.count <= lengthLimit { return ids }
         warn("line \(lineNumber): \(ids.count) tokens, truncated to the model's \(lengthLimit)")

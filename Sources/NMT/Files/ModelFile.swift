@@ -1,7 +1,8 @@
 // The model file: one safetensors file that holds everything translation needs — the weights
-// under fairseq's names, the config, the vocabulary and the BPE codes — in `__metadata__`:
+// under fairseq's names, the config, the vocabulary and the tokenizer — in `__metadata__`:
 //   format = "nmt-transformer", format_version = "1", config (JSON), vocab (JSON array, index = id),
-//   bpe (the codes file text), step.
+//   tokenizer (its kind: "subword-nmt"; absent for nmt's own BPE, the default, so those files read
+//   as every nmt version wrote them), bpe (the tokenizer's data: its codes file text), step.
 // A quantized file (`nmt quantize`) also says compute_type = "int8": its matrices (QuantizedWeights)
 // are I8 [out, in] tensors, each with an F32 [out] `<name>_scale` beside it; the rest stays F32.
 
@@ -9,7 +10,7 @@ import Foundation
 
 public struct LoadedModel {
     public var model: Transformer
-    public var tokenizer: BPETokenizer
+    public var tokenizer: any Tokenizer
     public var step: Int
     public var metadata: [String: String]
     /// Weights that are NaN or infinite (a diverged run's checkpoint): its translations are garbage.
@@ -20,7 +21,7 @@ public enum ModelFile {
     public static let format = "nmt-transformer"
     public static let formatVersion = "1"
 
-    public static func save(_ model: Transformer, tokenizer: BPETokenizer, step: Int, to path: String,
+    public static func save(_ model: Transformer, tokenizer: any Tokenizer, step: Int, to path: String,
                             extraMetadata: [String: String] = [:]) throws {
         let store = model.parameters
         var metadata = extraMetadata
@@ -28,7 +29,8 @@ public enum ModelFile {
         metadata["format_version"] = formatVersion
         metadata["config"] = String(decoding: try JSONEncoder.sorted.encode(model.config), as: UTF8.self)
         metadata["vocab"] = String(decoding: try JSONEncoder.sorted.encode(tokenizer.vocabulary.tokens), as: UTF8.self)
-        metadata["bpe"] = tokenizer.codesText
+        if tokenizer.kind != .nmtBPE { metadata["tokenizer"] = tokenizer.kind.rawValue }
+        metadata["bpe"] = tokenizer.data
         metadata["step"] = String(step)
         metadata["nmt_version"] = nmtVersion
         var tensors: [SafeTensors.Tensor] = []
@@ -54,7 +56,7 @@ public enum ModelFile {
     }
 
     /// Reads and validates the header and metadata of an open file without loading weights.
-    public static func readDescription(_ file: SafeTensorsFile) throws -> (config: TransformerConfig, tokenizer: BPETokenizer, step: Int,
+    public static func readDescription(_ file: SafeTensorsFile) throws -> (config: TransformerConfig, tokenizer: any Tokenizer, step: Int,
                                                                            computeType: ComputeType) {
         let path = file.path, header = file.header
         func fail(_ what: String) -> NMTError { NMTError("\(path): not a valid model file: \(what)") }
@@ -65,9 +67,12 @@ public enum ModelFile {
             throw fail("metadata 'config' is missing or not a valid config")
         }
         guard let stepText = m["step"], let step = Int(stepText) else { throw fail("metadata 'step' is missing or not a number") }
+        guard let kind = m["tokenizer"].map(TokenizerKind.init(rawValue:)) ?? .nmtBPE else {
+            throw fail("metadata 'tokenizer' is '\(m["tokenizer"]!)', expected one of \(TokenizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard let bpe = m["bpe"] else { throw fail("metadata 'bpe' is missing") }
-        let tokenizer: BPETokenizer
-        do { tokenizer = try BPETokenizer(codesText: bpe, source: "\(path) (bpe metadata)") } catch let e as NMTError { throw fail(e.message) }
+        let tokenizer: any Tokenizer
+        do { tokenizer = try kind.tokenizer(data: bpe, source: "\(path) (bpe metadata)") } catch let e as NMTError { throw fail(e.message) }
         guard let vocabText = m["vocab"], let vocab = try? JSONDecoder().decode([String].self, from: Data(vocabText.utf8)) else {
             throw fail("metadata 'vocab' is missing or not a JSON array")
         }

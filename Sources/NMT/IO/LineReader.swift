@@ -91,6 +91,19 @@ public final class LineReader {
         return try nextLine { try decodeUTF8Line($0, file: name, line: number) }
     }
 
+    /// The next window of lines made by `line` (given each line's bytes, valid only inside it): up
+    /// to `size` lines, fewer when the input pauses — a pipe with no complete line buffered — so
+    /// output can follow input promptly; nil at the end of the input.
+    public func nextWindow<T>(size: Int, _ line: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> [T]? {
+        var window: [T] = []
+        while window.count < size {
+            guard let value = try nextLine(line) else { break }
+            window.append(value)
+            if !hasBufferedLine { break }
+        }
+        return window.isEmpty ? nil : window
+    }
+
     /// The longest line read (bytes): far beyond any sentence, so reaching it means the input is
     /// not line-oriented text (/dev/zero, a binary file) and is refused before memory runs out.
     public static let maximumLineLength = 1 << 28

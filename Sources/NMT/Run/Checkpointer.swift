@@ -24,7 +24,7 @@ public struct Checkpointer {
 
     /// Saves the numbered checkpoint of `progress.step` with its training state, points "last" at
     /// it, and prunes old numbered checkpoints; returns its path.
-    public func save(model: Transformer, tokenizer: BPETokenizer, progress: TrainingProgress, adam: Adam) throws -> String {
+    public func save(model: Transformer, tokenizer: any Tokenizer, progress: TrainingProgress, adam: Adam) throws -> String {
         let numbered = path(String(progress.step))
         let state = TrainingStateFile.path(forCheckpoint: numbered)
         try ModelFile.save(model, tokenizer: tokenizer, step: progress.step, to: numbered)
@@ -36,7 +36,7 @@ public struct Checkpointer {
     }
 
     /// Saves the model as the run's best.
-    public func saveBest(model: Transformer, tokenizer: BPETokenizer, step: Int) throws {
+    public func saveBest(model: Transformer, tokenizer: any Tokenizer, step: Int) throws {
         try ModelFile.save(model, tokenizer: tokenizer, step: step, to: best)
     }
 

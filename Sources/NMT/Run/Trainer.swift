@@ -52,7 +52,7 @@ public final class Trainer {
         var options: TrainingOptions
         var resumed: Bool
         var model: Transformer
-        var tokenizer: BPETokenizer
+        var tokenizer: any Tokenizer
         var corpus: ParallelCorpus
         var validation: Validation?
         var adam: Adam
@@ -114,7 +114,7 @@ public final class Trainer {
         // What to resume from: an explicit file, or the run's last checkpoint.
         let resumeFrom = o.resume ?? (checkpoints.hasLast ? checkpoints.last : nil)
         let model: Transformer
-        let tokenizer: BPETokenizer
+        let tokenizer: any Tokenizer
         var resumedStep = 0
         if let resumeFrom {
             let loaded = try ModelFile.load(resumeFrom)
@@ -122,7 +122,7 @@ public final class Trainer {
                 throw NMTError("\(resumeFrom) has \(loaded.nonFiniteWeights) weights that are NaN or infinite; resume from an earlier checkpoint with --resume FILE")
             }
             if let codes = o.bpeCodes {
-                let given = try BPETokenizer(path: codes)
+                let given = try loadTokenizer(path: codes)
                 guard given.vocabulary == loaded.tokenizer.vocabulary else {
                     throw NMTError("\(resumeFrom) was trained with a different vocabulary than --bpe \(codes)")
                 }
@@ -145,11 +145,12 @@ public final class Trainer {
             }
         } else {
             if let codes = o.bpeCodes {
-                tokenizer = try BPETokenizer(path: codes)
+                tokenizer = try loadTokenizer(path: codes)
             } else {
                 let start = Date()
-                tokenizer = try BPETokenizer.learn(files: [o.trainSource, o.trainTarget], merges: o.bpeMerges)
-                log.say("learned a joint BPE of \(tokenizer.merges.count) merges (vocabulary \(tokenizer.vocabulary.count)) in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+                let learned = try BPETokenizer.learn(files: [o.trainSource, o.trainTarget], merges: o.bpeMerges)
+                log.say("learned a joint BPE of \(learned.merges.count) merges (vocabulary \(learned.vocabulary.count)) in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+                tokenizer = learned
             }
             model = try Transformer(config: o.modelConfig(vocabularySize: tokenizer.vocabulary.count))
             model.initialize(seed: o.seed)
@@ -254,7 +255,7 @@ public final class Trainer {
         try? FileManager.default.removeItem(atPath: probe)
     }
 
-    private func loop(step: TrainingStep, batches: EpochBatches, tokenizer: BPETokenizer, validation: Validation?,
+    private func loop(step: TrainingStep, batches: EpochBatches, tokenizer: any Tokenizer, validation: Validation?,
                       progress: inout TrainingProgress) throws -> TrainingSummary {
         let o = options
         let model = step.model

@@ -8,7 +8,7 @@ public struct Validation {
     let sources: [String]
     let references: [String]
 
-    public init(sourcePath: String, targetPath: String, tokenizer: BPETokenizer, maxLength: Int, maxSentences: Int?) throws {
+    public init(sourcePath: String, targetPath: String, tokenizer: any Tokenizer, maxLength: Int, maxSentences: Int?) throws {
         let (corpus, _) = try ParallelCorpus.load(sourcePath: sourcePath, targetPath: targetPath, tokenizer: tokenizer,
                                                   maxLength: maxLength, maxLengthRatio: .infinity)
         self.corpus = corpus

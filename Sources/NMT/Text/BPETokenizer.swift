@@ -12,7 +12,7 @@
 
 import Foundation
 
-public final class BPETokenizer: @unchecked Sendable {
+public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public static let header = "#nmt-bpe: 1"
     public let vocabulary: Vocabulary
     /// Kept characters in vocabulary order, and the merges in rank order (as symbol texts).
@@ -143,7 +143,10 @@ public final class BPETokenizer: @unchecked Sendable {
     // MARK: encoding and decoding
 
     /// A per-thread encoder with its own word cache.
-    public func encoder() -> BPEEncoder { BPEEncoder(tokenizer: self) }
+    public func makeEncoder() -> any TokenEncoder { BPEEncoder(tokenizer: self) }
+
+    public var kind: TokenizerKind { .nmtBPE }
+    public var data: String { codesText }
 
     /// Initial ids of one word: kept characters, or the UTF-8 bytes of anything else.
     @inline(__always)
@@ -175,6 +178,8 @@ public final class BPETokenizer: @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    public func decode(segmented line: String) -> Result<String, NMTError> { ids(pieces: line).map(decode) }
+
     /// The pieces of `ids` as `apply` prints them: vocabulary entries separated by single spaces.
     public func pieceText(_ ids: [Int32]) -> String {
         ids.map { vocabulary[$0] }.joined(separator: " ")
@@ -195,7 +200,7 @@ public final class BPETokenizer: @unchecked Sendable {
 }
 
 /// Encodes lines into token ids with a cache of whole words (not shared between threads).
-public struct BPEEncoder {
+public struct BPEEncoder: TokenEncoder {
     public let tokenizer: BPETokenizer
     /// Cached words: their ids, and their pieces as UTF-8 text joined by spaces (for `apply`).
     private var cache = WordTable()
@@ -240,8 +245,14 @@ public struct BPEEncoder {
         return encode(line, dropout: 0, rng: &unused)
     }
 
+    /// A line's pieces as `nmt bpe apply` prints them: UTF-8, separated by single spaces.
+    public mutating func appendSegmented(_ line: String, dropout: Double, rng: inout RandomGenerator, to out: inout [UInt8]) {
+        if dropout > 0 { return out.append(contentsOf: tokenizer.pieceText(encode(line, dropout: dropout, rng: &rng)).utf8) }
+        appendPieces(of: line, to: &out)
+    }
+
     /// Appends a line's pieces (plain BPE) as `apply` prints them: UTF-8, separated by single spaces.
-    public mutating func appendPieces(of line: String, to out: inout [UInt8]) {
+    mutating func appendPieces(of line: String, to out: inout [UInt8]) {
         let symbols = Pretokenizer.symbols(line)
         var first = true
         for range in Pretokenizer.words(symbols) {

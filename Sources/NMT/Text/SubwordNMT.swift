@@ -67,24 +67,27 @@ public enum SubwordNMT {
         "#version: 0.2\n" + merges.map { "\($0.left) \($0.right)\n" }.joined()
     }
 
-    /// Applies subword-nmt codes to pre-tokenized text.
-    public final class Codes {
+    /// Applies subword-nmt codes to pre-tokenized text. A value: each copy (one per thread) keeps its
+    /// own cache of words, and they share the merges.
+    public struct Codes: Sendable {
         public let version: (Int, Int)
         /// Merge rank by pair (first occurrence wins, as in apply_bpe.py).
-        private var ranks: [Pair: Int] = [:]
+        private(set) var ranks: [Pair: Int] = [:]
+        /// The merges in rank order (first occurrences), as `left right`.
+        private(set) var merges: [Pair] = []
         private var cache: [[UInt32]: [String]] = [:]
 
-        struct Pair: Hashable {
+        struct Pair: Hashable, Sendable {
             var left: [UInt32]
             var right: [UInt32]
         }
 
-        public convenience init(path: String) throws {
+        public init(path: String) throws {
             try self.init(codesText: try readTextFile(path: path), source: path)
         }
 
         /// Parses a codes file's text (lines end at "\n"; each line's "\r\n " is stripped, as apply_bpe.py does).
-        public convenience init(codesText: String, source: String) throws {
+        public init(codesText: String, source: String) throws {
             var lines = codesText.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             if lines.last == "" { lines.removeLast() }
             try self.init(lines: lines, source: source)
@@ -110,14 +113,14 @@ public enum SubwordNMT {
                     throw NMTError("\(path):\(lineNumber): malformed merge line (expected two symbols separated by one space)")
                 }
                 let pair = Pair(left: fields[0].map(\.value), right: fields[1].map(\.value))
-                if ranks[pair] == nil { ranks[pair] = rank }
+                if ranks[pair] == nil { ranks[pair] = rank; merges.append(pair) }
                 rank += 1
             }
             self.version = version
         }
 
         /// apply_bpe.py's process_line for one line without its "\n".
-        public func apply(line: String, dropout: Double = 0, rng: inout RandomGenerator) -> String {
+        public mutating func apply(line: String, dropout: Double = 0, rng: inout RandomGenerator) -> String {
             let scalars = Substring(line).unicodeScalars
             var out = ""
             var leadingEnd = scalars.startIndex
@@ -141,7 +144,7 @@ public enum SubwordNMT {
         }
 
         /// apply_bpe.py's encode(): repeatedly merge the lowest-ranked pair present.
-        func encode(_ word: [UInt32], dropout: Double, rng: inout RandomGenerator) -> [String] {
+        mutating func encode(_ word: [UInt32], dropout: Double, rng: inout RandomGenerator) -> [String] {
             if dropout == 0, let cached = cache[word] { return cached }
             func text(_ s: [UInt32]) -> String { String(String.UnicodeScalarView(s.map { Unicode.Scalar($0)! })) }
             if word.count == 1 { return [text(word)] }

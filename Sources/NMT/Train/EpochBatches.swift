@@ -9,11 +9,11 @@ public final class EpochBatches {
     let maxLength: Int
     let bpeDropout: Double
     private var plan: BatchPlan
-    private var encoder: BPEEncoder
+    private var encoder: any TokenEncoder
     /// BPE-dropout's generator (its state is saved in checkpoints).
     public private(set) var rng: RandomGenerator
 
-    public init(corpus: ParallelCorpus, tokenizer: BPETokenizer, maxTokens: Int, seed: UInt64, maxLength: Int, bpeDropout: Double,
+    public init(corpus: ParallelCorpus, tokenizer: any Tokenizer, maxTokens: Int, seed: UInt64, maxLength: Int, bpeDropout: Double,
                 epoch: Int, rng: RandomGenerator) {
         self.corpus = corpus
         self.maxTokens = maxTokens
@@ -21,7 +21,7 @@ public final class EpochBatches {
         self.maxLength = maxLength
         self.bpeDropout = bpeDropout
         self.rng = rng
-        encoder = tokenizer.encoder()
+        encoder = tokenizer.makeEncoder()
         plan = BatchPlan(corpus: corpus, maxTokens: maxTokens, seed: seed, epoch: epoch)
     }
 

@@ -37,7 +37,7 @@ public struct ParallelCorpus: Sendable {
 
     /// Reads and tokenizes `sourcePath`/`targetPath`. Pairs with an empty side, a side longer than
     /// `maxLength` tokens, or a length ratio above `maxLengthRatio` are dropped and counted.
-    public static func load(sourcePath: String, targetPath: String, tokenizer: BPETokenizer, maxLength: Int,
+    public static func load(sourcePath: String, targetPath: String, tokenizer: any Tokenizer, maxLength: Int,
                             maxLengthRatio: Double, keepText: Bool = false) throws -> (ParallelCorpus, Statistics) {
         let sourceLines = try countLines(sourcePath), targetLines = try countLines(targetPath)
         guard sourceLines == targetLines else {
@@ -48,7 +48,7 @@ public struct ParallelCorpus: Sendable {
         var stats = Statistics()
         let sourceReader = try LineReader(path: sourcePath), targetReader = try LineReader(path: targetPath)
         let workers = Threads.count
-        var encoders = (0..<workers).map { _ in tokenizer.encoder() }
+        var encoders = (0..<workers).map { _ in tokenizer.makeEncoder() }
         let blockSize = 16384
         while true {
             var sources: [String] = [], targets: [String] = []

@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func appliedCorpusEqualsSubwordNMTsByteForByte() throws {
-        let codes = try SubwordNMT.Codes(path: fixturePath("subword-nmt/bpe.ref"))
+        var codes = try SubwordNMT.Codes(path: fixturePath("subword-nmt/bpe.ref"))
         let input = try readLines(path: fixturePath("subword-nmt/corpus.en"))
         let expected = try readLines(path: fixturePath("subword-nmt/corpus.bpe.ref.en"))
         var rng = RandomGenerator(seed: 1)
@@ -31,7 +31,7 @@ import Testing
     @Test func whitespaceAndSingleCharactersBehaveAsInSubwordNMT() throws {
         let dir = try TemporaryDirectory()
         let codesPath = try dir.write("codes", "#version: 0.2\nl o\nlo w</w>\n")
-        let codes = try SubwordNMT.Codes(path: codesPath)
+        var codes = try SubwordNMT.Codes(path: codesPath)
         var rng = RandomGenerator(seed: 1)
         // Expectations printed by subword-nmt apply-bpe with these codes.
         // Leading/trailing "\r\n " kept; inner runs of spaces collapse; tabs belong to words.

@@ -1,0 +1,66 @@
+// Tokenizer: text ↔ token ids — what a model carries in its file, and what training, validation,
+// translation and serving read text through. Implementations: nmt's lossless byte-pair encoding
+// of raw text (BPETokenizer, the default) and subword-nmt's BPE of pre-tokenized text
+// (SubwordNMTTokenizer); a new one is a new conformance and a new `TokenizerKind`, with nothing in
+// training or decoding to change.
+//
+// Ids: every model vocabulary starts with the specials <pad> 0, <unk> 1, <s> 2, </s> 3
+// (Vocabulary's constants), which the model and search use; a tokenizer whose own ids differ maps
+// its pieces onto the model's vocabulary.
+
+/// Segments text into a model's token ids and back.
+public protocol Tokenizer: AnyObject, Sendable {
+    /// Token strings by id, the specials first.
+    var vocabulary: Vocabulary { get }
+    /// Which implementation this is (a model file names it).
+    var kind: TokenizerKind { get }
+    /// Everything needed to rebuild the tokenizer exactly (`TokenizerKind.tokenizer(data:source:)`):
+    /// a codes file's text.
+    var data: String { get }
+    /// An encoder for one thread (it keeps a cache of words).
+    func makeEncoder() -> any TokenEncoder
+    /// The text of `ids`; specials are dropped.
+    func decode(_ ids: [Int32]) -> String
+    /// The text of a line as `nmt bpe apply` segmented it (`nmt bpe decode`), or an error naming
+    /// the piece that no segmentation produces.
+    func decode(segmented line: String) -> Result<String, NMTError>
+}
+
+/// Turns lines into token ids; one per thread.
+public protocol TokenEncoder {
+    /// Token ids of a line (none for the end-of-sentence token, which the model adds).
+    mutating func encode(_ line: String) -> [Int32]
+    /// The same with subword dropout of probability `dropout` (BPE-dropout, Provilkov et al. 2020),
+    /// drawing from `rng`; 0 is plain segmentation.
+    mutating func encode(_ line: String, dropout: Double, rng: inout RandomGenerator) -> [Int32]
+    /// The segmented line as `nmt bpe apply` prints it (UTF-8, no newline), appended to `out`.
+    mutating func appendSegmented(_ line: String, dropout: Double, rng: inout RandomGenerator, to out: inout [UInt8])
+}
+
+/// The tokenizer implementations a model file can name.
+public enum TokenizerKind: String, Sendable, CaseIterable {
+    /// nmt's byte-pair encoding of raw text (codes starting "#nmt-bpe: 1").
+    case nmtBPE = "nmt-bpe"
+    /// subword-nmt's byte-pair encoding of pre-tokenized text (codes "#version: 0.2").
+    case subwordNMT = "subword-nmt"
+
+    /// The tokenizer `data` describes; errors name `source` and the line.
+    public func tokenizer(data: String, source: String) throws -> any Tokenizer {
+        switch self {
+        case .nmtBPE: return try BPETokenizer(codesText: data, source: source)
+        case .subwordNMT: return try SubwordNMTTokenizer(codesText: data, source: source)
+        }
+    }
+
+    /// The kind of a codes file's text: its first line tells.
+    public static func of(codesText text: String) -> TokenizerKind {
+        BPETokenizer.isCodesText(text) ? .nmtBPE : .subwordNMT
+    }
+}
+
+/// The tokenizer of a codes file of either format (read once, so a pipe works too).
+public func loadTokenizer(path: String) throws -> any Tokenizer {
+    let text = try readTextFile(path: path)
+    guard !text.isEmpty else { throw NMTError("\(path):1: empty codes file") }
+    return try TokenizerKind.of(codesText: text).tokenizer(data: text, source: path)
+}
