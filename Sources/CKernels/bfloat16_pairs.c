@@ -41,7 +41,7 @@ void nmt_bf16_pairs_down_columns(uint32_t *out, const float *x, long rows, long 
 // Sixteen rows by sixteen words at a time, transposed in registers (clones.h's transpose16x16_…),
 // four columns stored as soon as they are made.
 __attribute__((target("avx512f,avx512bw,avx512vl")))
-void nmt_bf16_words_transposed(uint32_t *out, const uint16_t *x, long rows, long columns, long ld) {
+static void words_transposed_avx512(uint32_t *out, const uint16_t *x, long rows, long columns, long ld) {
     long pairs = columns / 2;
     for (long i0 = 0; i0 < rows; i0 += 16) {
         long count = rows - i0 < 16 ? rows - i0 : 16;
@@ -69,6 +69,17 @@ void nmt_bf16_words_transposed(uint32_t *out, const uint16_t *x, long rows, long
     }
 }
 
+// The same word by word, for CPUs without AVX-512 (and tests on them): the same words.
+static void words_transposed_portable(uint32_t *out, const uint16_t *x, long rows, long columns, long ld) {
+    for (long p = 0; p < columns / 2; p++)
+        for (long i = 0; i < rows; i++) out[p * rows + i] = (uint32_t)x[i * ld + 2 * p] | (uint32_t)x[i * ld + 2 * p + 1] << 16;
+}
+
+void nmt_bf16_words_transposed(uint32_t *out, const uint16_t *x, long rows, long columns, long ld) {
+    if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) words_transposed_avx512(out, x, rows, columns, ld);
+    else words_transposed_portable(out, x, rows, columns, ld);
+}
+
 CLONES
 void nmt_bf16_words_down_columns(uint32_t *out, const uint16_t *x, long rows, long columns, long ld) {
     for (long p = 0; 2 * p < rows; p++) {
@@ -88,8 +99,8 @@ void nmt_bf16_words_down_columns(uint32_t *out, const uint16_t *x, long rows, lo
 // time (a block of 32 rows at a time fits in L2), and each block's piece is 256 contiguous bytes.
 // Two 16-bit interleaves per 32 columns (even row's value in the low half of each word).
 __attribute__((target("avx512f,avx512bw")))
-void nmt_bf16_pack_pair_blocks(uint32_t *out, const uint16_t *x16, const float *x32, long rows, long columns, long ld,
-                               long blockRows, long blockColumns, long kStride, long nStride, long kb0, long kb1) {
+static void pack_pair_blocks_avx512(uint32_t *out, const uint16_t *x16, const float *x32, long rows, long columns, long ld,
+                                    long blockRows, long blockColumns, long kStride, long nStride, long kb0, long kb1) {
     const __m512i low = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
                                          39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
     const __m512i high = _mm512_add_epi16(low, _mm512_set1_epi16(16));
@@ -127,6 +138,31 @@ void nmt_bf16_pack_pair_blocks(uint32_t *out, const uint16_t *x16, const float *
             }
         }
     }
+}
+
+// The same word by word, for CPUs without AVX-512 (and tests on them): the same words.
+static void pack_pair_blocks_portable(uint32_t *out, const uint16_t *x16, const float *x32, long rows, long columns, long ld,
+                                      long blockRows, long blockColumns, long kStride, long nStride, long kb0, long kb1) {
+    for (long kb = kb0; kb < kb1; kb++)
+        for (long pr = 0; pr < blockRows / 2; pr++) {
+            long r = kb * blockRows + 2 * pr;
+            for (long nb = 0; nb < columns / blockColumns; nb++) {
+                uint32_t *target = out + kb * kStride + nb * nStride + pr * blockColumns;
+                for (long j = 0; j < blockColumns; j++) {
+                    long column = nb * blockColumns + j;
+                    uint32_t even = 0, odd = 0;
+                    if (r < rows) even = x16 ? x16[r * ld + column] : bfloat16_bits(x32[r * ld + column]);
+                    if (r + 1 < rows) odd = x16 ? x16[(r + 1) * ld + column] : bfloat16_bits(x32[(r + 1) * ld + column]);
+                    target[j] = even | odd << 16;
+                }
+            }
+        }
+}
+
+void nmt_bf16_pack_pair_blocks(uint32_t *out, const uint16_t *x16, const float *x32, long rows, long columns, long ld,
+                               long blockRows, long blockColumns, long kStride, long nStride, long kb0, long kb1) {
+    if (__builtin_cpu_supports("avx512bw")) pack_pair_blocks_avx512(out, x16, x32, rows, columns, ld, blockRows, blockColumns, kStride, nStride, kb0, kb1);
+    else pack_pair_blocks_portable(out, x16, x32, rows, columns, ld, blockRows, blockColumns, kStride, nStride, kb0, kb1);
 }
 
 // C rounded to bfloat16 as it is stored (clones.h's rounding).

@@ -27,8 +27,8 @@ struct QuantizeCommand: ParsableCommand {
             if loaded.nonFiniteWeights > 0 {
                 throw NMTError("\(model) has \(loaded.nonFiniteWeights) weights that are NaN or infinite (saved by a diverged run?); quantize an earlier checkpoint")
             }
-            let kept = loaded.metadata.filter { !["format", "format_version", "config", "vocab", "bpe", "step", "nmt_version", "compute_type"].contains($0.key) }
-            try ModelFile.save(loaded.model, tokenizer: loaded.tokenizer, step: loaded.step, to: output, extraMetadata: kept)
+            try ModelFile.save(loaded.model, tokenizer: loaded.tokenizer, step: loaded.step, to: output,
+                               extraMetadata: ModelFile.userMetadata(loaded.metadata))
             let before = try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int ?? 0
             let after = try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int ?? 0
             printError(String(format: "nmt: wrote %@: int8, %.1f MB (%.2f× the %.1f MB float32 file)", output,

@@ -128,18 +128,14 @@ struct TrainCommand: ParsableCommand {
             let world: Communicator
             do { world = try joinWorld() } catch let error as CollectiveError where error.message.isEmpty { throw ExitCode.failure }
             do {
-                // Options are the same on every rank, so are their errors.
-                let o = try world.agree {
-                    let o = try options()
-                    try o.validate(requireData: !dumpConfig)
-                    return o
-                }
+                // Options are the same on every rank, so are their errors. The trainer checks them.
+                let o = try world.agree { try options() }
                 if dumpConfig {
+                    try world.agree { try o.validate(requireData: false) }
                     if world.isLeader { try StandardStreams.writeOutput(try ConfigFile.yaml(o)) }
                     world.finish()
                     return
                 }
-                Threads.set(o.threads ?? defaultThreads(ranksOnThisMachine: world.localSize))
                 _ = try Trainer(options: o, log: TrainingLog(), world: world).run()
                 world.finish()
             } catch let error as CollectiveError {
@@ -156,12 +152,4 @@ struct TrainCommand: ParsableCommand {
             }
         }
     }
-}
-
-/// The cores this process may use: those it is bound to when `mpirun` bound it to fewer than the
-/// machine has, otherwise the machine's cores divided among the ranks placed on it.
-private func defaultThreads(ranksOnThisMachine ranks: Int) -> Int {
-    let machine = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-    let available = ProcessInfo.processInfo.activeProcessorCount
-    return available < machine ? available : max(1, machine / ranks)
 }

@@ -7,8 +7,10 @@
 //   B: [pairs, n], pair p of column j at b[p·ldb + j]
 // float32 operands (probabilities) are rounded into pairs (nearest, ties to even: clones.h's
 // bfloat16_bits); bfloat16 rows (q, k, v, dContext, as their projections wrote them) are only
-// rearranged. Only for CPUs with AVX512-BF16 (compiled for it alone; bf16 training is refused
-// elsewhere).
+// rearranged. The products need AVX512-BF16 (compiled for it alone; bf16 training is refused
+// elsewhere); the layouts — pairs, transposed words, packed blocks — run on every x86-64 CPU (an
+// AVX-512 version where the CPU has it, else a portable one with the same words), so that tests
+// check them everywhere.
 #ifndef NMT_BFLOAT16_PAIRS_H
 #define NMT_BFLOAT16_PAIRS_H
 #include <stdint.h>

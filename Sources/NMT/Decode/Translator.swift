@@ -26,19 +26,30 @@ public struct TranslationOptions: Sendable {
     public var searchMemory: Int? = nil
     public init() {}
 
+    /// Sentences per batch, or source tokens with `maxTokens`.
+    public var batchLimit: BatchLimit { maxTokens.map { .tokens($0) } ?? .sentences(batchSize) }
+
+    /// The options as `nmt translate` (and the server) name them: the one table messages use.
+    public enum Option: String, CaseIterable, Sendable {
+        case beam, nbest, lengthPenalty = "length-penalty", maxLengthA = "max-len-a", maxLengthB = "max-len-b"
+        case batchSize = "batch-size", maxTokens = "max-tokens", searchMemory = "max-search-memory"
+
+        public var flag: String { "--" + rawValue }
+    }
+
     /// Checks every option against `config`'s model (named as `nmt translate`'s flags): a beam no
     /// wider than the tokens the model can output, lengths and batch sizes that are finite and
     /// could be allocated.
     public func validate(for config: TransformerConfig) throws {
         let outputs = config.vocabularySize - Int(Vocabulary.firstByte)  // <pad>, <unk>, <s> are never output
-        try checkOption("--beam", search.beam, .closed(1, Double(max(outputs, 1))), "the tokens this model can output")
-        try checkOption("--nbest", search.nbest, .closed(1, Double(search.beam)), "at most the beam")
-        try checkOption("--length-penalty", search.lengthPenalty, .closed(-100, 100))
-        try checkOption("--max-len-a", search.maxLengthA, .closed(0, Double(config.maxPositions)))
-        try checkOption("--max-len-b", search.maxLengthB, .closed(0, Double(config.maxPositions)))
-        try checkOption("--batch-size", batchSize, .closed(1, 1e6))
-        try checkOption("--max-tokens", maxTokens, .closed(1, 1e9))
-        try checkOption("--max-search-memory", searchMemory.map { $0 >> 20 }, .closed(1, 1e9), "megabytes")
+        try checkOption(Option.beam.flag, search.beam, .closed(1, Double(max(outputs, 1))), "the tokens this model can output")
+        try checkOption(Option.nbest.flag, search.nbest, .closed(1, Double(search.beam)), "at most the beam")
+        try checkOption(Option.lengthPenalty.flag, search.lengthPenalty, .closed(-100, 100))
+        try checkOption(Option.maxLengthA.flag, search.maxLengthA, .closed(0, Double(config.maxPositions)))
+        try checkOption(Option.maxLengthB.flag, search.maxLengthB, .closed(0, Double(config.maxPositions)))
+        try checkOption(Option.batchSize.flag, batchSize, .closed(1, 1e6))
+        try checkOption(Option.maxTokens.flag, maxTokens, .closed(1, 1e9))
+        try checkOption(Option.searchMemory.flag, searchMemory.map { $0 >> 20 }, .closed(1, 1e9), "megabytes")
     }
 }
 
@@ -121,8 +132,8 @@ public final class Translator: @unchecked Sendable {
         var encoder = tokenizer.makeEncoder()
         let pairs = zip(sources, targets).map { (source: Array(encoder.encode($0).prefix(lengthLimit)), target: Array(encoder.encode($1).prefix(lengthLimit))) }
         var results = [ForcedScore](repeating: ForcedScore(logProbability: 0, tokens: 0), count: pairs.count)
-        let size = max(options.batchSize, 1)
-        let batches = stride(from: 0, to: pairs.count, by: size).map { Array($0..<min($0 + size, pairs.count)) }
+        let batches = Batcher.batches(Array(pairs.indices), length: { max(pairs[$0].source.count, pairs[$0].target.count) },
+                                      limit: .sentences(max(options.batchSize, 1)))
         results.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
             forEachBatch(batches, cost: { $0.reduce(0) { $0 + pairs[$1].source.count + pairs[$1].target.count } }) { indices, workspace in
@@ -144,8 +155,8 @@ public final class Translator: @unchecked Sendable {
     public func search(_ sources: [[Int32]], empty: [Bool]? = nil) -> [[Hypothesis]] {
         let wanted = sources.indices.filter { !(empty?[$0] ?? false) }
         var results = [[Hypothesis]](repeating: [], count: sources.count)
-        let batches = Translator.batches(lengths: wanted.map { sources[$0].count }, batchSize: options.batchSize, maxTokens: options.maxTokens)
-            .map { $0.map { wanted[$0] } }
+        let lengths = wanted.map { sources[$0].count }
+        let batches = Batcher.batches(Batcher.byLength(lengths), length: { lengths[$0] }, limit: options.batchLimit).map { $0.map { wanted[$0] } }
         results.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
             forEachBatch(batches, cost: { $0.count * sources[$0.last!].count },
@@ -188,27 +199,6 @@ public final class Translator: @unchecked Sendable {
     }
 
     // MARK: batches and workers
-
-    /// Indices of `lengths` in length-sorted batches (ties in input order) of at most `batchSize`
-    /// sentences, or with `maxTokens` of at most that many padded tokens (sentences × (longest + 1)).
-    public static func batches(lengths: [Int], batchSize: Int, maxTokens: Int?) -> [[Int]] {
-        let order = lengths.indices.sorted { lengths[$0] != lengths[$1] ? lengths[$0] < lengths[$1] : $0 < $1 }
-        var batches: [[Int]] = []
-        var start = 0
-        while start < order.count {
-            var end = start + 1
-            while end < order.count {
-                let count = end - start + 1
-                if let maxTokens {
-                    if count * (lengths[order[end]] + 1) > maxTokens { break }
-                } else if count > batchSize { break }
-                end += 1
-            }
-            batches.append(Array(order[start..<end]))
-            start = end
-        }
-        return batches
-    }
 
     /// Runs `body` for every batch on `Threads.count` workers. Each worker takes whole batches from
     /// a shared queue, largest `cost` first (a workspace grows once to its final size, and the small

@@ -8,14 +8,7 @@ import Foundation
 public enum CheckpointAveraging {
     /// The `count` numbered checkpoints (checkpoint-STEP.safetensors) with the highest steps, oldest first.
     public static func newestCheckpoints(in directory: String, count: Int) throws -> [String] {
-        guard count >= 1 else { throw NMTError("--last must be at least 1") }
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            throw NMTError("cannot read directory \(directory)")
-        }
-        let steps = names.compactMap { name -> Int? in
-            guard name.hasPrefix("checkpoint-"), name.hasSuffix(".safetensors"), !name.hasSuffix(".state.safetensors") else { return nil }
-            return Int(name.dropFirst("checkpoint-".count).dropLast(".safetensors".count))
-        }.sorted()
+        guard let steps = Checkpointer.numberedSteps(in: directory) else { throw NMTError("cannot read directory \(directory)") }
         guard !steps.isEmpty else { throw NMTError("\(directory) has no numbered checkpoints (checkpoint-STEP.safetensors)") }
         return steps.suffix(count).map { "\(directory)/checkpoint-\($0).safetensors" }
     }

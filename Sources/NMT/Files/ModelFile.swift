@@ -46,6 +46,15 @@ public enum ModelFile {
         try SafeTensors.write(path: path, tensors: tensors, metadata: metadata)
     }
 
+    /// The metadata keys `save` writes itself.
+    public static let writtenKeys: Set<String> = ["format", "format_version", "config", "vocab", "tokenizer", "bpe", "step", "nmt_version",
+                                                   "compute_type"]
+
+    /// A file's metadata other than what `save` writes (averaged_from, …): what a copy keeps.
+    public static func userMetadata(_ metadata: [String: String]) -> [String: String] {
+        metadata.filter { !writtenKeys.contains($0.key) }
+    }
+
     /// The compute type a file's weights are stored in (files without `compute_type` are float32).
     public static func storedComputeType(_ header: SafeTensorsHeader, path: String) throws -> ComputeType {
         guard let text = header.metadata["compute_type"] else { return .float32 }

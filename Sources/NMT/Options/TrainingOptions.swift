@@ -84,6 +84,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case maxSteps = "max-steps", maxEpochs = "max-epochs", maxMinutes = "max-time", logEvery = "log-every", threads
     }
 
+    /// An option as the user writes it on the command line (`--max-tokens`): the one table library
+    /// messages name training options through.
+    public static func flag(_ key: CodingKeys) -> String { "--" + key.rawValue }
+
     /// Options a resumed run may change: when and how long to train, validate, save and log, and
     /// where it resumes from. Everything else must match the run's config for an exact continuation.
     public static let changeableOnResume: Set<CodingKeys> = [
@@ -145,9 +149,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// infinities and sizes no machine could hold are refused before anything is computed. bf16
     /// products run on `bf16Backend` (users: native, which needs AVX512-BF16).
     public func validate(requireData: Bool = true, bf16Backend: BF16Backend = .native) throws {
-        func flag(_ key: CodingKeys) -> String { "--" + key.rawValue }
+        let flag = TrainingOptions.flag
         guard !requireData || (!trainSource.isEmpty && !trainTarget.isEmpty) else {
-            throw NMTError("give the training data with --train PREFIX --src L1 --tgt L2, or --train-src FILE --train-tgt FILE")
+            throw NMTError("give the training data with --train PREFIX --src L1 --tgt L2, or \(flag(.trainSource)) FILE \(flag(.trainTarget)) FILE")
         }
         guard (validSource == nil) == (validTarget == nil) else { throw NMTError("\(flag(validSource == nil ? .validSource : .validTarget)) is missing: validation needs both sides") }
         let many = 1e9, positions = Double(TransformerConfig.maxPositionsLimit)
@@ -166,11 +170,11 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try checkOption(flag(.maxPositions), maxPositions, .closed(2, positions))
         try checkOption(flag(.maxTokens), maxTokens, .closed(1, 16_777_216))
         guard maxTokens >= maxLength + 1 else {
-            throw NMTError("\(flag(.maxTokens)) \(maxTokens) is smaller than the longest allowed sentence (--max-len \(maxLength) + 1 for </s>)")
+            throw NMTError("\(flag(.maxTokens)) \(maxTokens) is smaller than the longest allowed sentence (\(flag(.maxLength)) \(maxLength) + 1 for </s>)")
         }
         let config = modelConfig(vocabularySize: 0)
         guard maxLength + 2 <= config.maxPositions else {
-            throw NMTError("\(flag(.maxLength)) \(maxLength) needs at least \(maxLength + 2) positions but the model has --max-positions \(config.maxPositions)")
+            throw NMTError("\(flag(.maxLength)) \(maxLength) needs at least \(maxLength + 2) positions but the model has \(flag(.maxPositions)) \(config.maxPositions)")
         }
         var check = config
         check.vocabularySize = 100
@@ -194,16 +198,16 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try checkOption(flag(.weightDecay), weightDecay, .closed(0, 1000))
         try checkOption(flag(.clipNorm), clipNorm, .closed(0, many), "0: off")
         if precision == .bfloat16 && bf16Backend == .native && !BF16Backend.nativeAvailable {
-            throw NMTError("\(flag(.precision)) bf16 needs a CPU with AVX512-BF16 (vdpbf16ps), which this one lacks; without it bf16 products are slower than fp32 ones — use --precision fp32")
+            throw NMTError("\(flag(.precision)) bf16 needs a CPU with AVX512-BF16 (vdpbf16ps), which this one lacks; without it bf16 products are slower than fp32 ones — use \(flag(.precision)) fp32")
         }
-        if resetOptimizer && resume == nil { throw NMTError("\(flag(.resetOptimizer)) needs --resume FILE") }
+        if resetOptimizer && resume == nil { throw NMTError("\(flag(.resetOptimizer)) needs \(flag(.resume)) FILE") }
         // Sizes no machine here could hold fail now, not as an allocation trap minutes later.
         var sized = config
         sized.vocabularySize = bpeMerges + 1500  // merges + characters + bytes and specials, at most about this
         let needed = sized.trainingMemoryEstimate(maxTokens: maxTokens), available = Double(ProcessInfo.processInfo.physicalMemory)
         func gigabytes(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
         guard needed <= available else {
-            throw NMTError("the model (\(sized.parameterEstimate) parameters, --d-model \(sized.dModel), --ffn-dim \(sized.ffnDim), \(sized.encoderLayers)+\(sized.decoderLayers) layers) with --max-tokens \(maxTokens) needs about \(gigabytes(needed)) to train, more than this machine's \(gigabytes(available))")
+            throw NMTError("the model (\(sized.parameterEstimate) parameters, \(flag(.dModel)) \(sized.dModel), \(flag(.ffnDim)) \(sized.ffnDim), \(sized.encoderLayers)+\(sized.decoderLayers) layers) with \(flag(.maxTokens)) \(maxTokens) needs about \(gigabytes(needed)) to train, more than this machine's \(gigabytes(available))")
         }
     }
 

@@ -40,14 +40,19 @@ public struct Checkpointer {
         try ModelFile.save(model, tokenizer: tokenizer, step: step, to: best)
     }
 
-    /// Keeps the newest `keepLast` numbered checkpoints (and their state files).
-    private func prune() {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let steps = files.compactMap { name -> Int? in
+    /// The steps of the numbered checkpoints (checkpoint-STEP.safetensors) in `directory`,
+    /// ascending; nil if it cannot be read.
+    public static func numberedSteps(in directory: String) -> [Int]? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+        return names.compactMap { name -> Int? in
             guard name.hasPrefix("checkpoint-"), name.hasSuffix(".safetensors"), !name.hasSuffix(".state.safetensors") else { return nil }
             return Int(name.dropFirst("checkpoint-".count).dropLast(".safetensors".count))
         }.sorted()
-        for step in steps.dropLast(keepLast) {
+    }
+
+    /// Keeps the newest `keepLast` numbered checkpoints (and their state files).
+    private func prune() {
+        for step in (Checkpointer.numberedSteps(in: directory) ?? []).dropLast(keepLast) {
             try? FileManager.default.removeItem(atPath: path(String(step)))
             try? FileManager.default.removeItem(atPath: TrainingStateFile.path(forCheckpoint: path(String(step))))
         }

@@ -65,15 +65,15 @@ public final class Trainer {
         let o = start.options
         let model = start.model
         guard try world.allEqual(parameterChecksum(model, start.progress)) else {
-            throw CollectiveError(message: "the ranks did not start from the same weights and position; --out \(directory) must be one directory every rank sees, and the data files the same on every machine")
+            throw CollectiveError(message: "the ranks did not start from the same weights and position; \(flag(.outputDirectory)) \(directory) must be one directory every rank sees, and the data files the same on every machine")
         }
         if world.isLeader {
-            try prepareDirectory()
+            try RunDirectory.create(directory)
             if lock == nil {
                 try lockDirectory()
                 // Another run may have started and saved here since we looked.
                 if !start.resumed && checkpoints.hasLast {
-                    throw NMTError("--out \(directory) received checkpoints from another run while this one started; run the command again to resume from them")
+                    throw NMTError("\(flag(.outputDirectory)) \(directory) received checkpoints from another run while this one started; run the command again to resume from them")
                 }
             }
             try log.open(directory: directory)
@@ -98,6 +98,7 @@ public final class Trainer {
     private func prepare() throws -> Start {
         var o = options
         try o.validate(bf16Backend: bf16Backend)
+        Threads.set(o.threads ?? Trainer.defaultThreads(ranksOnThisMachine: world.localSize))
         for path in [o.trainSource, o.trainTarget] + [o.validSource, o.validTarget].compactMap({ $0 }) {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw NMTError("cannot open \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "No such file or directory")")
@@ -107,7 +108,7 @@ public final class Trainer {
         try checkAligned(o.trainSource, o.trainTarget)
         if let vs = o.validSource, let vt = o.validTarget { try checkAligned(vs, vt) }
         if world.isLeader {
-            try checkOutputDirectory()
+            try RunDirectory.checkWritable(directory)
             if FileManager.default.fileExists(atPath: directory) { try lockDirectory() }
         }
 
@@ -119,12 +120,12 @@ public final class Trainer {
         if let resumeFrom {
             let loaded = try ModelFile.load(resumeFrom)
             if loaded.nonFiniteWeights > 0 {
-                throw NMTError("\(resumeFrom) has \(loaded.nonFiniteWeights) weights that are NaN or infinite; resume from an earlier checkpoint with --resume FILE")
+                throw NMTError("\(resumeFrom) has \(loaded.nonFiniteWeights) weights that are NaN or infinite; resume from an earlier checkpoint with \(flag(.resume)) FILE")
             }
             if let codes = o.bpeCodes {
                 let given = try loadTokenizer(path: codes)
                 guard given.vocabulary == loaded.tokenizer.vocabulary else {
-                    throw NMTError("\(resumeFrom) was trained with a different vocabulary than --bpe \(codes)")
+                    throw NMTError("\(resumeFrom) was trained with a different vocabulary than \(flag(.bpeCodes)) \(codes)")
                 }
             }
             let expected = o.modelConfig(vocabularySize: loaded.model.config.vocabularySize)
@@ -137,7 +138,7 @@ public final class Trainer {
             if !o.resetOptimizer {
                 let statePath = TrainingStateFile.path(forCheckpoint: resumeFrom)
                 guard FileManager.default.fileExists(atPath: statePath) else {
-                    throw NMTError("\(resumeFrom) has no training-state file \(statePath); use --reset-optimizer to fine-tune from it")
+                    throw NMTError("\(resumeFrom) has no training-state file \(statePath); use \(flag(.resetOptimizer)) to fine-tune from it")
                 }
                 let saved = try TrainingStateFile.progress(statePath).options
                 if let saved { o.adoptSpelling(of: saved) }
@@ -161,7 +162,7 @@ public final class Trainer {
         let (corpus, stats) = try ParallelCorpus.load(sourcePath: o.trainSource, targetPath: o.trainTarget, tokenizer: tokenizer,
                                                       maxLength: o.maxLength, maxLengthRatio: o.maxLengthRatio, keepText: o.bpeDropout > 0)
         guard corpus.count > 0 else {
-            throw NMTError("no training pairs left after filtering \(stats.lines) lines (\(stats.empty) empty, \(stats.tooLong) longer than --max-len \(o.maxLength), \(stats.badRatio) with a length ratio above \(o.maxLengthRatio))")
+            throw NMTError("no training pairs left after filtering \(stats.lines) lines (\(stats.empty) empty, \(stats.tooLong) longer than \(flag(.maxLength)) \(o.maxLength), \(stats.badRatio) with a length ratio above \(o.maxLengthRatio))")
         }
         log.say("training data: \(stats.lines) pairs read, \(stats.kept) kept; dropped \(stats.empty) empty, \(stats.tooLong) longer than \(o.maxLength) tokens, \(stats.badRatio) with length ratio > \(o.maxLengthRatio) (\(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s)")
         var validation: Validation? = nil
@@ -183,7 +184,7 @@ public final class Trainer {
             } else {
                 progress = try TrainingStateFile.load(statePath, into: adam)
                 guard progress.fingerprint == fingerprint else {
-                    throw NMTError("\(statePath) was saved with other data or batching options (\(progress.fingerprint)); use --reset-optimizer to fine-tune instead")
+                    throw NMTError("\(statePath) was saved with other data or batching options (\(progress.fingerprint)); use \(flag(.resetOptimizer)) to fine-tune instead")
                 }
                 progress.options = o
                 log.say("resuming from \(resumeFrom) at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))")
@@ -202,7 +203,7 @@ public final class Trainer {
         guard let before else { return }
         let fixed = Set(TrainingOptions.CodingKeys.allCases).subtracting(TrainingOptions.changeableOnResume)
         if let d = options.firstDifference(from: before, among: fixed) {
-            throw NMTError("cannot resume from \(statePath): --\(d.key.rawValue) is \(d.ours) now but was \(d.theirs) in that run; give the run's value, or --resume FILE --reset-optimizer to fine-tune instead")
+            throw NMTError("cannot resume from \(statePath): \(flag(d.key)) is \(d.ours) now but was \(d.theirs) in that run; give the run's value, or \(flag(.resume)) FILE \(flag(.resetOptimizer)) to fine-tune instead")
         }
     }
 
@@ -218,41 +219,11 @@ public final class Trainer {
         }
     }
 
-    /// The output directory exists and is writable, or can be created (checked before any work).
-    private func checkOutputDirectory() throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw NMTError("--out \(directory) exists and is not a directory") }
-            guard access(directory, W_OK) == 0 else { throw NMTError("output directory \(directory) is not writable") }
-            return
-        }
-        var ancestor = URL(fileURLWithPath: directory).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory) { ancestor.deleteLastPathComponent() }
-        guard isDirectory.boolValue else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not a directory") }
-        guard access(ancestor.path, W_OK) == 0 else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not writable") }
-    }
-
     /// Takes the run directory's lock, then removes temporary files left by crashed writers.
     private func lockDirectory() throws {
         lock = try RunDirectoryLock(directory: directory)
         let removed = TemporaryFiles.removeStale(in: directory)
         if !removed.isEmpty { log.say("removed \(removed.count) temporary file(s) left by an interrupted run: \(removed.joined(separator: ", "))") }
-    }
-
-    private func prepareDirectory() throws {
-        // mkdir -p, with the system's own reason when it fails.
-        var path = directory.hasPrefix("/") ? "" : "."
-        for component in directory.split(separator: "/") {
-            path += "/" + component
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw NMTError("cannot create output directory \(directory): \(String(cString: strerror(errno)))")
-            }
-        }
-        let probe = directory + "/.write-test-\(getpid())"
-        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
-            throw NMTError("output directory \(directory) is not writable")
-        }
-        try? FileManager.default.removeItem(atPath: probe)
     }
 
     private func loop(step: TrainingStep, batches: EpochBatches, tokenizer: any Tokenizer, validation: Validation?,
@@ -273,10 +244,10 @@ public final class Trainer {
         var lastValidatedStep = -1
 
         func limitsReached() -> String? {
-            if let m = o.maxSteps, progress.step >= m { return "reached --max-steps \(m)" }
-            if let e = o.maxEpochs, progress.epoch >= e { return "reached --max-epochs \(e)" }
+            if let m = o.maxSteps, progress.step >= m { return "reached \(flag(.maxSteps)) \(m)" }
+            if let e = o.maxEpochs, progress.epoch >= e { return "reached \(flag(.maxEpochs)) \(e)" }
             // The clock is the leader's alone, so every rank stops at the same update.
-            if let minutes = o.maxMinutes, world.isLeader, Date().timeIntervalSince(started) >= minutes * 60 { return "reached --max-time \(minutes) minutes" }
+            if let minutes = o.maxMinutes, world.isLeader, Date().timeIntervalSince(started) >= minutes * 60 { return "reached \(flag(.maxMinutes)) \(minutes) minutes" }
             return nil
         }
 
@@ -333,7 +304,7 @@ public final class Trainer {
             let lr = o.schedule.rate(step: progress.step + 1, lr: o.learningRate, warmup: o.warmup, warmupInitLR: o.warmupInitLR, dModel: model.config.dModel)
             let result = try step.run(update, lr: lr, update: progress.step + 1)
             if result.diverged {
-                throw CollectiveError(message: "training diverged at step \(progress.step + 1): the \(result.lossSum.isFinite ? "gradient norm" : "loss") is \(describe(result.lossSum.isFinite ? result.gradientNorm : result.loss)); nothing of that step was applied or saved\(lastGood(lastCheckpoint)) (try a lower --lr, a longer --warmup-steps or --clip-norm 1)")
+                throw CollectiveError(message: "training diverged at step \(progress.step + 1): the \(result.lossSum.isFinite ? "gradient norm" : "loss") is \(describe(result.lossSum.isFinite ? result.gradientNorm : result.loss)); nothing of that step was applied or saved\(lastGood(lastCheckpoint)) (try a lower \(flag(.lr)), a longer \(flag(.warmupSteps)) or \(flag(.clipNorm)) 1)")
             }
             progress.step += 1
             progress.trainedSeconds += Date().timeIntervalSince(stepStart)
@@ -370,6 +341,14 @@ public final class Trainer {
                                stoppedBecause: stopReason ?? "done", trainLosses: lossHistory)
     }
 
+    /// The cores this process may use: those it is bound to when `mpirun` bound it to fewer than
+    /// the machine has, otherwise the machine's cores divided among the ranks placed on it.
+    static func defaultThreads(ranksOnThisMachine ranks: Int) -> Int {
+        let machine = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let available = ProcessInfo.processInfo.activeProcessorCount
+        return available < machine ? available : max(1, machine / ranks)
+    }
+
     /// A checksum of the parameters and the position in the data, to compare across ranks.
     private func parameterChecksum(_ model: Transformer, _ progress: TrainingProgress) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
@@ -401,3 +380,6 @@ public final class Trainer {
         return remaining.min()
     }
 }
+
+/// An option as users write it (the one table: TrainingOptions.CodingKeys).
+private func flag(_ key: TrainingOptions.CodingKeys) -> String { TrainingOptions.flag(key) }

@@ -20,7 +20,7 @@ public struct Validation {
 
     public func loss(model: Transformer, labelSmoothing: Float, maxTokens: Int, arena: Arena) -> CrossEntropyResult {
         var total = CrossEntropyResult(lossSum: 0, nllSum: 0, tokens: 0)
-        for indices in BatchPlan(corpus: corpus, maxTokens: max(maxTokens, 2 * 1024), seed: 0, epoch: 0).batches {
+        for indices in Batcher.epoch(corpus, maxTokens: max(maxTokens, 2 * 1024), seed: 0, epoch: 0) {
             let batch = Batch(pairs: indices.map { (source: Array(corpus.source($0)), target: Array(corpus.target($0))) })
             let r = model.score(batch, labelSmoothing: labelSmoothing, arena: arena).loss
             total.lossSum += r.lossSum

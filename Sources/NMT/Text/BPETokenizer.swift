@@ -104,10 +104,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     /// character occurrences), then `merges` merges (stopping at `minFrequency`).
     public static func learn(files: [String], merges: Int, minFrequency: Int = 2,
                              characterCoverage: Double = 0.9999) throws -> BPETokenizer {
-        guard merges > 0 else { throw NMTError("--merges must be at least 1 (got \(merges))") }
-        guard characterCoverage > 0 && characterCoverage <= 1 else {
-            throw NMTError("--character-coverage must be in (0, 1] (got \(characterCoverage))")
-        }
+        require(merges > 0 && characterCoverage > 0 && characterCoverage <= 1,
+                "BPETokenizer.learn: \(merges) merges, character coverage \(characterCoverage) (callers check both)")
         let counts = try WordCounts.count(files: files)
         if counts.words.isEmpty { throw NMTError("\(files.joined(separator: ", ")): no text to learn from (empty corpus)") }
 

@@ -1,4 +1,4 @@
-// EpochBatches: the stream of training batches across epochs — each epoch's `BatchPlan`, the
+// EpochBatches: the stream of training batches across epochs — each epoch's plan (Batcher.epoch), the
 // position in it (kept in `TrainingProgress`, so a resume continues mid-epoch), and BPE-dropout
 // re-segmentation of each batch's sentences (Provilkov et al. 2020) with its own generator.
 
@@ -8,7 +8,8 @@ public final class EpochBatches {
     let seed: UInt64
     let maxLength: Int
     let bpeDropout: Double
-    private var plan: BatchPlan
+    /// Sentence indices of each batch of the current epoch.
+    private var plan: [[Int]]
     private var encoder: any TokenEncoder
     /// BPE-dropout's generator (its state is saved in checkpoints).
     public private(set) var rng: RandomGenerator
@@ -22,25 +23,25 @@ public final class EpochBatches {
         self.bpeDropout = bpeDropout
         self.rng = rng
         encoder = tokenizer.makeEncoder()
-        plan = BatchPlan(corpus: corpus, maxTokens: maxTokens, seed: seed, epoch: epoch)
+        plan = Batcher.epoch(corpus, maxTokens: maxTokens, seed: seed, epoch: epoch)
     }
 
     /// Batches in the current epoch's plan.
-    public var batchesPerEpoch: Int { plan.batches.count }
+    public var batchesPerEpoch: Int { plan.count }
 
     /// The next `count` batches from `progress`'s position, moving it on; a new epoch begins when
     /// one ends (`newEpoch` hears its number and the update count), and the batches stop early when that epoch is `stopEpoch`.
     public func next(_ count: Int, progress: inout TrainingProgress, stopEpoch: Int?, newEpoch: (_ epoch: Int, _ step: Int) -> Void) -> [Batch] {
         var batches: [Batch] = []
         for _ in 0..<count {
-            if progress.batchInEpoch >= plan.batches.count {
+            if progress.batchInEpoch >= plan.count {
                 progress.epoch += 1
                 progress.batchInEpoch = 0
                 newEpoch(progress.epoch, progress.step)
                 if let stopEpoch, progress.epoch >= stopEpoch { break }
-                plan = BatchPlan(corpus: corpus, maxTokens: maxTokens, seed: seed, epoch: progress.epoch)
+                plan = Batcher.epoch(corpus, maxTokens: maxTokens, seed: seed, epoch: progress.epoch)
             }
-            let indices = plan.batches[progress.batchInEpoch]
+            let indices = plan[progress.batchInEpoch]
             progress.batchInEpoch += 1
             batches.append(batch(indices))
         }

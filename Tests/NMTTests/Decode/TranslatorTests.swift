@@ -36,13 +36,6 @@ import Testing
         #expect(bounded.translate(lines).map(\.text) == translator.translate(lines).map(\.text))
     }
 
-    @Test func batchesAreLengthSortedAndBoundedBySentencesOrTokens() {
-        let lengths = [5, 1, 3, 3, 9, 2]
-        #expect(Translator.batches(lengths: lengths, batchSize: 2, maxTokens: nil) == [[1, 5], [2, 3], [0, 4]])
-        // maxTokens counts padded tokens: sentences × (longest + 1).
-        #expect(Translator.batches(lengths: lengths, batchSize: 99, maxTokens: 12) == [[1, 5, 2], [3, 0], [4]])
-    }
-
     @Test func emptyLinesGiveEmptyTranslationsInPlace() throws {
         let dir = try TemporaryDirectory()
         let (translator, lines) = try translator(dir)

@@ -86,7 +86,7 @@ func sameDouble(_ a: Double, _ b: Double) -> Bool {
         #expect(zip(score.precisions, expected.precisions!).allSatisfy(sameDouble))
         #expect(sameDouble(score.brevityPenalty, expected.bp!))
         #expect(score.hypothesisLength == expected.sys_len && score.referenceLength == expected.ref_len)
-        let text = formatScoreLine(name: "BLEU", signature: bleu.signature(references: references.count), score: score.score, details: score.details)
+        let text = ScoreReport(bleu: score, signature: bleu.signature(references: references.count)).text
         #expect(withoutVersion(text) == withoutVersion(expected.text))
     }
 
@@ -97,7 +97,7 @@ func sameDouble(_ a: Double, _ b: Double) -> Bool {
         let references = try expected.refs.map(scoreFixture)
         let score = chrf.corpusScore(hypotheses: try scoreFixture(expected.hyp), references: references)
         #expect(sameDouble(score, expected.score), "\(score) vs sacreBLEU \(expected.score)")
-        let text = formatScoreLine(name: chrf.name, signature: chrf.signature(references: references.count), score: score, details: nil)
+        let text = ScoreReport(chrf: score, name: chrf.name, signature: chrf.signature(references: references.count)).text
         #expect(withoutVersion(text) == withoutVersion(expected.text))
     }
 
@@ -113,7 +113,7 @@ func sameDouble(_ a: Double, _ b: Double) -> Bool {
             #expect(sameDouble(one[i].score, e.bleu), "line \(i + 1): \(one[i].score) vs \(e.bleu)")
             #expect(sameDouble(two[i].score, e.bleu_two_refs), "line \(i + 1): \(two[i].score) vs \(e.bleu_two_refs)")
             #expect(sameDouble(chrf[i], e.chrf), "line \(i + 1): \(chrf[i]) vs \(e.chrf)")
-            let text = formatScoreLine(name: "BLEU", signature: bleu.signature(references: 1), score: one[i].score, details: one[i].details)
+            let text = ScoreReport(bleu: one[i], signature: bleu.signature(references: 1)).text
             #expect(withoutVersion(text) == withoutVersion(e.bleu_text))
         }
     }
