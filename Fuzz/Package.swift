@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// libFuzzer targets for nmt's parsers, built by scripts/fuzz with `-sanitize=fuzzer` (libFuzzer
+// libFuzzer targets for nmt's parsers, built by scripts/check/fuzz with `-sanitize=fuzzer` (libFuzzer
 // supplies `main`, hence -parse-as-library). A package of its own so that ordinary builds and
 // tests of nmt never need the fuzzing runtime.
 import PackageDescription

@@ -168,7 +168,7 @@ func benchScore() throws {
 /// the trainer batches (sorted by length, so a batch holds sentences of one length): three
 /// batches of random sentence pairs of 15, 25 and 35 tokens (+ </s>), the mean of 10–40, V = 8,000.
 /// Time = sum of each batch's best of 3. FLOPs are counted analytically (matrix products only;
-/// backward = 2× forward). scripts/bench_train_step_torch.py builds the same batches.
+/// backward = 2× forward). scripts/bench/train_step_torch.py builds the same batches.
 func benchTrainStep(presets: [TransformerConfig.Preset]) throws {
     print("## train step (forward + backward), batches of ≈4,096 target tokens (lengths 15/25/35), V = 8000")
     print("| preset | precision | threads | target tokens (3 batches) | ms/batch | target tokens/s | GFLOP/s | peak memory MB | of which oneDNN products, ms/batch |")
@@ -243,7 +243,7 @@ func checkBatch(vocabularySize: Int) -> Batch {
     return Batch(pairs: [(sentence(7), sentence(5)), (sentence(3), sentence(9)), (sentence(11), sentence(2))])
 }
 
-/// Writes a random model (for scripts/check-against-pytorch): tiny-shaped, pre- or post-norm.
+/// Writes a random model (for scripts/check/against-pytorch): tiny-shaped, pre- or post-norm.
 func randomModel(path: String, postNorm: Bool, activation: Activation) throws {
     let tokenizer = try BPETokenizer.learn(files: ["data/bible-en-es/valid.en"], merges: 200)
     var config = TransformerConfig(vocabularySize: tokenizer.vocabulary.count, dModel: 64, ffnDim: 128, heads: 4,
@@ -261,7 +261,7 @@ func randomModel(path: String, postNorm: Bool, activation: Activation) throws {
 }
 
 /// Runs the check batch through MODEL (dropout off, label smoothing 0.1) and writes the logits,
-/// the loss and every gradient into DUMP (safetensors), for scripts/check-against-pytorch.
+/// the loss and every gradient into DUMP (safetensors), for scripts/check/against-pytorch.
 func dumpStep(modelPath: String, dumpPath: String) throws {
     let loaded = try ModelFile.load(modelPath)
     let model = loaded.model
@@ -297,7 +297,7 @@ func dumpStep(modelPath: String, dumpPath: String) throws {
 }
 
 /// Loads every file as nmt would (model files, and training-state files with their moments); for
-/// scripts/soak-train. Prints one line per file; exit 1 if any did not load.
+/// scripts/check/soak-train. Prints one line per file; exit 1 if any did not load.
 func checkFiles(_ paths: [String]) -> Int32 {
     var failed: Int32 = 0
     for path in paths {

@@ -1,5 +1,5 @@
 // Prints a hash of every C kernel's results on random cases (vector and tail paths);
-// scripts/check-kernels builds this once per instruction set and compares.
+// scripts/check/kernels builds this once per instruction set and compares.
 #include "gathered_attention.h"
 #include "int8_rows.h"
 #include "top_k.h"

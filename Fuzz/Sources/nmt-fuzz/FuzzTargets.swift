@@ -57,14 +57,15 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
         _ = try? TrainingStateFile.progress(scratchPath)
     case .codes:
         writeScratch(data)
-        if let tokenizer = try? BPETokenizer(path: scratchPath) {
-            var encoder = tokenizer.encoder()
+        // Both tokenizers a model file can carry, built from the same bytes, then a sentence through each.
+        guard let text = try? readTextFile(path: scratchPath) else { return 0 }
+        for kind in TokenizerKind.allCases {
+            guard let tokenizer = try? kind.tokenizer(data: text, source: scratchPath) else { continue }
+            var encoder = tokenizer.makeEncoder()
             let ids = encoder.encode("In the beginning, ¿qué? 東京 \r x")
             _ = tokenizer.decode(ids)
-        }
-        if let codes = try? SubwordNMT.Codes(path: scratchPath) {
-            var rng = RandomGenerator(seed: 1)
-            _ = codes.apply(line: "in the beginning , qué ?", rng: &rng)
+            var rng = RandomGenerator(seed: 1), segmented: [UInt8] = []
+            encoder.appendSegmented("in the beginning , qué ?", dropout: 0.1, rng: &rng, to: &segmented)
         }
     case .translate:
         writeScratch(data)

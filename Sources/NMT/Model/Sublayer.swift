@@ -25,7 +25,7 @@ public struct Sublayer {
     /// tensor to write F's output into; returns the sub-layer (for `backward`) and what F returned.
     static func forward<Activations>(_ x: inout Tensor, norm: NormWeights, preNorm: Bool, dropout: DropoutSampler?, compute: Compute, arena: Arena,
                                      _ function: (_ input: Matrix, _ output: Tensor) -> Activations) -> (Sublayer, Activations) {
-        var block = begin(x, norm: norm, preNorm: preNorm, rounded: compute.roundsActivations, arena: arena)
+        var block = begin(x, norm: norm, preNorm: preNorm, compute: compute, arena: arena)
         let out = arena.tensor(x.shape)
         let activations = function(block.functionInput, out)
         x = block.end(out, norm: norm, dropout: dropout, arena: arena)
@@ -43,22 +43,18 @@ public struct Sublayer {
         backwardBegin(dFunctionInput: dInput.gradient, d, norm: norm, normGradients: normGradients)
     }
 
-    /// Starts the sub-layer on x; returns it with F's input available as `functionInput` (rounded
-    /// to bfloat16 if `rounded`).
-    static func begin(_ x: Tensor, norm: NormWeights, preNorm: Bool, rounded: Bool = false, arena: Arena) -> Sublayer {
+    /// Starts the sub-layer on x; returns it with F's input available as `functionInput`, in the
+    /// pass's product type (a bf16 pass: rounded; a pre-norm LayerNorm writes it so directly).
+    static func begin(_ x: Tensor, norm: NormWeights, preNorm: Bool, compute: Compute, arena: Arena) -> Sublayer {
         let mean = arena.floats(x.rows), rstd = arena.floats(x.rows)
-        if preNorm && rounded {
-            let n = arena.bfloat16(rows: x.rows, columns: x.columns)
-            layerNormForward(n, mean: mean, rstd: rstd, x, weight: norm.weight, bias: norm.bias)
-            return Sublayer(input: x, normInput: x, normOutput: nil, functionInput: .bfloat16(n), mean: mean, rstd: rstd, dropMask: nil, preNorm: true)
+        guard preNorm else {
+            return Sublayer(input: x, normInput: x, normOutput: x, functionInput: compute.productInput(x, arena: arena), mean: mean, rstd: rstd,
+                            dropMask: nil, preNorm: false)
         }
-        if preNorm {
-            let n = arena.tensor(x.shape)
-            layerNormForward(n, mean: mean, rstd: rstd, x, weight: norm.weight, bias: norm.bias)
-            return Sublayer(input: x, normInput: x, normOutput: n, functionInput: .float32(n), mean: mean, rstd: rstd, dropMask: nil, preNorm: true)
-        }
-        return Sublayer(input: x, normInput: x, normOutput: x, functionInput: rounded ? .bfloat16(arena.bfloat16(of: x)) : .float32(x),
-                        mean: mean, rstd: rstd, dropMask: nil, preNorm: false)
+        let n = compute.matrix(rows: x.rows, columns: x.columns, arena: arena)
+        layerNormForward(n, mean: mean, rstd: rstd, x, weight: norm.weight, bias: norm.bias)
+        return Sublayer(input: x, normInput: x, normOutput: n.isRounded ? nil : n.float32, functionInput: n, mean: mean, rstd: rstd, dropMask: nil,
+                        preNorm: true)
     }
 
     /// Finishes with F's output `f` (overwritten by its dropout, then by the residual sum: F's

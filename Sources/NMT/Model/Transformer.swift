@@ -250,7 +250,7 @@ public final class Transformer: @unchecked Sendable {
     /// A stack's final LayerNorm (pre-norm models; post-norm stacks end without one).
     func finalNorm(_ x: Tensor, _ norm: NormWeights?, arena: Arena) -> (Sublayer?, Tensor) {
         guard let norm else { return (nil, x) }
-        let block = Sublayer.begin(x, norm: norm, preNorm: true, arena: arena)
+        let block = Sublayer.begin(x, norm: norm, preNorm: true, compute: .float32, arena: arena)
         return (block, block.normOutput!)
     }
 

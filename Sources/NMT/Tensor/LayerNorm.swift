@@ -13,28 +13,24 @@ public let layerNormEpsilon: Float = 1e-5
 
 public func layerNormForward(_ y: Tensor, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                              _ x: Tensor, weight: Tensor, bias: Tensor) {
-    checkShape(y.shape.count == x.shape.count && y.columns == x.columns, "layerNormForward: output vs input", y.shape, x.shape)
-    checkShape(weight.count == x.columns && bias.count == x.columns, "layerNormForward: weight vs input", weight.shape, x.shape)
-    let c = x.columns
-    let w = weight.pointer, b = bias.pointer
-    Threads.parallelChunks(x.rows, minChunk: 64) { rows in
-        for r in rows {
-            nmt_layer_norm_row(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, layerNormEpsilon)
-        }
-    }
+    layerNormForward(.float32(y), mean: mean, rstd: rstd, x, weight: weight, bias: bias)
 }
 
-/// The forward pass with y rounded to bfloat16 as it is written (a bf16 pass's pre-norm sub-layer
-/// input, read only by matrix products): the bits rounding the float32 y would give.
-public func layerNormForward(_ y: BF16Matrix, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+/// The forward pass into y of either element type: rounded to bfloat16 as it is written (a bf16
+/// pass's pre-norm sub-layer input, read only by matrix products), the bits rounding the float32
+/// y would give.
+public func layerNormForward(_ y: Matrix, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                              _ x: Tensor, weight: Tensor, bias: Tensor) {
-    checkShape(y.rows == x.rows && y.columns == x.columns, "layerNormForward: output vs input", Shape(y.rows, y.columns), x.shape)
+    checkShape(y.rows == x.rows && y.columns == x.columns, "layerNormForward: output vs input", y.shape, x.shape)
     checkShape(weight.count == x.columns && bias.count == x.columns, "layerNormForward: weight vs input", weight.shape, x.shape)
     let c = x.columns
     let w = weight.pointer, b = bias.pointer
     Threads.parallelChunks(x.rows, minChunk: 64) { rows in
         for r in rows {
-            nmt_layer_norm_row_bf16(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, layerNormEpsilon)
+            switch y {
+            case .float32(let y): nmt_layer_norm_row(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, layerNormEpsilon)
+            case .bfloat16(let y): nmt_layer_norm_row_bf16(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, layerNormEpsilon)
+            }
         }
     }
 }

@@ -130,9 +130,9 @@ import Testing
         var rng = RandomGenerator(seed: 14)
         let x = random(Shape(rows, c), arena, &rng, scale: 3)
         let norm = NormWeights(weight: random(Shape(c), arena, &rng), bias: random(Shape(c), arena, &rng))
-        let plain = Sublayer.begin(x, norm: norm, preNorm: true, arena: arena)
+        let plain = Sublayer.begin(x, norm: norm, preNorm: true, compute: .float32, arena: arena)
         let beforeRounded = arena.mark()
-        let rounded = Sublayer.begin(x, norm: norm, preNorm: true, rounded: true, arena: arena)
+        let rounded = Sublayer.begin(x, norm: norm, preNorm: true, compute: bf16(.reference), arena: arena)
         let roundedFloats = arena.mark() - beforeRounded
         guard case .float32(let n) = plain.functionInput, case .bfloat16(let n16) = rounded.functionInput else {
             Issue.record("function inputs: float32 and bfloat16 expected"); return

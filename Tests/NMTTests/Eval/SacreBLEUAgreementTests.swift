@@ -1,6 +1,6 @@
 // nmt's BLEU and chrF against numbers that sacreBLEU 2.4.3 itself printed.
 //
-// How the expectations were made: `scripts/make-score-fixtures` installs sacrebleu==2.4.3 in a
+// How the expectations were made: `scripts/check/make-score-fixtures` installs sacrebleu==2.4.3 in a
 // virtualenv, reads the fixture files under Fixtures/sacrebleu/ as sacreBLEU's command line does
 // (`line.rstrip()`), and writes every score at full Python precision (repr) and its text line
 // into expected.json. The fixtures cover a perfect match, an empty hypothesis line, no matching

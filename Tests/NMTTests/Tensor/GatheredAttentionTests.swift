@@ -3,7 +3,7 @@ import Testing
 @testable import NMT
 
 /// The C kernels behind decoding self-attention compute the sums in the order gathered_attention.c
-/// writes down, on whatever instruction set the CPU dispatched to (scripts/check-kernels
+/// writes down, on whatever instruction set the CPU dispatched to (scripts/check/kernels
 /// compares the three builds with each other).
 @Suite struct GatheredAttentionTests {
     /// The documented order: 16 lanes of fused multiply-adds, then lanes j + j+8, +4, +2, +1.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch side of scripts/bench-train-step: the same shapes as NMTBench train-step (pre-norm
+"""PyTorch side of scripts/bench/train-step: the same shapes as NMTBench train-step (pre-norm
 Transformer, shared embeddings, V = 8000, three trainer-style batches of ≈4,096 target tokens
 with sentences of 15, 25 and 35 tokens), forward + backward, each batch's best of 3; with a third
 argument `bf16`, the forward pass (and so the backward's matrix products) under

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Converts an nmt model file to a CTranslate2 model directory (for scripts/bench-translate).
+"""Converts an nmt model file to a CTranslate2 model directory (for scripts/bench/translate).
 
 Usage: python nmt_to_ctranslate2.py MODEL.safetensors OUT_DIR
 

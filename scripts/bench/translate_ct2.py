@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Translates BPE pieces with CTranslate2 and reports the time (for scripts/bench-translate).
+"""Translates BPE pieces with CTranslate2 and reports the time (for scripts/bench/translate).
 
 Usage: python bench_translate_ct2.py CT2_DIR PIECES_IN PIECES_OUT BEAM BATCH THREADS [LENGTH_PENALTY [COMPUTE_TYPE]]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks nmt's Transformer against an independent PyTorch implementation (run by hand, not in CI).
 
-Usage: scripts/check-against-pytorch [MODEL.safetensors ...]
+Usage: scripts/check/against-pytorch [MODEL.safetensors ...]
   (the shell wrapper makes a virtualenv with torch and builds nmt; without arguments it checks
   freshly made random models: pre-norm ReLU, post-norm ReLU, pre-norm GELU)
 
