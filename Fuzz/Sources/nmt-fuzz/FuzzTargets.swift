@@ -2,6 +2,7 @@
 //   model-file   a safetensors file given to the model-file and training-state readers
 //   codes        a codes file given to both BPE formats' parsers, then used on a sentence
 //   translate    standard input of `nmt translate` (lines → BPE → beam search → text)
+//   sentencepiece  a SentencePiece model file given to its reader, then used on sentences and decoded
 // Anything a user could hand nmt must end in a result or an NMTError, never a trap.
 
 import Foundation
@@ -17,12 +18,12 @@ private func writeScratch(_ data: UnsafeRawBufferPointer) {
     close(fd)
 }
 
-private enum Target: String { case modelFile = "model-file", codes, translate }
+private enum Target: String { case modelFile = "model-file", codes, translate, sentencepiece }
 
 private let target: Target = {
     let name = ProcessInfo.processInfo.environment["NMT_FUZZ_TARGET"] ?? ""
     guard let target = Target(rawValue: name) else {
-        FileHandle.standardError.write(Data("set NMT_FUZZ_TARGET to model-file, codes or translate\n".utf8))
+        FileHandle.standardError.write(Data("set NMT_FUZZ_TARGET to model-file, codes, translate or sentencepiece\n".utf8))
         exit(2)
     }
     return target
@@ -67,6 +68,15 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
             var rng = RandomGenerator(seed: 1), segmented: [UInt8] = []
             encoder.appendSegmented("in the beginning , qué ?", dropout: 0.1, rng: &rng, to: &segmented)
         }
+    case .sentencepiece:
+        guard let model = try? SentencePieceModel(bytes: Array(data.bindMemory(to: UInt8.self)), source: "fuzz.spm"),
+              let sp = try? SentencePiece(model, source: "fuzz.spm") else { return 0 }
+        for line in ["In the beginning, ¿qué? 東京 \u{1F44D}\u{1F3FD} ﬁ ＡＢ", "  a  b  ", "", ">>fra<< x"] {
+            let encoded = sp.encode(line)
+            _ = sp.decode(ids: encoded.map(\.id))
+            _ = sp.decode(pieces: encoded.map(\.piece))
+        }
+        _ = sp.decode(ids: Array(0..<min(sp.model.pieces.count, 64)))
     case .translate:
         writeScratch(data)
         guard let reader = try? LineReader(path: scratchPath) else { return 0 }

@@ -1,4 +1,4 @@
-// Float32 → bfloat16 rounding of the bf16 training products' inputs (Tensor/BF16Matmul.swift).
+// Float32 → bfloat16 rounding of the bf16 training products' inputs (Compute/BF16Products.swift).
 #ifndef NMT_BFLOAT16_ROWS_H
 #define NMT_BFLOAT16_ROWS_H
 

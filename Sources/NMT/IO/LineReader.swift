@@ -157,3 +157,13 @@ public func readTextFile(path: String) throws -> String {
     }
     return text
 }
+
+/// The bytes of a file (or a pipe), read once.
+public func readFileBytes(path: String) throws -> [UInt8] {
+    let reader = try LineReader(path: path, keepCarriageReturns: true)
+    var bytes: [UInt8] = []
+    while try reader.nextLine({ bytes.append(contentsOf: $0) }) != nil {
+        if !reader.endedWithoutNewline { bytes.append(0x0A) }
+    }
+    return bytes
+}

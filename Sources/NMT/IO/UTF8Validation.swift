@@ -36,3 +36,15 @@ public func decodeUTF8Line(_ bytes: UnsafeBufferPointer<UInt8>, file: String, li
     }
     return String(decoding: bytes, as: UTF8.self)
 }
+
+/// `bytes` as text, validated line by line (an error names `file`, the line and the byte offset).
+public func decodeUTF8Text(_ bytes: [UInt8], file: String) throws -> String {
+    var text = ""
+    var line = 0
+    for piece in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+        line += 1
+        if line > 1 { text += "\n" }
+        text += try piece.withUnsafeBufferPointer { try decodeUTF8Line($0, file: file, line: line) }
+    }
+    return text
+}

@@ -17,7 +17,7 @@ import CKernels
 /// at `keys + blocks[r]·blockStride + t·rowStride` (a beam's hypotheses share their sentence's
 /// block). Self-attention: key t of query row r is the row `paths[r·pathStride + t]` (a
 /// hypothesis's prefix is a path of positions shared with the hypotheses it shares a prefix with;
-/// see IncrementalDecoder). Values alike.
+/// see DecoderState). Values alike.
 public struct KeyValues {
     var keys: UnsafeMutablePointer<Float>
     var values: UnsafeMutablePointer<Float>
@@ -108,7 +108,6 @@ public enum MultiHeadAttention {
         let probs = arena.tensor(Shape(batch, heads, queries, keys.count))
         let kept = dropout.map { $0.attention > 0 ? arena.bytes(probs.count) : nil } ?? nil
         let context = compute.matrix(rows: batch * queries, columns: c, arena: arena)
-        let temporaries = arena.mark()
         linearForward(q, query, weight: w.q.weight, bias: w.q.bias, compute: compute)
         switch keys {
         case .sequences(let k, let v, _):
@@ -129,8 +128,9 @@ public enum MultiHeadAttention {
         attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys.count, mask: mask)
         var dropMask: DropoutMask? = nil
         var dropped = probs
+        // The dropped probabilities are a temporary: backward rebuilds them from probs and the mask.
+        let temporaries = arena.mark()
         if let dropout, let kept {
-            // The dropped probabilities are a temporary: backward rebuilds them from probs and the mask.
             dropped = arena.tensor(probs.shape)
             dropMask = dropoutForward(dropped, probs, kept: kept, probability: dropout.attention, rng: &dropout.rng)
         }

@@ -157,6 +157,10 @@ public final class Trainer {
             model.initialize(seed: o.seed)
         }
 
+        if o.bpeDropout > 0 && tokenizer.kind == .sentencePiece {
+            throw NMTError("\(flag(.bpeDropout)) is not available with a SentencePiece tokenizer (its subword sampling is not implemented)")
+        }
+
         // Data.
         let loadStart = Date()
         let (corpus, stats) = try ParallelCorpus.load(sourcePath: o.trainSource, targetPath: o.trainTarget, tokenizer: tokenizer,

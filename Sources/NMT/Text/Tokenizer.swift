@@ -1,8 +1,8 @@
 // Tokenizer: text ↔ token ids — what a model carries in its file, and what training, validation,
 // translation and serving read text through. Implementations: nmt's lossless byte-pair encoding
-// of raw text (BPETokenizer, the default) and subword-nmt's BPE of pre-tokenized text
-// (SubwordNMTTokenizer); a new one is a new conformance and a new `TokenizerKind`, with nothing in
-// training or decoding to change.
+// of raw text (BPETokenizer, the default), subword-nmt's BPE of pre-tokenized text
+// (SubwordNMTTokenizer) and SentencePiece models (SentencePieceTokenizer); a new one is a new
+// conformance and a new `TokenizerKind`, with nothing in training or decoding to change.
 //
 // Ids: every model vocabulary starts with the specials <pad> 0, <unk> 1, <s> 2, </s> 3
 // (Vocabulary's constants), which the model and search use; a tokenizer whose own ids differ maps
@@ -43,12 +43,15 @@ public enum TokenizerKind: String, Sendable, CaseIterable {
     case nmtBPE = "nmt-bpe"
     /// subword-nmt's byte-pair encoding of pre-tokenized text (codes "#version: 0.2").
     case subwordNMT = "subword-nmt"
+    /// A SentencePiece model (a `.spm` / `.model` file; in a model file, its bytes in base64).
+    case sentencePiece = "sentencepiece"
 
     /// The tokenizer `data` describes; errors name `source` and the line.
     public func tokenizer(data: String, source: String) throws -> any Tokenizer {
         switch self {
         case .nmtBPE: return try BPETokenizer(codesText: data, source: source)
         case .subwordNMT: return try SubwordNMTTokenizer(codesText: data, source: source)
+        case .sentencePiece: return try SentencePieceTokenizer(base64: data, source: source)
         }
     }
 
@@ -58,9 +61,14 @@ public enum TokenizerKind: String, Sendable, CaseIterable {
     }
 }
 
-/// The tokenizer of a codes file of either format (read once, so a pipe works too).
+/// The tokenizer of a file: BPE codes of either format, or a SentencePiece model (a binary
+/// ModelProto, whose first byte is its first piece's field key, 0x0A). Read once, so a pipe works too.
 public func loadTokenizer(path: String) throws -> any Tokenizer {
-    let text = try readTextFile(path: path)
-    guard !text.isEmpty else { throw NMTError("\(path):1: empty codes file") }
+    let bytes = try readFileBytes(path: path)
+    guard !bytes.isEmpty else { throw NMTError("\(path):1: empty codes file") }
+    if bytes[0] == 0x0A && (path.hasSuffix(".spm") || path.hasSuffix(".model") || String(validating: bytes, as: UTF8.self) == nil) {
+        return try SentencePieceTokenizer(try SentencePiece(try SentencePieceModel(bytes: bytes, source: path), source: path))
+    }
+    let text = try decodeUTF8Text(bytes, file: path)
     return try TokenizerKind.of(codesText: text).tokenizer(data: text, source: path)
 }

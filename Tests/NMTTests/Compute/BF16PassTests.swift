@@ -188,7 +188,7 @@ import Testing
     @Test(arguments: bf16Backends, [(64, 128), (48, 80)])
     func aBF16PassThatRoundsAndPacksTheParametersOnceGivesTheGradientsOfRoundingThemPerProduct(backend: BF16Backend, sizes: (Int, Int)) throws {
         let (dModel, ffnDim) = sizes
-        // roundParameters: every weight rounded once per update, and packed once in the layout
+        // Compute.beginUpdate: every weight rounded once per update, and packed once in the layout
         // oneDNN's kernel reads (instead of oneDNN packing it in every product) — the same bits.
         // 64 and 128: whole 32 × 64 blocks, laid out by the pairs kernels; 48 and 80: oneDNN's reorder.
         let config = TransformerConfig(vocabularySize: 300, dModel: dModel, ffnDim: ffnDim, heads: 4, encoderLayers: 2, decoderLayers: 2,

@@ -38,7 +38,8 @@ import Testing
         let dir = try TemporaryDirectory()
         let codes = try readTextFile(path: fixturePath("subword-nmt/bpe.ref"))
         let tokenizers: [any Tokenizer] = [try BPETokenizer.learn(files: [fixturePath("subword-nmt/corpus.en")], merges: 50),
-                                           try SubwordNMTTokenizer(codesText: codes, source: "bpe.ref")]
+                                           try SubwordNMTTokenizer(codesText: codes, source: "bpe.ref"),
+                                           try SentencePieceTokenizer(path: fixturePath("sentencepiece/bpe.model"))]
         for tokenizer in tokenizers {
             let model = try Transformer(config: TransformerConfig(vocabularySize: tokenizer.vocabulary.count, dModel: 8, ffnDim: 8, heads: 2,
                                                                   encoderLayers: 1, decoderLayers: 1, maxPositions: 16))
@@ -59,9 +60,25 @@ import Testing
                                                               encoderLayers: 1, decoderLayers: 1, maxPositions: 16))
         let path = dir.path("model.safetensors")
         try ModelFile.save(model, tokenizer: tokenizer, step: 1, to: path, extraMetadata: ["tokenizer": "wordpiece"])
-        #expect(throws: NMTError("\(path): not a valid model file: metadata 'tokenizer' is 'wordpiece', expected one of nmt-bpe, subword-nmt")) {
+        #expect(throws: NMTError("\(path): not a valid model file: metadata 'tokenizer' is 'wordpiece', expected one of nmt-bpe, subword-nmt, sentencepiece")) {
             try ModelFile.load(path)
         }
+    }
+
+    @Test func aModelTrainedWithASentencePieceModelTranslatesRawText() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 100)
+        let train = try runNMT(["train", "--train-src", en, "--train-tgt", es, "--bpe", fixturePath("sentencepiece/unigram.model"), "--out",
+                                dir.path("run"), "--max-steps", "2", "--d-model", "16", "--ffn-dim", "32", "--heads", "2", "--encoder-layers", "1",
+                                "--decoder-layers", "1", "--max-tokens", "600", "--max-len", "120", "--max-positions", "128"])
+        #expect(train.status == 0, "\(train.stderr)")
+        let model = dir.path("run/checkpoint-last.safetensors")
+        #expect(try ModelFile.load(model).tokenizer.kind == .sentencePiece)
+        let translated = try runNMT(["translate", "-m", model, "--beam", "2", "--max-len-b", "4"], stdin: Data("In the beginning.\n".utf8))
+        #expect(translated.status == 0 && translated.stdout.hasSuffix("\n"), "\(translated.stderr)")
+        let dropout = try runNMT(["train", "--train-src", en, "--train-tgt", es, "--bpe", fixturePath("sentencepiece/unigram.model"), "--out",
+                                  dir.path("run2"), "--bpe-dropout", "0.1", "--max-steps", "1"])
+        #expect(dropout.status == 1 && dropout.stderr.hasPrefix("nmt: error: --bpe-dropout"), "\(dropout.stderr)")
     }
 
     @Test func aModelTrainedWithSubwordNMTCodesTranslatesTokenizedText() throws {
