@@ -23,7 +23,7 @@ public struct BPELearner {
     private var wordsWithPair: [[Int32]] = []
     /// The merge step that last changed a pair's count (to collect each changed pair once).
     private var changedAt: [Int32] = []
-    private var heap: [HeapEntry] = []
+    private var heap = BinaryHeap<HeapEntry>()
     /// Symbols that may not take part in any pair (nmt's byte-fallback placeholder).
     private let barrier: Int32?
     /// Pairs whose merged text must never become a symbol (it would collide with a reserved token).
@@ -55,7 +55,7 @@ public struct BPELearner {
                 wordsWithPair[pair].append(Int32(w))
             }
         }
-        for pair in 0..<pairCount.count where pairCount[pair] > 0 { push(HeapEntry(count: pairCount[pair], pair: Int32(pair))) }
+        push(0..<pairCount.count)
     }
 
     /// The id of a pair, numbering it if new.
@@ -145,7 +145,7 @@ public struct BPELearner {
                 }
                 words[w] = word
             }
-            for pair in changed where pairCount[pair] > 0 { push(HeapEntry(count: pairCount[pair], pair: Int32(pair))) }
+            push(changed)
         }
         return result
     }
@@ -162,45 +162,30 @@ public struct BPELearner {
 
     // MARK: max-heap ordered by (count, pair text)
 
-    /// True if `x` ranks above `y`: higher count, or equal count and larger pair text.
-    private func ranksAbove(_ x: HeapEntry, _ y: HeapEntry) -> Bool {
-        if x.count != y.count { return x.count > y.count }
-        if x.pair == y.pair { return false }
-        let (xKey, yKey) = (pairKey[Int(x.pair)], pairKey[Int(y.pair)])
-        let (xa, xb) = (Int(xKey >> 32), Int(xKey & 0xFFFF_FFFF))
-        let (ya, yb) = (Int(yKey >> 32), Int(yKey & 0xFFFF_FFFF))
-        if xa != ya { return symbolScalars[xa].lexicographicallyPrecedes(symbolScalars[ya]) == false }
-        return symbolScalars[xb].lexicographicallyPrecedes(symbolScalars[yb]) == false
+    /// The heap's order: higher count, or equal count and larger pair text.
+    private var ranksAbove: (HeapEntry, HeapEntry) -> Bool {
+        let (pairKey, symbolScalars) = (self.pairKey, self.symbolScalars)
+        return { x, y in
+            if x.count != y.count { return x.count > y.count }
+            if x.pair == y.pair { return false }
+            let (xKey, yKey) = (pairKey[Int(x.pair)], pairKey[Int(y.pair)])
+            let (xa, xb) = (Int(xKey >> 32), Int(xKey & 0xFFFF_FFFF))
+            let (ya, yb) = (Int(yKey >> 32), Int(yKey & 0xFFFF_FFFF))
+            if xa != ya { return symbolScalars[xa].lexicographicallyPrecedes(symbolScalars[ya]) == false }
+            return symbolScalars[xb].lexicographicallyPrecedes(symbolScalars[yb]) == false
+        }
     }
 
-    private mutating func push(_ entry: HeapEntry) {
-        heap.append(entry)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard ranksAbove(heap[child], heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
+    /// Puts the current count of each of `pairs` that still occurs on the heap.
+    private mutating func push<S: Sequence<Int>>(_ pairs: S) {
+        let order = ranksAbove
+        for pair in pairs where pairCount[pair] > 0 { heap.push(HeapEntry(count: pairCount[pair], pair: Int32(pair)), above: order) }
     }
 
     /// The best pair whose heap entry is current (stale entries are dropped on the way).
     private mutating func popBest() -> HeapEntry? {
-        while let top = heap.first {
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var parent = 0
-                while true {
-                    let left = 2 * parent + 1, right = left + 1
-                    var best = parent
-                    if left < heap.count && ranksAbove(heap[left], heap[best]) { best = left }
-                    if right < heap.count && ranksAbove(heap[right], heap[best]) { best = right }
-                    if best == parent { break }
-                    heap.swapAt(parent, best)
-                    parent = best
-                }
-            }
+        let order = ranksAbove
+        while let top = heap.pop(above: order) {
             let current = pairCount[Int(top.pair)]
             if current == top.count && current > 0 { return top }
         }

@@ -148,44 +148,22 @@ public final class SentencePiece: Sendable {
             position += length
         }
         if symbols.isEmpty { return [] }
-        // The agenda: highest score first, then leftmost (a binary heap).
-        var heap: [Pair] = []
-        func above(_ a: Pair, _ b: Pair) -> Bool { a.score > b.score || (a.score == b.score && a.left < b.left) }
-        func push(_ p: Pair) {
-            heap.append(p)
-            var i = heap.count - 1
-            while i > 0 && above(heap[i], heap[(i - 1) / 2]) { heap.swapAt(i, (i - 1) / 2); i = (i - 1) / 2 }
-        }
-        func pop() -> Pair {
-            let top = heap[0]
-            heap[0] = heap[heap.count - 1]
-            heap.removeLast()
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var best = i
-                if l < heap.count && above(heap[l], heap[best]) { best = l }
-                if r < heap.count && above(heap[r], heap[best]) { best = r }
-                if best == i { break }
-                heap.swapAt(i, best)
-                i = best
-            }
-            return top
-        }
+        // The agenda: highest score first, then leftmost.
+        var agenda = BinaryHeap<Pair>()
+        let above = { (a: Pair, b: Pair) in a.score > b.score || (a.score == b.score && a.left < b.left) }
         var splits: [[UInt8]: ([UInt8], [UInt8])] = [:]  // an unused merged piece → its two parts
         func addPair(_ left: Int, _ right: Int) {
             guard left >= 0, right >= 0, !symbols[left].freeze, !symbols[right].freeze else { return }
             let piece = Array(text[symbols[left].start..<(symbols[right].start + symbols[right].length)])
             guard let id = pieceIds[piece] else { return }
-            push(Pair(left: left, right: right, score: model.pieces[id].score, size: piece.count))
+            agenda.push(Pair(left: left, right: right, score: model.pieces[id].score, size: piece.count), above: above)
             if model.pieces[id].type == .unused {
                 splits[piece] = (Array(text[symbols[left].start..<(symbols[left].start + symbols[left].length)]),
                                  Array(text[symbols[right].start..<(symbols[right].start + symbols[right].length)]))
             }
         }
         for i in 1..<symbols.count { addPair(i - 1, i) }
-        while !heap.isEmpty {
-            let top = pop()
+        while let top = agenda.pop(above: above) {
             let (l, r) = (top.left, top.right)
             if symbols[l].length == 0 || symbols[r].length == 0 || symbols[l].length + symbols[r].length != top.size { continue }
             symbols[l].length += symbols[r].length
