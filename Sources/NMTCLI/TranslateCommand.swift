@@ -20,12 +20,14 @@ struct TranslateCommand: ParsableCommand {
     )
 
     @Option(name: [.customShort("m"), .long], help: "Model file.") var model: String
-    @Option(help: "Beam size (1: greedy).") var beam = 5
-    @Option(help: "Length penalty α.") var lengthPenalty = 1.0
+    @Option(help: "Beam size (1: greedy; default 5, or the model's own: an imported model's decoder.yml).") var beam: Int?
+    @Option(help: "Length penalty α (an imported Marian model: its --normalize; default 1, or the model's own).") var lengthPenalty: Double?
     @Option(help: "average: score/|Y|^α (fairseq, CTranslate2); gnmt: score/((5+|Y|)/6)^α.") var lengthPenaltyStyle = LengthPenaltyStyle.average
     @Option(help: "Print the N best hypotheses per line as 'INDEX ||| hypothesis ||| score'.") var nbest = 1
-    @Option(help: "Maximum output length = a·source length + b.") var maxLenA = 1.5
-    @Option(help: "Maximum output length = a·source length + b.") var maxLenB = 10.0
+    @Option(help: "Maximum output length = a·source length + b (default 1.5, or the model's own: Marian's max-length-factor).") var maxLenA: Double?
+    @Option(help: "Maximum output length = a·source length + b (default 10, or the model's own).") var maxLenB: Double?
+    @Option(help: "Beam search: nmt (fairseq's) or marian (default: the model's; imported Marian models use Marian's).")
+    var searchStyle: TransformerConfig.SearchStyle?
     @Option(help: "Sentences per batch.") var batchSize = 32
     @Option(help: "Source tokens per batch (instead of --batch-size).") var maxTokens: Int?
     @Option(help: "Megabytes of search state (attention caches) the batches searched at once may hold; lower uses less memory and fewer cores at a time, never changing the output (default: no bound).") var maxSearchMemory: Int?
@@ -38,18 +40,20 @@ struct TranslateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try useThreads(threads)
+            let loaded = try loadModel(model, computeType: computeType.computeType)
+            let defaults = loaded.translationDefaults ?? TranslationDefaults()
             var options = TranslationOptions()
-            options.search.beam = greedy ? 1 : beam
-            options.search.lengthPenalty = lengthPenalty
+            options.search.style = searchStyle ?? loaded.model.config.search
+            options.search.beam = greedy ? 1 : beam ?? defaults.beam ?? 5
+            options.search.lengthPenalty = lengthPenalty ?? defaults.lengthPenalty ?? 1
             options.search.lengthPenaltyStyle = lengthPenaltyStyle
             options.search.nbest = nbest
-            options.search.maxLengthA = maxLenA
-            options.search.maxLengthB = maxLenB
+            options.search.maxLengthA = maxLenA ?? defaults.maxLengthA ?? 1.5
+            options.search.maxLengthB = maxLenB ?? defaults.maxLengthB ?? 10
             options.batchSize = batchSize
             options.maxTokens = maxTokens
             try checkOption("--max-search-memory", maxSearchMemory, .closed(1, 1e9), "megabytes")
             options.searchMemory = maxSearchMemory.map { $0 << 20 }
-            let loaded = try loadModel(model, computeType: computeType.computeType)
             try options.validate(for: loaded.model.config)
             printError("nmt: computing in \(loaded.model.computeType.rawValue) (\(kernelDescription(loaded.model.computeType)))")
             let translator = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options)
@@ -63,3 +67,4 @@ struct TranslateCommand: ParsableCommand {
         }
     }
 }
+extension TransformerConfig.SearchStyle: ExpressibleByArgument {}

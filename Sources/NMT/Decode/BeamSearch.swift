@@ -24,6 +24,7 @@ public func beamSearch(model: Transformer, sources: [[Int32]], options: SearchOp
     let longest = maxLengths.max()!
     let encoded = model.encode(sources: sources, arena: workspace.batch)
     let k = max(1, options.beam)
+    if options.style == .marian { return marianBeamSearch(model: model, encoded, maxLengths: maxLengths, options: options, workspace: workspace) }
     if k == 1 && !alwaysUseBeamPath { return greedySearch(model: model, encoded, maxLengths: maxLengths, options: options, workspace: workspace) }
 
     // Row slot·width + j of the decoder is hypothesis j of sentence live[slot]; finished sentences

@@ -14,6 +14,8 @@ public enum LengthPenaltyStyle: String, CaseIterable, Sendable {
 }
 
 public struct SearchOptions: Sendable {
+    /// nmt's (fairseq's) beam search or Marian's (TransformerConfig.SearchStyle).
+    public var style = TransformerConfig.SearchStyle.nmt
     public var beam = 5
     public var lengthPenalty = 1.0
     public var lengthPenaltyStyle = LengthPenaltyStyle.average

@@ -15,6 +15,11 @@ public struct LoadedModel {
     public var metadata: [String: String]
     /// Weights that are NaN or infinite (a diverged run's checkpoint): its translations are garbage.
     public var nonFiniteWeights: Int
+
+    /// The translation settings the file carries (an imported model's), if any.
+    public var translationDefaults: TranslationDefaults? {
+        metadata[TranslationDefaults.metadataKey].flatMap { try? JSONDecoder().decode(TranslationDefaults.self, from: Data($0.utf8)) }
+    }
 }
 
 public enum ModelFile {

@@ -52,7 +52,7 @@ public struct Sublayer {
                             dropMask: nil, preNorm: false)
         }
         let n = compute.matrix(rows: x.rows, columns: x.columns, arena: arena)
-        layerNormForward(n, mean: mean, rstd: rstd, x, weight: norm.weight, bias: norm.bias)
+        layerNormForward(n, mean: mean, rstd: rstd, x, weight: norm.weight, bias: norm.bias, epsilon: norm.epsilon)
         return Sublayer(input: x, normInput: x, normOutput: n.isRounded ? nil : n.float32, functionInput: n, mean: mean, rstd: rstd, dropMask: nil,
                         preNorm: true)
     }
@@ -68,7 +68,7 @@ public struct Sublayer {
         }
         if preNorm { return sum }
         let y = arena.tensor(input.shape)
-        layerNormForward(y, mean: mean, rstd: rstd, sum, weight: norm.weight, bias: norm.bias)
+        layerNormForward(y, mean: mean, rstd: rstd, sum, weight: norm.weight, bias: norm.bias, epsilon: norm.epsilon)
         normInput = sum
         normOutput = y
         return y

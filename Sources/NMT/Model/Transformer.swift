@@ -147,7 +147,7 @@ public final class Transformer: @unchecked Sendable {
         let n = pass.batch.size * pass.batch.targetLength
         let rowLoss = arena.floats(n), rowNLL = arena.floats(n)
         let logits = arena.tensor(Shape(n, config.vocabularySize))
-        linearForward(.float32(logits), .float32(pass.output), weight: weights.outputProjection, bias: nil, compute: .float32)
+        linearForward(.float32(logits), .float32(pass.output), weight: weights.outputProjection, bias: weights.outputBias, compute: .float32)
         let loss = labelSmoothedCrossEntropy(logits: logits, targets: pass.targets, paddingIndex: Vocabulary.padding,
                                              labelSmoothing: labelSmoothing, rowLoss: rowLoss, rowNLL: rowNLL)
         return BatchScores(loss: loss, tokenNLL: rowNLL, logits: logits)
@@ -179,14 +179,15 @@ public final class Transformer: @unchecked Sendable {
             let beforeChunk = arena.mark()
             let logits = arena.tensor(Shape(rows, v))
             // The loss gradient, written over the logits (a bf16 pass writes it rounded: its
-            // products read nothing else).
-            let gradient = compute.gradient(over: logits, arena: arena)
+            // products read nothing else — unless an output bias needs its column sums, which
+            // linearBackward takes as it rounds the float32 gradient).
+            let gradient = weights.outputBias == nil ? compute.gradient(over: logits, arena: arena) : .float32(logits)
             let hChunk = hInput.rows(start..<start + rows)
-            linearForward(.float32(logits), hChunk, weight: .float32(weights.embedding), bias: nil, compute: compute)
+            linearForward(.float32(logits), hChunk, weight: .float32(weights.embedding), bias: weights.outputBias, compute: compute)
             labelSmoothedCrossEntropy(logits: logits, targets: pass.targets + start, paddingIndex: Vocabulary.padding,
                                       labelSmoothing: labelSmoothing, rowLoss: rowLoss + start, rowNLL: rowNLL + start,
                                       gradient: gradient, gradientScale: scale)
-            linearBackward(dx: .float32(dH.rows(start..<start + rows)), accumulateDx: false, dWeight: g.embedding, dBias: nil, dy: gradient,
+            linearBackward(dx: .float32(dH.rows(start..<start + rows)), accumulateDx: false, dWeight: g.embedding, dBias: g.outputBias, dy: gradient,
                            x: hChunk, weight: weights.embedding, compute: compute, arena: arena)
             arena.release(to: beforeChunk)
         }

@@ -19,6 +19,20 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     public var activation: Activation
     /// Source embedding = target embedding = output projection (one joint vocabulary). Always true.
     public var sharedEmbeddings: Bool
+    /// LayerNorm's ε: 1e-5 as PyTorch and fairseq (nmt's own models), 1e-6 for Marian's.
+    public var layerNormEpsilon: Float = 1e-5
+    /// A bias added to the output projection's logits (Marian's decoder_ff_logit_out_b).
+    public var outputBias = false
+    /// The beam search `nmt translate` runs by default: nmt's (fairseq's) or Marian's.
+    public var search = SearchStyle.nmt
+
+    /// How a beam search treats finished hypotheses (SearchOptions; BeamSearch.swift).
+    public enum SearchStyle: String, Codable, Sendable, CaseIterable {
+        /// fairseq's: 2·beam candidates per step, so the beam stays full; </s> forced at the maximum length.
+        case nmt
+        /// Marian's: beam candidates per step; a finished hypothesis leaves the beam, which shrinks.
+        case marian
+    }
 
     public init(vocabularySize: Int, dModel: Int, ffnDim: Int, heads: Int, encoderLayers: Int, decoderLayers: Int,
                 dropout: Float = 0.1, attentionDropout: Float = 0, activationDropout: Float = 0,
@@ -36,6 +50,39 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         self.preNorm = preNorm
         self.activation = activation
         self.sharedEmbeddings = sharedEmbeddings
+    }
+
+    // The JSON of a model file: the fields that came later are written only when they differ from
+    // their defaults, so the files of every model that does not use them stay byte-identical.
+    private enum CodingKeys: String, CodingKey {
+        case vocabularySize, dModel, ffnDim, heads, encoderLayers, decoderLayers, dropout, attentionDropout, activationDropout, maxPositions
+        case preNorm, activation, sharedEmbeddings, layerNormEpsilon, outputBias, search
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(vocabularySize: try c.decode(Int.self, forKey: .vocabularySize), dModel: try c.decode(Int.self, forKey: .dModel),
+                  ffnDim: try c.decode(Int.self, forKey: .ffnDim), heads: try c.decode(Int.self, forKey: .heads),
+                  encoderLayers: try c.decode(Int.self, forKey: .encoderLayers), decoderLayers: try c.decode(Int.self, forKey: .decoderLayers),
+                  dropout: try c.decode(Float.self, forKey: .dropout), attentionDropout: try c.decode(Float.self, forKey: .attentionDropout),
+                  activationDropout: try c.decode(Float.self, forKey: .activationDropout), maxPositions: try c.decode(Int.self, forKey: .maxPositions),
+                  preNorm: try c.decode(Bool.self, forKey: .preNorm), activation: try c.decode(Activation.self, forKey: .activation),
+                  sharedEmbeddings: try c.decode(Bool.self, forKey: .sharedEmbeddings))
+        layerNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? layerNormEpsilon
+        outputBias = try c.decodeIfPresent(Bool.self, forKey: .outputBias) ?? outputBias
+        search = try c.decodeIfPresent(SearchStyle.self, forKey: .search) ?? search
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabularySize, forKey: .vocabularySize); try c.encode(dModel, forKey: .dModel); try c.encode(ffnDim, forKey: .ffnDim)
+        try c.encode(heads, forKey: .heads); try c.encode(encoderLayers, forKey: .encoderLayers); try c.encode(decoderLayers, forKey: .decoderLayers)
+        try c.encode(dropout, forKey: .dropout); try c.encode(attentionDropout, forKey: .attentionDropout)
+        try c.encode(activationDropout, forKey: .activationDropout); try c.encode(maxPositions, forKey: .maxPositions)
+        try c.encode(preNorm, forKey: .preNorm); try c.encode(activation, forKey: .activation); try c.encode(sharedEmbeddings, forKey: .sharedEmbeddings)
+        if layerNormEpsilon != 1e-5 { try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon) }
+        if outputBias { try c.encode(outputBias, forKey: .outputBias) }
+        if search != .nmt { try c.encode(search, forKey: .search) }
     }
 
     public enum Preset: String, CaseIterable, Codable, Sendable {
@@ -70,6 +117,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         }
         guard maxPositions >= 2, maxPositions <= Self.maxPositionsLimit else { throw fail("maxPositions \(maxPositions) must be in [2, \(Self.maxPositionsLimit)]") }
         guard sharedEmbeddings else { throw fail("only shared embeddings are supported") }
+        guard layerNormEpsilon.isFinite && layerNormEpsilon > 0 && layerNormEpsilon < 1 else { throw fail("layerNormEpsilon \(layerNormEpsilon) must be in (0, 1)") }
     }
 
     /// The longest sequence any model may be built for (its position table is maxPositions × dModel).
@@ -80,7 +128,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     public var parameterEstimate: Int {
         let d = Double(dModel), f = Double(ffnDim)
         let attention = 4 * d * d + 4 * d, feedForward = 2 * d * f + d + f, norm = 2 * d
-        let total = Double(vocabularySize) * d + Double(encoderLayers) * (attention + feedForward + 2 * norm)
+        let total = Double(vocabularySize) * (outputBias ? d + 1 : d) + Double(encoderLayers) * (attention + feedForward + 2 * norm)
             + Double(decoderLayers) * (2 * attention + feedForward + 3 * norm) + 2 * norm
         return total < 9e18 ? Int(total) : Int.max
     }

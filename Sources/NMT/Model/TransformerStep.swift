@@ -94,7 +94,7 @@ extension Transformer {
         }
         x = finalNorm(x, weights.decoderNorm, arena: arena).1
         let logits = arena.tensor(Shape(rows, config.vocabularySize))
-        linearForward(.float32(logits), .float32(x), weight: weights.outputProjection, bias: nil, compute: .float32)
+        linearForward(.float32(logits), .float32(x), weight: weights.outputProjection, bias: weights.outputBias, compute: .float32)
         let logZ = arena.floats(rows)
         logNormalizers(logits, into: logZ)
         state.position += 1

@@ -10,6 +10,12 @@ public struct LinearWeights {
 public struct NormWeights {
     public var weight: Tensor  // [C]
     public var bias: Tensor    // [C]
+    /// ε of the variance (the model's config).
+    public var epsilon: Float = layerNormEpsilon
+
+    public init(weight: Tensor, bias: Tensor, epsilon: Float = layerNormEpsilon) {
+        (self.weight, self.bias, self.epsilon) = (weight, bias, epsilon)
+    }
 }
 
 public struct AttentionWeights {
@@ -39,8 +45,10 @@ public struct DecoderLayerWeights {
 
 public struct TransformerWeights {
     public var embedding: Tensor  // [V, C], shared by source, target and output projection
-    /// The output projection logits = h·Eᵀ as decoding reads it (the same matrix as `embedding`).
+    /// The output projection logits = h·Eᵀ (+ b) as decoding reads it (the same matrix as `embedding`).
     public var outputProjection: WeightMatrix
+    /// b [V], with `outputBias` (Marian's models); nil otherwise.
+    public var outputBias: Tensor?
     public var encoder: [EncoderLayerWeights]
     public var encoderNorm: NormWeights?  // pre-norm only
     public var decoder: [DecoderLayerWeights]
@@ -80,6 +88,7 @@ public struct TransformerWeights {
             norm(p + ".final_layer_norm")
         }
         if c.preNorm { norm("decoder.layer_norm") }
+        if c.outputBias { out.append(("output_projection.bias", [c.vocabularySize])) }
         return out
     }
 
@@ -89,12 +98,13 @@ public struct TransformerWeights {
         func t(_ name: String) -> Tensor { store.tensor(name, in: base) }
         func matrix(_ name: String) -> WeightMatrix { quantized?.matrices[name].map { .int8($0) } ?? .float32(t(name)) }
         func linear(_ p: String) -> LinearWeights { LinearWeights(weight: matrix(p + ".weight"), bias: t(p + ".bias")) }
-        func norm(_ p: String) -> NormWeights { NormWeights(weight: t(p + ".weight"), bias: t(p + ".bias")) }
+        func norm(_ p: String) -> NormWeights { NormWeights(weight: t(p + ".weight"), bias: t(p + ".bias"), epsilon: c.layerNormEpsilon) }
         func attention(_ p: String) -> AttentionWeights {
             AttentionWeights(q: linear(p + ".q_proj"), k: linear(p + ".k_proj"), v: linear(p + ".v_proj"), out: linear(p + ".out_proj"))
         }
         embedding = t("embed_tokens.weight")
         outputProjection = matrix("embed_tokens.weight")
+        outputBias = c.outputBias ? t("output_projection.bias") : nil
         encoder = (0..<c.encoderLayers).map { i in
             let p = "encoder.layers.\(i)"
             return EncoderLayerWeights(selfAttention: attention(p + ".self_attn"), selfAttentionNorm: norm(p + ".self_attn_layer_norm"),

@@ -1,16 +1,19 @@
-// Feed-forward activations. ReLU (Vaswani et al. 2017) and GELU (Hendrycks & Gimpel 2016),
-// the exact erf form that PyTorch's and fairseq's `gelu` compute.
+// Feed-forward activations. ReLU (Vaswani et al. 2017), GELU (Hendrycks & Gimpel 2016), the exact
+// erf form that PyTorch's and fairseq's `gelu` compute, and swish (Ramachandran et al. 2017;
+// SiLU), Marian's default and OPUS-MT's.
 //
 //   ReLU:  y = max(x, 0),               dx += dy · [x > 0]
 //   GELU:  y = x·Φ(x),                  dx += dy · (Φ(x) + x·φ(x))
 //          Φ(x) = ½(1 + erf(x/√2)),     φ(x) = e^(−x²/2)/√(2π)
+//   swish: y = x·σ(x),                  dx += dy · (σ(x) + x·σ(x)·(1 − σ(x)))
+//          σ(x) = 1/(1 + e^(−x))
 // Both read the pre-activation x in backward, so the forward pass keeps its input.
 
 import CKernels
 import Foundation
 
 public enum Activation: String, Codable, Sendable, CaseIterable {
-    case relu, gelu
+    case relu, gelu, swish
 }
 
 public func activationForward(_ y: Tensor, _ x: Tensor, _ kind: Activation) {
@@ -24,6 +27,10 @@ public func activationForward(_ y: Tensor, _ x: Tensor, _ kind: Activation) {
     case .gelu:
         Threads.parallelChunks(x.count, minChunk: 1 << 14) { range in
             for i in range { yp[i] = 0.5 * xp[i] * (1 + erf(xp[i] * 0.70710678118654752)) }
+        }
+    case .swish:
+        Threads.parallelChunks(x.count, minChunk: 1 << 14) { range in
+            for i in range { yp[i] = xp[i] / (1 + exp(-xp[i])) }
         }
     }
 }
@@ -46,6 +53,13 @@ public func activationBackward(dx: Tensor, dy: Tensor, x: Tensor, _ kind: Activa
                 let cdf = 0.5 * (1 + erf(v * 0.70710678118654752))
                 let pdf = exp(-0.5 * v * v) * 0.39894228040143268
                 dxp[i] += dyp[i] * (cdf + v * pdf)
+            }
+        }
+    case .swish:
+        Threads.parallelChunks(x.count, minChunk: 1 << 14) { range in
+            for i in range {
+                let sigma = 1 / (1 + exp(-xp[i]))
+                dxp[i] += dyp[i] * (sigma + xp[i] * sigma * (1 - sigma))
             }
         }
     }

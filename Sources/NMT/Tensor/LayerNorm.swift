@@ -1,4 +1,5 @@
-// Layer normalisation (Ba et al. 2016) over the last dimension, eps = 1e-5 as in PyTorch.
+// Layer normalisation (Ba et al. 2016) over the last dimension, eps = 1e-5 as in PyTorch (a
+// model's config may say otherwise: Marian's 1e-6).
 //
 //   forward:  μ = mean(x), rstd = 1/√(var(x) + eps), x̂ = (x − μ)·rstd, y = x̂·w + b
 //   backward: with g = dy·w,
@@ -12,15 +13,15 @@ import Foundation
 public let layerNormEpsilon: Float = 1e-5
 
 public func layerNormForward(_ y: Tensor, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
-                             _ x: Tensor, weight: Tensor, bias: Tensor) {
-    layerNormForward(.float32(y), mean: mean, rstd: rstd, x, weight: weight, bias: bias)
+                             _ x: Tensor, weight: Tensor, bias: Tensor, epsilon: Float = layerNormEpsilon) {
+    layerNormForward(.float32(y), mean: mean, rstd: rstd, x, weight: weight, bias: bias, epsilon: epsilon)
 }
 
 /// The forward pass into y of either element type: rounded to bfloat16 as it is written (a bf16
 /// pass's pre-norm sub-layer input, read only by matrix products), the bits rounding the float32
 /// y would give.
 public func layerNormForward(_ y: Matrix, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
-                             _ x: Tensor, weight: Tensor, bias: Tensor) {
+                             _ x: Tensor, weight: Tensor, bias: Tensor, epsilon: Float = layerNormEpsilon) {
     checkShape(y.rows == x.rows && y.columns == x.columns, "layerNormForward: output vs input", y.shape, x.shape)
     checkShape(weight.count == x.columns && bias.count == x.columns, "layerNormForward: weight vs input", weight.shape, x.shape)
     let c = x.columns
@@ -28,8 +29,8 @@ public func layerNormForward(_ y: Matrix, mean: UnsafeMutablePointer<Float>, rst
     Threads.parallelChunks(x.rows, minChunk: 64) { rows in
         for r in rows {
             switch y {
-            case .float32(let y): nmt_layer_norm_row(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, layerNormEpsilon)
-            case .bfloat16(let y): nmt_layer_norm_row_bf16(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, layerNormEpsilon)
+            case .float32(let y): nmt_layer_norm_row(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, epsilon)
+            case .bfloat16(let y): nmt_layer_norm_row_bf16(y.pointer + r * c, mean + r, rstd + r, x.pointer + r * c, w, b, c, epsilon)
             }
         }
     }

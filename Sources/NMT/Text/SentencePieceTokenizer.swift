@@ -50,6 +50,9 @@ public final class SentencePieceTokenizer: Tokenizer {
 
     public func makeEncoder() -> any TokenEncoder { SentencePieceEncoder(tokenizer: self) }
 
+    /// The SentencePiece id an nmt id stands for (nil: <pad> or <s> when the model has none).
+    func pieceId(ofModelId id: Int) -> Int? { pieceIds[id] >= 0 ? pieceIds[id] : nil }
+
     /// nmt ids of a line's pieces.
     func modelIds(_ line: String) -> [Int32] { sentencePiece.encode(line).map { modelIds[$0.id] } }
 
