@@ -19,10 +19,14 @@ struct ImportCommand: ParsableCommand {
         )
         @Argument(help: "decoder.yml, or a directory with one *decoder.yml.") var path: String
         @Option(name: .shortAndLong, help: "Model file to write (atomically).") var output: String
+        @Option(name: .customLong("source-spm"), help: "SentencePiece model segmenting the source, with a .yml vocabulary (default: source.spm beside decoder.yml).")
+        var sourceSPM: String?
+        @Option(name: .customLong("target-spm"), help: "SentencePiece model decoding the target, with a .yml vocabulary (default: target.spm beside decoder.yml).")
+        var targetSPM: String?
 
         func run() throws {
             try reportingErrors {
-                let imported = try MarianImport.load(path)
+                let imported = try MarianImport.load(path, sourceSPM: sourceSPM, targetSPM: targetSPM)
                 let defaults = String(decoding: try JSONEncoder().encode(imported.defaults), as: UTF8.self)
                 try ModelFile.save(imported.model, tokenizer: imported.tokenizer, step: 0, to: output,
                                    extraMetadata: [TranslationDefaults.metadataKey: defaults, "imported_from": imported.sources.joined(separator: ",")])

@@ -37,7 +37,9 @@ public enum MarianImport {
         public var sources: [String]
     }
 
-    public static func load(_ path: String) throws -> Imported {
+    /// `sourceSPM`/`targetSPM`: the SentencePiece models that go with a `.yml` vocabulary (default:
+    /// source.spm and target.spm beside the decoder.yml, OPUS-MT's layout).
+    public static func load(_ path: String, sourceSPM: String? = nil, targetSPM: String? = nil) throws -> Imported {
         let yml = try decoderYML(path)
         let directory = (yml as NSString).deletingLastPathComponent
         let text = try readTextFile(path: yml)
@@ -59,12 +61,26 @@ public enum MarianImport {
 
         let (sourceVocab, targetVocab) = (resolve(vocabs[0]), resolve(vocabs[1]))
         guard sourceVocab == targetVocab || (try? Data(contentsOf: URL(fileURLWithPath: sourceVocab))) == (try? Data(contentsOf: URL(fileURLWithPath: targetVocab))) else {
-            throw NMTError("\(yml): separate source and target vocabularies (\(vocabs[0]), \(vocabs[1])) are not supported yet; nmt models share one")
+            throw NMTError("\(yml): separate source and target vocabularies (\(vocabs[0]), \(vocabs[1])) are not supported; nmt models share one")
         }
-        guard sourceVocab.hasSuffix(".spm") || sourceVocab.hasSuffix(".model") else {
-            throw NMTError("\(yml): vocabulary \(vocabs[0]) is not a SentencePiece model (.spm); .yml vocabularies are not supported yet")
+        let tokenizer: SentencePieceTokenizer
+        var sources = [yml, npzPath, sourceVocab]
+        if sourceVocab.hasSuffix(".yml") || sourceVocab.hasSuffix(".yaml") || sourceVocab.hasSuffix(".json") {
+            // OPUS-MT's layout: the piece list, and the SentencePiece models beside decoder.yml.
+            let pieces = try pieceList(sourceVocab)
+            let (sourceSPM, targetSPM) = (sourceSPM ?? resolve("source.spm"), targetSPM ?? resolve("target.spm"))
+            for file in [sourceSPM, targetSPM] where !FileManager.default.fileExists(atPath: file) {
+                throw NMTError("\(yml): vocabulary \(vocabs[0]) is a piece list; the SentencePiece model that goes with it, \(file), is missing")
+            }
+            tokenizer = try SentencePieceTokenizer(source: try SentencePiece(path: sourceSPM), target: try SentencePiece(path: targetSPM), pieces: pieces)
+            sources += [sourceSPM, targetSPM]
+        } else if sourceSPM != nil || targetSPM != nil {
+            throw NMTError("--source-spm and --target-spm go with a .yml vocabulary; \(vocabs[0]) segments by itself")
+        } else if sourceVocab.hasSuffix(".spm") || sourceVocab.hasSuffix(".model") {
+            tokenizer = try SentencePieceTokenizer(path: sourceVocab)
+        } else {
+            throw NMTError("\(yml): vocabulary \(vocabs[0]) is neither a SentencePiece model (.spm) nor a piece list (.yml)")
         }
-        let tokenizer = try SentencePieceTokenizer(path: sourceVocab)
 
         var config = TransformerConfig(vocabularySize: tokenizer.vocabulary.count, dModel: architecture.dModel, ffnDim: architecture.ffnDim,
                                        heads: architecture.heads, encoderLayers: architecture.encoderLayers, decoderLayers: architecture.decoderLayers,
@@ -80,7 +96,25 @@ public enum MarianImport {
         defaults.lengthPenalty = number(root["normalize"]) ?? 0
         defaults.maxLengthA = number(root["max-length-factor"]) ?? 3
         defaults.maxLengthB = 0
-        return Imported(model: model, tokenizer: tokenizer, defaults: defaults, sources: [yml, npzPath, sourceVocab])
+        return Imported(model: model, tokenizer: tokenizer, defaults: defaults, sources: sources)
+    }
+
+    /// A Marian vocabulary file (`piece: id` lines, YAML; or JSON) as its pieces in id order. The
+    /// keys are read as written — `1` or `true` is the piece "1" or "true", as Marian reads them.
+    static func pieceList(_ path: String) throws -> [String] {
+        let text = try readTextFile(path: path)
+        guard let node = try? Yams.compose(yaml: text), let mapping = node.mapping else {
+            throw NMTError("\(path): not a Marian vocabulary (a mapping of pieces to ids)")
+        }
+        var pieces = [String?](repeating: nil, count: mapping.count)
+        for (key, value) in mapping {
+            guard let piece = key.scalar?.string, let id = value.scalar.flatMap({ Int($0.string) }), id >= 0, id < mapping.count else {
+                throw NMTError("\(path):\(key.mark?.line ?? 0): '\(key.scalar?.string ?? "?")' needs an id in [0, \(mapping.count)), one per piece")
+            }
+            guard pieces[id] == nil else { throw NMTError("\(path):\(key.mark?.line ?? 0): id \(id) is given twice") }
+            pieces[id] = piece
+        }
+        return pieces.map { $0! }
     }
 
     private static func number(_ value: Any?) -> Double? {
@@ -192,7 +226,7 @@ public enum MarianImport {
             try linear(nmtPrefix + ".fc2", marianPrefix + "_W2", marianPrefix + "_b2", inputs: c.ffnDim, outputs: c.dModel)
         }
         // The vocabulary: nmt row j holds Marian row pieceId(j); <pad> and <s> (no Marian piece) stay zero.
-        let pieces = tokenizer.sentencePiece.model.pieces.count
+        let pieces = tokenizer.pieceCount
         guard let wemb = npz.entries["Wemb"], wemb.shape == [pieces, c.dModel] else {
             throw NMTError("\(npz.path): tensor 'Wemb' has shape \(npz.entries["Wemb"]?.shape ?? []), the vocabulary needs [\(pieces), \(c.dModel)]")
         }

@@ -43,7 +43,8 @@ public enum TokenizerKind: String, Sendable, CaseIterable {
     case nmtBPE = "nmt-bpe"
     /// subword-nmt's byte-pair encoding of pre-tokenized text (codes "#version: 0.2").
     case subwordNMT = "subword-nmt"
-    /// A SentencePiece model (a `.spm` / `.model` file; in a model file, its bytes in base64).
+    /// SentencePiece (a `.spm` / `.model` file; in a model file, its bytes in base64, or OPUS-MT's
+    /// source.spm, target.spm and piece list as JSON).
     case sentencePiece = "sentencepiece"
 
     /// The tokenizer `data` describes; errors name `source` and the line.
@@ -51,7 +52,7 @@ public enum TokenizerKind: String, Sendable, CaseIterable {
         switch self {
         case .nmtBPE: return try BPETokenizer(codesText: data, source: source)
         case .subwordNMT: return try SubwordNMTTokenizer(codesText: data, source: source)
-        case .sentencePiece: return try SentencePieceTokenizer(base64: data, source: source)
+        case .sentencePiece: return try SentencePieceTokenizer(data: data, source: source)
         }
     }
 

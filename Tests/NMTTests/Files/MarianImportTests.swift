@@ -72,6 +72,59 @@ import Testing
         #expect(t.stdout == (try readLines(path: fixture + "/expected.es")).prefix(5).joined(separator: "\n") + "\n", "\(t.stderr)")
     }
 
+    @Test func anOPUSMTLayoutModelTranslatesAsMariansDecoderDecodedAsHuggingFacesTokenizer() throws {
+        let dir = try TemporaryDirectory()
+        let model = dir.path("opus.safetensors")
+        let r = try runNMT(["import", "marian", fixturePath("marian/opus-mt"), "-o", model])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try readLines(path: testPairs + ".en"), expected = try readLines(path: fixturePath("marian/opus-mt/expected.es"))
+        let t = try runNMT(["translate", "-m", model, "--threads", "2"], stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
+        let ours = t.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        let differing = zip(ours, expected).enumerated().filter { $0.element.0 != $0.element.1 }
+        #expect(ours.count == expected.count && differing.isEmpty,
+                "\(differing.count) of \(lines.count) differ; first: \(differing.first.map { "\($0.element.0) vs \($0.element.1)" } ?? t.stderr)")
+    }
+
+    @Test func sourceAndTargetSPMOptionsNameTheSegmentationOfAYMLVocabulary() throws {
+        let dir = try TemporaryDirectory(), opus = fixturePath("marian/opus-mt")
+        for (from, to) in [("decoder.yml", "decoder.yml"), ("model.npz", "model.npz"), ("vocab.yml", "vocab.yml"),
+                           ("source.spm", "en.spm"), ("target.spm", "es.spm")] {
+            try FileManager.default.copyItem(atPath: opus + "/" + from, toPath: dir.path(to))
+        }
+        let missing = try runNMT(["import", "marian", dir.url.path, "-o", dir.path("m.safetensors")])
+        #expect(missing.status == 1 && missing.stderr.contains("source.spm, is missing") && !FileManager.default.fileExists(atPath: dir.path("m.safetensors")),
+                "\(missing.stderr)")
+        let given = try runNMT(["import", "marian", dir.url.path, "--source-spm", dir.path("en.spm"), "--target-spm", dir.path("es.spm"),
+                                "-o", dir.path("m.safetensors")])
+        #expect(given.status == 0, "\(given.stderr)")
+        let line = try readLines(path: testPairs + ".en")[0]
+        let t = try runNMT(["translate", "-m", dir.path("m.safetensors")], stdin: Data((line + "\n").utf8))
+        #expect(t.stdout == (try readLines(path: opus + "/expected.es"))[0] + "\n", "\(t.stderr)")
+    }
+
+    @Test func aLeadingTargetLanguageTagInThePieceListIsOneToken() throws {
+        let directory = fixturePath("marian/opus-mt")
+        let pieces = try MarianImport.pieceList(directory + "/vocab.yml") + [">>fra<<"]
+        let tokenizer = try SentencePieceTokenizer(source: try SentencePiece(path: directory + "/source.spm"),
+                                                   target: try SentencePiece(path: directory + "/target.spm"), pieces: pieces)
+        var encoder = tokenizer.makeEncoder()
+        let tagged = encoder.encode(">>fra<< In the beginning"), plain = encoder.encode("In the beginning")
+        #expect(tagged.first.map { tokenizer.vocabulary.tokens[Int($0)] } == ">>fra<<" && Array(tagged.dropFirst()) == plain)
+        #expect(encoder.encode(">>deu<< In")[0] != tagged[0], "a tag the list lacks is text")
+    }
+
+    @Test func aPieceListWithAMissingOrRepeatedIdIsAnErrorNamingTheLine() throws {
+        let dir = try TemporaryDirectory()
+        for (text, message) in [("</s>: 0\n<unk>: 1\na: 1\n", "vocab.yml:3: id 1 is given twice"),
+                                ("</s>: 0\n<unk>: 5\n", "vocab.yml:2: '<unk>' needs an id in [0, 2)"),
+                                ("- a\n- b\n", "not a Marian vocabulary")] {
+            _ = try dir.write("vocab.yml", text)
+            do { _ = try MarianImport.pieceList(dir.path("vocab.yml")); Issue.record("\(text) loaded") } catch let e as NMTError {
+                #expect(e.message.contains(message), "\(e.message)")
+            }
+        }
+    }
+
     /// The fixture's archive with `change` applied to its entries (name → .npy bytes), written stored.
     func archive(_ dir: TemporaryDirectory, _ change: (inout [(String, [UInt8])]) -> Void) throws -> String {
         var entries = try storedEntries(try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture + "/model.npz"))))
