@@ -4,7 +4,7 @@ import ArgumentParser
 import Foundation
 import NMT
 
-extension TransformerConfig.Preset: ExpressibleByArgument {}
+extension TrainingOptions.Preset: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}
 extension TrainingOptions.BestMetric: ExpressibleByArgument {}
@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Drop pairs with a side longer than this many subword tokens (default \(d.maxLength)).") var maxLen: Int?
     @Option(help: "Drop pairs whose token-length ratio exceeds this (default \(d.maxLengthRatio)).") var maxLenRatio: Double?
 
-    @Option(help: "Model preset: tiny (256/1024/4/3+3), base (512/2048/8/6+6), big (1024/4096/16/6+6) (default \(d.preset.rawValue)).") var preset: TransformerConfig.Preset?
+    @Option(help: "Model preset: tiny (256/1024/4/3+3), base (512/2048/8/6+6), big (1024/4096/16/6+6); finetune: the schedule for --init (lr 1e-4, warmup 400) (default tiny; finetune with --init).") var preset: TrainingOptions.Preset?
     @Option(help: "Override dModel.") var dModel: Int?
     @Option(help: "Override the feed-forward size.") var ffnDim: Int?
     @Option(help: "Override the number of attention heads.") var heads: Int?
@@ -57,8 +57,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Accumulate gradients over this many batches per update (default \(d.updateFrequency)).") var updateFreq: Int?
     @Option(help: "Random seed: initialisation, batch order, dropout (default \(d.seed)).") var seed: UInt64?
     @Option(help: "Label smoothing ε (default \(d.labelSmoothing)).") var labelSmoothing: Float?
-    @Option(help: "Peak learning rate (default: the preset's; tiny 2e-3, base 7e-4, big 5e-4).") var lr: Double?
-    @Option(help: "Warmup steps (default: the preset's; tiny 300, base and big 4000).") var warmupSteps: Int?
+    @Option(help: "Peak learning rate (default: the preset's; tiny 2e-3, base 7e-4, big 5e-4, finetune 1e-4).") var lr: Double?
+    @Option(help: "Warmup steps (default: the preset's; tiny 300, base and big 4000, finetune 400).") var warmupSteps: Int?
     @Option(help: "Learning rate at step 0 of the warmup (default \(d.warmupInitLR)).") var warmupInitLr: Double?
     @Option(help: "inverse-sqrt, noam or constant (default \(d.schedule.rawValue)).") var lrSchedule: LearningRateSchedule?
     @Option(help: "Adam β1,β2 (default 0.9,0.98).") var adamBetas: String?
@@ -76,6 +76,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Keep this many numbered checkpoints (default \(d.keepLast)).") var keepLast: Int?
     @Option(help: "Continue from this checkpoint (default: the run's checkpoint-last, if any).") var resume: String?
     @Flag(help: "With --resume: start a fresh optimizer and schedule (fine-tuning).") var resetOptimizer = false
+    @Option(name: .customLong("init"), help: "Fine-tune: start a new run from this model's weights, architecture and tokenizer (any nmt model, an imported one included), with a fresh optimizer.") var initFrom: String?
+    @Option(help: "Keep these parts' weights as they are: a comma-separated list of embeddings, encoder, decoder.") var freeze: String?
 
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
     @Option(help: "Stop after this many epochs (default 100 when no limit is given).") var maxEpochs: Int?
@@ -118,6 +120,15 @@ struct TrainCommand: ParsableCommand {
         set(patience, \.patience); set(bestMetric, \.bestMetric); set(saveEvery, \.saveEvery); set(keepLast, \.keepLast)
         set(resume, \.resume)
         if resetOptimizer { o.resetOptimizer = true }
+        set(initFrom, \.initFrom)
+        if let freeze {
+            o.freeze = try freeze.split(separator: ",").map { part in
+                guard let p = TrainingOptions.FrozenPart(rawValue: part.trimmingCharacters(in: .whitespaces)) else {
+                    throw NMTError("--freeze: '\(part)' is not one of \(TrainingOptions.FrozenPart.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return p
+            }
+        }
         set(maxSteps, \.maxSteps); set(maxEpochs, \.maxEpochs); set(maxTime, \.maxMinutes); set(logEvery, \.logEvery)
         set(threads, \.threads)
         return o.resolved()

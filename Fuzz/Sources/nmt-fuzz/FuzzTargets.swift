@@ -3,6 +3,7 @@
 //   codes        a codes file given to both BPE formats' parsers, then used on a sentence
 //   translate    standard input of `nmt translate` (lines → BPE → beam search → text)
 //   sentencepiece  a SentencePiece model file given to its reader, then used on sentences and decoded
+//   npz          a Marian .npz given to the archive reader, then imported with the fixture's vocab.spm
 // Anything a user could hand nmt must end in a result or an NMTError, never a trap.
 
 import Foundation
@@ -18,12 +19,12 @@ private func writeScratch(_ data: UnsafeRawBufferPointer) {
     close(fd)
 }
 
-private enum Target: String { case modelFile = "model-file", codes, translate, sentencepiece }
+private enum Target: String { case modelFile = "model-file", codes, translate, sentencepiece, npz }
 
 private let target: Target = {
     let name = ProcessInfo.processInfo.environment["NMT_FUZZ_TARGET"] ?? ""
     guard let target = Target(rawValue: name) else {
-        FileHandle.standardError.write(Data("set NMT_FUZZ_TARGET to model-file, codes, translate or sentencepiece\n".utf8))
+        FileHandle.standardError.write(Data("set NMT_FUZZ_TARGET to model-file, codes, translate, sentencepiece or npz\n".utf8))
         exit(2)
     }
     return target
@@ -45,6 +46,15 @@ private let translator: Translator = {
     options.search.nbest = 2
     options.batchSize = 3
     return Translator(model: model, tokenizer: tokenizer, options: options)
+}()
+
+/// A decoder.yml naming the scratch file as its model and the Marian fixture's vocab.spm (the
+/// fuzzer runs from the repository's root).
+private let marianDecoderYML: String = {
+    let path = NSTemporaryDirectory() + "nmt-fuzz-\(getpid()).decoder.yml"
+    let vocab = FileManager.default.currentDirectoryPath + "/Tests/NMTTests/Fixtures/marian/post-norm/vocab.spm"
+    try! "models:\n  - \(scratchPath)\nvocabs:\n  - \(vocab)\n  - \(vocab)\n".write(toFile: path, atomically: true, encoding: .utf8)
+    return path
 }()
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -77,6 +87,11 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
             _ = sp.decode(pieces: encoded.map(\.piece))
         }
         _ = sp.decode(ids: Array(0..<min(sp.model.pieces.count, 64)))
+    case .npz:
+        writeScratch(data)
+        guard let npz = try? NPZFile(path: scratchPath) else { return 0 }
+        for name in npz.entries.keys { _ = try? npz.floats(name) }
+        _ = try? MarianImport.load(marianDecoderYML)
     case .translate:
         writeScratch(data)
         guard let reader = try? LineReader(path: scratchPath) else { return 0 }

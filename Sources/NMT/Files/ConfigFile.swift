@@ -110,9 +110,10 @@ public enum ConfigFile {
         let given = mapping[key].flatMap { $0.scalar?.string } ?? ""
         var wanted = expected
         switch TrainingOptions.CodingKeys(rawValue: key) {
-        case .preset: wanted = "one of " + TransformerConfig.Preset.allCases.map(\.rawValue).joined(separator: ", ")
+        case .preset: wanted = "one of " + TrainingOptions.Preset.allCases.map(\.rawValue).joined(separator: ", ")
         case .activation: wanted = "one of " + Activation.allCases.map(\.rawValue).joined(separator: ", ")
         case .schedule: wanted = "one of " + LearningRateSchedule.allCases.map(\.rawValue).joined(separator: ", ")
+        case .freeze: wanted = "a list of " + TrainingOptions.FrozenPart.allCases.map(\.rawValue).joined(separator: ", ")
         case .bestMetric: wanted = "one of " + TrainingOptions.BestMetric.allCases.map(\.rawValue).joined(separator: ", ")
         case .adamBetas: wanted = "a list of two numbers, like [0.9, 0.98]"
         default: if wanted.isEmpty { wanted = "a valid value" }

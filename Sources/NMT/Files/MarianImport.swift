@@ -88,6 +88,7 @@ public enum MarianImport {
         config.layerNormEpsilon = 1e-6
         config.outputBias = true  // Marian's own, or zero; it also carries `absentTokenBias`
         config.search = .marian
+        config.absentTokens = (0..<tokenizer.vocabulary.count).filter { tokenizer.pieceId(ofModelId: $0) == nil }.map(Int32.init)
         let model = try Transformer(config: config)
         try copyWeights(npz, into: model, tokenizer: tokenizer, preNorm: architecture.preNorm)
 

@@ -149,7 +149,7 @@ public final class Transformer: @unchecked Sendable {
         let logits = arena.tensor(Shape(n, config.vocabularySize))
         linearForward(.float32(logits), .float32(pass.output), weight: weights.outputProjection, bias: weights.outputBias, compute: .float32)
         let loss = labelSmoothedCrossEntropy(logits: logits, targets: pass.targets, paddingIndex: Vocabulary.padding,
-                                             labelSmoothing: labelSmoothing, rowLoss: rowLoss, rowNLL: rowNLL)
+                                             labelSmoothing: labelSmoothing, excluded: config.absentTokens, rowLoss: rowLoss, rowNLL: rowNLL)
         return BatchScores(loss: loss, tokenNLL: rowNLL, logits: logits)
     }
 
@@ -185,7 +185,7 @@ public final class Transformer: @unchecked Sendable {
             let hChunk = hInput.rows(start..<start + rows)
             linearForward(.float32(logits), hChunk, weight: .float32(weights.embedding), bias: weights.outputBias, compute: compute)
             labelSmoothedCrossEntropy(logits: logits, targets: pass.targets + start, paddingIndex: Vocabulary.padding,
-                                      labelSmoothing: labelSmoothing, rowLoss: rowLoss + start, rowNLL: rowNLL + start,
+                                      labelSmoothing: labelSmoothing, excluded: config.absentTokens, rowLoss: rowLoss + start, rowNLL: rowNLL + start,
                                       gradient: gradient, gradientScale: scale)
             linearBackward(dx: .float32(dH.rows(start..<start + rows)), accumulateDx: false, dWeight: g.embedding, dBias: g.outputBias, dy: gradient,
                            x: hChunk, weight: weights.embedding, compute: compute, arena: arena)

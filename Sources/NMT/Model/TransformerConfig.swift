@@ -25,6 +25,9 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     public var outputBias = false
     /// The beam search `nmt translate` runs by default: nmt's (fairseq's) or Marian's.
     public var search = SearchStyle.nmt
+    /// Tokens the model never produces (an imported model's <pad> and <s>, which its own
+    /// vocabulary lacks: their logits sit at −10⁴); label smoothing gives them no share.
+    public var absentTokens: [Int32] = []
 
     /// How a beam search treats finished hypotheses (SearchOptions; BeamSearch.swift).
     public enum SearchStyle: String, Codable, Sendable, CaseIterable {
@@ -56,7 +59,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     // their defaults, so the files of every model that does not use them stay byte-identical.
     private enum CodingKeys: String, CodingKey {
         case vocabularySize, dModel, ffnDim, heads, encoderLayers, decoderLayers, dropout, attentionDropout, activationDropout, maxPositions
-        case preNorm, activation, sharedEmbeddings, layerNormEpsilon, outputBias, search
+        case preNorm, activation, sharedEmbeddings, layerNormEpsilon, outputBias, search, absentTokens
     }
 
     public init(from decoder: Decoder) throws {
@@ -71,6 +74,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         layerNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? layerNormEpsilon
         outputBias = try c.decodeIfPresent(Bool.self, forKey: .outputBias) ?? outputBias
         search = try c.decodeIfPresent(SearchStyle.self, forKey: .search) ?? search
+        absentTokens = try c.decodeIfPresent([Int32].self, forKey: .absentTokens) ?? absentTokens
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -83,6 +87,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         if layerNormEpsilon != 1e-5 { try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon) }
         if outputBias { try c.encode(outputBias, forKey: .outputBias) }
         if search != .nmt { try c.encode(search, forKey: .search) }
+        if !absentTokens.isEmpty { try c.encode(absentTokens, forKey: .absentTokens) }
     }
 
     public enum Preset: String, CaseIterable, Codable, Sendable {
@@ -117,6 +122,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         }
         guard maxPositions >= 2, maxPositions <= Self.maxPositionsLimit else { throw fail("maxPositions \(maxPositions) must be in [2, \(Self.maxPositionsLimit)]") }
         guard sharedEmbeddings else { throw fail("only shared embeddings are supported") }
+        guard absentTokens.allSatisfy({ $0 >= 0 && Int($0) < vocabularySize }) else { throw fail("absentTokens \(absentTokens) must be ids below vocabularySize \(vocabularySize)") }
         guard layerNormEpsilon.isFinite && layerNormEpsilon > 0 && layerNormEpsilon < 1 else { throw fail("layerNormEpsilon \(layerNormEpsilon) must be in (0, 1)") }
     }
 

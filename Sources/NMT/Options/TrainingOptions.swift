@@ -2,7 +2,8 @@
 // onto it, `--config run.yaml` fills it from a file (keys are the flag names), and every run
 // directory keeps the resolved value as config.yaml. Defaults are the Transformer paper's recipe
 // (Adam 0.9/0.98/1e-9, inverse-sqrt schedule with warmup, label smoothing 0.1); the model and the
-// learning rate follow the preset unless given.
+// learning rate follow the preset unless given. Fine-tuning (`init`) takes the architecture from
+// the model it starts from, and the `finetune` preset's low learning rate unless told otherwise.
 
 import Foundation
 
@@ -17,8 +18,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var bpeDropout = 0.0
     public var maxLength = 256
     public var maxLengthRatio = 4.0
-    // Model: the preset, and any field of it overridden (nil: the preset's)
-    public var preset = TransformerConfig.Preset.tiny
+    // Model: the preset (nil: tiny, or finetune with `initFrom`), and any field of it overridden (nil: the preset's)
+    public var preset: Preset?
     public var dModel: Int?
     public var ffnDim: Int?
     public var heads: Int?
@@ -57,6 +58,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var keepLast = 5
     public var resume: String?
     public var resetOptimizer = false
+    /// Fine-tuning: the model whose weights, architecture and tokenizer a new run starts from.
+    public var initFrom: String?
+    /// Parts whose weights stay as they are.
+    public var freeze: [FrozenPart] = []
     // Stopping, progress, threads (none of the three: at most 100 epochs)
     public var maxSteps: Int?
     public var maxEpochs: Int?
@@ -67,6 +72,31 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public init() {}
 
     public enum BestMetric: String, CaseIterable, Codable, Sendable { case loss, bleu }
+
+    /// A model size and its learning-rate schedule, or `finetune`: a schedule for a model given
+    /// with `initFrom` (whose architecture stays).
+    public enum Preset: String, CaseIterable, Codable, Sendable {
+        case tiny, base, big, finetune
+        /// The architecture it names (finetune: none, the model's).
+        public var architecture: TransformerConfig.Preset? { TransformerConfig.Preset(rawValue: rawValue) }
+    }
+
+    /// What `freeze` can hold still: the shared embedding (and so the output projection's
+    /// weights), the encoder's layers, the decoder's layers.
+    public enum FrozenPart: String, CaseIterable, Codable, Sendable {
+        case embeddings, encoder, decoder
+        /// Whether parameter `name` belongs to this part.
+        public func contains(_ name: String) -> Bool {
+            switch self {
+            case .embeddings: return name == "embed_tokens.weight"
+            case .encoder: return name.hasPrefix("encoder.")
+            case .decoder: return name.hasPrefix("decoder.")
+            }
+        }
+    }
+
+    /// The preset in effect: the given one, else finetune with `initFrom`, else tiny.
+    public var effectivePreset: Preset { preset ?? (initFrom == nil ? .tiny : .finetune) }
 
     /// The option names, as flags (`--max-tokens`) and as config-file keys (`max-tokens`).
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -80,7 +110,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case adamBetas = "adam-betas", adamEpsilon = "adam-eps", weightDecay = "weight-decay", clipNorm = "clip-norm", precision
         case validEvery = "valid-every", validBeam = "valid-beam", validMaxSentences = "valid-max-sentences", patience
         case bestMetric = "best-metric", outputDirectory = "out", saveEvery = "save-every", keepLast = "keep-last"
-        case resume, resetOptimizer = "reset-optimizer"
+        case resume, resetOptimizer = "reset-optimizer", initFrom = "init", freeze
         case maxSteps = "max-steps", maxEpochs = "max-epochs", maxMinutes = "max-time", logEvery = "log-every", threads
     }
 
@@ -95,18 +125,27 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         .resume, .resetOptimizer, .maxSteps, .maxEpochs, .maxMinutes, .logEvery, .threads, .outputDirectory, .precision,
     ]
 
-    /// Peak learning rate and warmup of each preset: small models take a higher peak and a short warmup.
-    public static func schedule(of preset: TransformerConfig.Preset) -> (lr: Double, warmupSteps: Int) {
+    /// Peak learning rate and warmup of each preset: small models take a higher peak and a short
+    /// warmup; fine-tuning a low peak after a short warmup (OPUS-CAT fine-tunes at 2e-5).
+    public static func schedule(of preset: Preset) -> (lr: Double, warmupSteps: Int) {
         switch preset {
         case .tiny: return (2e-3, 300)
         case .base: return (7e-4, 4000)
         case .big: return (5e-4, 4000)
+        case .finetune: return (1e-4, 400)
         }
     }
 
-    /// The model these options describe (the vocabulary size comes from the tokenizer).
-    public func modelConfig(vocabularySize: Int) -> TransformerConfig {
-        var c = TransformerConfig.preset(preset, vocabularySize: vocabularySize)
+    /// The model these options describe (the vocabulary size comes from the tokenizer). With
+    /// `initial`, the config of the model fine-tuning starts from: only the dropouts given change.
+    public func modelConfig(vocabularySize: Int, initial: TransformerConfig? = nil) -> TransformerConfig {
+        if var c = initial {
+            if let v = dropout { c.dropout = v }
+            if let v = attentionDropout { c.attentionDropout = v }
+            if let v = activationDropout { c.activationDropout = v }
+            return c
+        }
+        var c = TransformerConfig.preset(effectivePreset.architecture ?? .tiny, vocabularySize: vocabularySize)
         if let v = dModel { c.dModel = v }
         if let v = ffnDim { c.ffnDim = v }
         if let v = heads { c.heads = v }
@@ -129,20 +168,40 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         (maxPositions, preNorm, activation) = (config.maxPositions, config.preNorm, config.activation)
     }
 
+    /// Takes the architecture of `config`, the model fine-tuning starts from; an architecture
+    /// option given with another value is an error naming it. (The pre-norm and activation
+    /// options are always set, so they are simply replaced.)
+    public mutating func adoptArchitecture(of config: TransformerConfig, from path: String) throws {
+        if let architecture = preset?.architecture {
+            throw NMTError("\(TrainingOptions.flag(.preset)) \(architecture.rawValue) names an architecture; with \(TrainingOptions.flag(.initFrom)) the model's is kept (use \(TrainingOptions.flag(.preset)) finetune, or \(TrainingOptions.flag(.lr)) and \(TrainingOptions.flag(.warmupSteps)))")
+        }
+        let given: [(CodingKeys, Int?, Int)] = [(.dModel, dModel, config.dModel), (.ffnDim, ffnDim, config.ffnDim), (.heads, heads, config.heads),
+                                                (.encoderLayers, encoderLayers, config.encoderLayers),
+                                                (.decoderLayers, decoderLayers, config.decoderLayers), (.maxPositions, maxPositions, config.maxPositions)]
+        for (key, ours, theirs) in given where ours != nil && ours != theirs {
+            throw NMTError("\(TrainingOptions.flag(key)) \(ours!) differs from \(path)'s \(theirs): fine-tuning keeps the model's architecture")
+        }
+        let (keptDropout, keptAttention, keptActivation) = (dropout, attentionDropout, activationDropout)
+        setModel(config)
+        (dropout, attentionDropout, activationDropout) = (keptDropout ?? config.dropout, keptAttention ?? config.attentionDropout,
+                                                          keptActivation ?? config.activationDropout)
+    }
+
     /// The options with every default spelled out: model fields and schedule from the preset, and
     /// the 100-epoch limit when no limit is given. This is what a run records and compares.
     public func resolved() -> TrainingOptions {
         var o = self
-        o.setModel(modelConfig(vocabularySize: 0))
-        let presetSchedule = TrainingOptions.schedule(of: preset)
+        o.preset = effectivePreset
+        if effectivePreset.architecture != nil { o.setModel(modelConfig(vocabularySize: 0)) }
+        let presetSchedule = TrainingOptions.schedule(of: effectivePreset)
         o.lr = lr ?? presetSchedule.lr
         o.warmupSteps = warmupSteps ?? presetSchedule.warmupSteps
         if maxSteps == nil && maxEpochs == nil && maxMinutes == nil { o.maxEpochs = 100 }
         return o
     }
 
-    public var learningRate: Double { lr ?? TrainingOptions.schedule(of: preset).lr }
-    public var warmup: Int { warmupSteps ?? TrainingOptions.schedule(of: preset).warmupSteps }
+    public var learningRate: Double { lr ?? TrainingOptions.schedule(of: effectivePreset).lr }
+    public var warmup: Int { warmupSteps ?? TrainingOptions.schedule(of: effectivePreset).warmupSteps }
 
     /// Checks every option (the training files only when `requireData`); the error names the
     /// option (as its flag) and the values it allows. Numbers go through `checkOption`, so NaN,
@@ -201,6 +260,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             throw NMTError("\(flag(.precision)) bf16 needs a CPU with AVX512-BF16 (vdpbf16ps), which this one lacks; without it bf16 products are slower than fp32 ones — use \(flag(.precision)) fp32")
         }
         if resetOptimizer && resume == nil { throw NMTError("\(flag(.resetOptimizer)) needs \(flag(.resume)) FILE") }
+        if initFrom != nil && resume != nil {
+            throw NMTError("\(flag(.initFrom)) starts a new run and \(flag(.resume)) continues one; give one of them")
+        }
+        if initFrom != nil && bpeCodes != nil { throw NMTError("\(flag(.bpeCodes)) cannot be given with \(flag(.initFrom)): the model keeps its own tokenizer") }
+        if effectivePreset == .finetune && initFrom == nil { throw NMTError("\(flag(.preset)) finetune needs \(flag(.initFrom)) MODEL, the model to fine-tune") }
+        if Set(freeze).count == FrozenPart.allCases.count { throw NMTError("\(flag(.freeze)) \(freeze.map(\.rawValue).joined(separator: ",")) leaves nothing to train but the output bias") }
         // Sizes no machine here could hold fail now, not as an allocation trap minutes later.
         var sized = config
         sized.vocabularySize = bpeMerges + 1500  // merges + characters + bytes and specials, at most about this

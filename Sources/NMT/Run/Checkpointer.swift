@@ -24,10 +24,12 @@ public struct Checkpointer {
 
     /// Saves the numbered checkpoint of `progress.step` with its training state, points "last" at
     /// it, and prunes old numbered checkpoints; returns its path.
-    public func save(model: Transformer, tokenizer: any Tokenizer, progress: TrainingProgress, adam: Adam) throws -> String {
+    /// `metadata`: what the model file keeps besides what ModelFile writes (translation defaults, …).
+    public func save(model: Transformer, tokenizer: any Tokenizer, progress: TrainingProgress, adam: Adam,
+                     metadata: [String: String] = [:]) throws -> String {
         let numbered = path(String(progress.step))
         let state = TrainingStateFile.path(forCheckpoint: numbered)
-        try ModelFile.save(model, tokenizer: tokenizer, step: progress.step, to: numbered)
+        try ModelFile.save(model, tokenizer: tokenizer, step: progress.step, to: numbered, extraMetadata: metadata)
         try TrainingStateFile.save(progress, adam: adam, to: state)
         try replaceAtomically(link: numbered, as: last)
         try replaceAtomically(link: state, as: TrainingStateFile.path(forCheckpoint: last))
@@ -36,8 +38,8 @@ public struct Checkpointer {
     }
 
     /// Saves the model as the run's best.
-    public func saveBest(model: Transformer, tokenizer: any Tokenizer, step: Int) throws {
-        try ModelFile.save(model, tokenizer: tokenizer, step: step, to: best)
+    public func saveBest(model: Transformer, tokenizer: any Tokenizer, step: Int, metadata: [String: String] = [:]) throws {
+        try ModelFile.save(model, tokenizer: tokenizer, step: step, to: best, extraMetadata: metadata)
     }
 
     /// The steps of the numbered checkpoints (checkpoint-STEP.safetensors) in `directory`,

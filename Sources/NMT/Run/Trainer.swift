@@ -57,6 +57,8 @@ public final class Trainer {
         var validation: Validation?
         var adam: Adam
         var progress: TrainingProgress
+        /// What checkpoints carry over from the file the weights came from.
+        var metadata: [String: String]
     }
 
     public func run() throws -> TrainingSummary {
@@ -84,19 +86,32 @@ public final class Trainer {
         let precision = o.precision ?? .float32
         if world.size > 1 { log.event("ranks", ["ranks": world.size, "threads_per_rank": Threads.count, "library": world.name, "parameters": model.parameters.count]) }
 
+        let frozen = model.parameters.entries.filter { entry in o.freeze.contains { $0.contains(entry.name) } }
+            .map { $0.offset..<($0.offset + $0.shape.reduce(1, *)) }
         let step = TrainingStep(model: model, adam: start.adam, dropout: DropoutSampler(config: model.config, seed: o.seed &+ 1),
-                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm, world: world, precision: precision, backend: bf16Backend)
+                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm, frozen: frozen, world: world, precision: precision,
+                                backend: bf16Backend)
         log.say("precision \(precision.rawValue): \(step.compute.kernels)")
         log.event("precision", ["precision": precision.rawValue, "kernels": step.compute.kernels])
         let batches = EpochBatches(corpus: start.corpus, tokenizer: start.tokenizer, maxTokens: o.maxTokens, seed: o.seed, maxLength: o.maxLength,
                                    bpeDropout: o.bpeDropout, epoch: start.progress.epoch, rng: RandomGenerator(state: start.progress.bpeDropoutRng))
-        return try loop(step: step, batches: batches, tokenizer: start.tokenizer, validation: start.validation, progress: &start.progress)
+        return try loop(step: step, batches: batches, tokenizer: start.tokenizer, validation: start.validation, metadata: start.metadata,
+                        progress: &start.progress)
     }
 
     /// Checks options and data, then builds or resumes the model, the optimizer and the position.
     /// Nothing is written; the leader takes the run directory's lock when the directory exists.
     private func prepare() throws -> Start {
         var o = options
+        // Fine-tuning: the model to start from decides the architecture before options are checked.
+        var initial: LoadedModel? = nil
+        if let path = o.initFrom {
+            let loaded = try ModelFile.load(path)
+            if loaded.model.quantized != nil { throw NMTError("\(flag(.initFrom)) \(path) is quantized (int8); fine-tune its float32 original") }
+            if loaded.nonFiniteWeights > 0 { throw NMTError("\(flag(.initFrom)) \(path) has \(loaded.nonFiniteWeights) weights that are NaN or infinite") }
+            try o.adoptArchitecture(of: loaded.model.config, from: path)
+            initial = loaded
+        }
         try o.validate(bf16Backend: bf16Backend)
         Threads.set(o.threads ?? Trainer.defaultThreads(ranksOnThisMachine: world.localSize))
         for path in [o.trainSource, o.trainTarget] + [o.validSource, o.validTarget].compactMap({ $0 }) {
@@ -117,6 +132,9 @@ public final class Trainer {
         let model: Transformer
         let tokenizer: any Tokenizer
         var resumedStep = 0
+        // What checkpoints carry over from the file the weights came from (an imported model's
+        // translation defaults, …).
+        var carriedMetadata: [String: String] = [:]
         if let resumeFrom {
             let loaded = try ModelFile.load(resumeFrom)
             if loaded.nonFiniteWeights > 0 {
@@ -128,7 +146,7 @@ public final class Trainer {
                     throw NMTError("\(resumeFrom) was trained with a different vocabulary than \(flag(.bpeCodes)) \(codes)")
                 }
             }
-            let expected = o.modelConfig(vocabularySize: loaded.model.config.vocabularySize)
+            let expected = o.modelConfig(vocabularySize: loaded.model.config.vocabularySize, initial: initial?.model.config)
             if let d = firstDifference(loaded.model.config, expected) {
                 throw NMTError("\(resumeFrom) has a different model config than the options (\(d.key): \(d.a) in the checkpoint vs \(d.b) in the options)")
             }
@@ -144,6 +162,14 @@ public final class Trainer {
                 if let saved { o.adoptSpelling(of: saved) }
                 try checkResumable(options: o, saved: saved, statePath: statePath)
             }
+            carriedMetadata = ModelFile.userMetadata(loaded.metadata)
+        } else if let initial {
+            tokenizer = initial.tokenizer
+            model = try Transformer(config: o.modelConfig(vocabularySize: initial.model.config.vocabularySize, initial: initial.model.config),
+                                    parameters: initial.model.parameters)
+            carriedMetadata = ModelFile.userMetadata(initial.metadata).merging(["fine_tuned_from": o.initFrom!]) { $1 }
+            log.say("fine-tuning \(o.initFrom!): its architecture and tokenizer, a fresh optimizer, lr \(o.learningRate), warmup \(o.warmup)"
+                    + (o.freeze.isEmpty ? "" : ", frozen: \(o.freeze.map(\.rawValue).joined(separator: ", "))"))
         } else {
             if let codes = o.bpeCodes {
                 tokenizer = try loadTokenizer(path: codes)
@@ -197,7 +223,7 @@ public final class Trainer {
         }
         log.event("data", ["lines": stats.lines, "kept": stats.kept, "empty": stats.empty, "too_long": stats.tooLong, "bad_ratio": stats.badRatio])
         return Start(options: o, resumed: resumeFrom != nil, model: model, tokenizer: tokenizer, corpus: corpus, validation: validation,
-                     adam: adam, progress: progress)
+                     adam: adam, progress: progress, metadata: carriedMetadata)
     }
 
     /// A resumed run continues only with the options it was saved with (except those that say
@@ -231,13 +257,14 @@ public final class Trainer {
     }
 
     private func loop(step: TrainingStep, batches: EpochBatches, tokenizer: any Tokenizer, validation: Validation?,
-                      progress: inout TrainingProgress) throws -> TrainingSummary {
+                      metadata: [String: String], progress: inout TrainingProgress) throws -> TrainingSummary {
         let o = options
         let model = step.model
         StopSignal.install(quiet: !world.isLeader)
         let started = Date()
         var translation = TranslationOptions()
         translation.search.beam = o.validBeam
+        translation.search.style = model.config.search
         translation.batchSize = 64
         let validationTranslator = Translator(model: model, tokenizer: tokenizer, options: translation)
         var interval = TrainingLog.Interval()
@@ -261,7 +288,7 @@ public final class Trainer {
             guard world.isLeader else { return }
             progress.dropoutRng = step.dropout.rng.state
             progress.bpeDropoutRng = batches.rng.state
-            lastCheckpoint = try checkpoints.save(model: model, tokenizer: tokenizer, progress: progress, adam: step.adam)
+            lastCheckpoint = try checkpoints.save(model: model, tokenizer: tokenizer, progress: progress, adam: step.adam, metadata: metadata)
             log.event("checkpoint", ["step": progress.step, "path": lastCheckpoint!])
         }
 
@@ -278,7 +305,7 @@ public final class Trainer {
                 progress.bestStep = progress.step
                 progress.validationsWithoutImprovement = 0
                 improved = true
-                try checkpoints.saveBest(model: model, tokenizer: tokenizer, step: progress.step)
+                try checkpoints.saveBest(model: model, tokenizer: tokenizer, step: progress.step, metadata: metadata)
                 bestCheckpoint = checkpoints.best
             } else {
                 progress.validationsWithoutImprovement += 1

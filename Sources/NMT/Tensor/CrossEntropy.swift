@@ -6,6 +6,9 @@
 //   loss_n = −Σ_j q_j · log p_j    (p = softmax(logits_n)),   nll_n = −log p_target
 // The totals are divided by the number of non-pad targets (per-token normalisation).
 //   gradient: d loss_n / d logits_n = p − q   (Σ_j q_j = 1), times the caller's scale.
+// Tokens a model can never produce (`excluded`: an imported model's tokens its own vocabulary
+// lacks, whose logits sit at −10⁴) take no share: q_j = 0 for them and V counts the others, as in
+// the toolkit the model came from.
 // Fusing avoids storing log-probabilities: one [N, V] buffer holds logits, then gradients.
 
 import CKernels
@@ -32,13 +35,14 @@ public struct CrossEntropyResult: Sendable {
 /// exponentials on the way.
 @discardableResult
 public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int32>, paddingIndex: Int32,
-                                      labelSmoothing epsilon: Float,
+                                      labelSmoothing epsilon: Float, excluded: [Int32] = [],
                                       rowLoss: UnsafeMutablePointer<Float>, rowNLL: UnsafeMutablePointer<Float>,
                                       gradient: Matrix? = nil, gradientScale: Float = 1) -> CrossEntropyResult {
     let n = logits.rows, v = logits.columns
     if let gradient { checkShape(gradient.shape == logits.shape, "labelSmoothedCrossEntropy: gradient vs logits", gradient.shape, logits.shape) }
     require(epsilon >= 0 && epsilon < 1, "labelSmoothedCrossEntropy: smoothing \(epsilon) outside [0, 1)")
-    let epsilonOther = v > 1 ? epsilon / Float(v - 1) : 0
+    let counted = v - excluded.count
+    let epsilonOther = counted > 1 ? epsilon / Float(counted - 1) : 0
     // Where the exponentials go (then turned into p − q, or rounded from there).
     let gradientPointer: UnsafeMutablePointer<Float>?, roundedPointer: UnsafeMutablePointer<UInt16>?
     switch gradient {
@@ -61,7 +65,8 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
                 continue
             }
             require(target >= 0 && Int(target) < v, "labelSmoothedCrossEntropy: target \(target) outside a vocabulary of \(v)")
-            let sumX = sum(x, v)
+            // Σ x_j over the counted tokens (with exclusions in Double: their −10⁴ would swamp a float sum).
+            let sumX = excluded.isEmpty ? Double(sum(x, v)) : (0..<v).reduce(0.0) { excluded.contains(Int32($1)) ? $0 : $0 + Double(x[$1]) }
             let xTarget = x[Int(target)]
             // With a gradient buffer, the exponentials are written there (then turned into p − q).
             let e = gradientPointer.map { $0 + r * v }
@@ -69,16 +74,18 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
             let total = normalizer.sum
             let logZ = normalizer.value
             let nll = logZ - Double(xTarget)
-            let smooth = Double(v) * logZ - Double(sumX)  // −Σ_j log p_j
+            let smooth = Double(counted) * logZ - sumX  // −Σ_j log p_j over the counted j
             // Target weight (1 − ε) = (1 − ε − ε') + ε' as fairseq writes it.
             rowNLL[r] = Float(nll)
             rowLoss[r] = Float(Double(1 - epsilon - epsilonOther) * nll + Double(epsilonOther) * smooth)
             if let e, let rounded = roundedPointer {
                 nmt_scale_shift_to_bfloat16(rounded + r * v, e, v, gradientScale / total, gradientScale * epsilonOther,
                                             Int(target), gradientScale * (1 - epsilon - epsilonOther))
+                for j in excluded { rounded[r * v + Int(j)] = bfloat16Bits(e[Int(j)] * (gradientScale / total)) }  // q_j = 0
             } else if let e {
                 nmt_scale_shift(e, v, gradientScale / total, gradientScale * epsilonOther)
                 e[Int(target)] -= gradientScale * (1 - epsilon - epsilonOther)
+                for j in excluded { e[Int(j)] += gradientScale * epsilonOther }  // q_j = 0
             }
         }
     }

@@ -34,8 +34,9 @@ public final class Adam: @unchecked Sendable {
         secondMoment.deallocate()
     }
 
-    /// One update of `parameters` from `gradients` with learning rate `lr`.
-    public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, lr: Float) {
+    /// One update of `parameters` from `gradients` with learning rate `lr`; the parameters (and
+    /// moments) in the ranges `skipping` (ascending, disjoint) stay as they are.
+    public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, lr: Float, skipping: [Range<Int>] = []) {
         step += 1
         let correction1 = 1 - pow(Double(beta1), Double(step))
         let correction2 = 1 - pow(Double(beta2), Double(step))
@@ -43,15 +44,24 @@ public final class Adam: @unchecked Sendable {
         let rootCorrection2 = Float(correction2.squareRoot())
         let (b1, b2, eps, decay) = (beta1, beta2, epsilon, lr * weightDecay)
         let m = firstMoment, v = secondMoment, p = parameters, g = gradients
-        Threads.parallelChunks(count, minChunk: 1 << 16) { range in
-            for i in range {
-                let gi = g[i]
-                m[i] = b1 * m[i] + (1 - b1) * gi
-                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                p[i] -= decay * p[i]
-                p[i] -= stepSize * m[i] / (v[i].squareRoot() / rootCorrection2 + eps)
+        // The updated ranges: everything between the ranges of `skipping` (ascending, disjoint).
+        func update(_ active: Range<Int>) {
+            Threads.parallelChunks(active.count, minChunk: 1 << 16) { chunk in
+                for i in (chunk.lowerBound + active.lowerBound)..<(chunk.upperBound + active.lowerBound) {
+                    let gi = g[i]
+                    m[i] = b1 * m[i] + (1 - b1) * gi
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                    p[i] -= decay * p[i]
+                    p[i] -= stepSize * m[i] / (v[i].squareRoot() / rootCorrection2 + eps)
+                }
             }
         }
+        var start = 0
+        for skipped in skipping {
+            if skipped.lowerBound > start { update(start..<skipped.lowerBound) }
+            start = max(start, skipped.upperBound)
+        }
+        if start < count { update(start..<count) }
     }
 
     /// Restores the step counter (resuming from a training-state file).

@@ -24,6 +24,8 @@ public final class TrainingStep {
     public let labelSmoothing: Float
     /// Global gradient-norm bound (0: off).
     public let clipNorm: Double
+    /// Parameter ranges held still (`--freeze`).
+    public let frozen: [Range<Int>]
     /// The ranks that share each update's batches (one process: a world of one).
     public let world: Communicator
     /// How the forward and backward passes compute: the precision of their matrix products
@@ -47,8 +49,11 @@ public final class TrainingStep {
         public var diverged: Bool { !lossSum.isFinite || !gradientNorm.isFinite }
     }
 
-    public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, clipNorm: Double,
+    /// `frozen`: ranges of the parameter buffer that no update changes (their gradients are
+    /// zeroed before clipping, and Adam skips them).
+    public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, clipNorm: Double, frozen: [Range<Int>] = [],
                 world: Communicator = SingleProcess(), precision: MatrixPrecision = .float32, backend: BF16Backend = .native) {
+        self.frozen = frozen
         self.world = world
         compute = Compute(precision: precision, backend: backend)
         self.model = model
@@ -89,11 +94,12 @@ public final class TrainingStep {
             (result.lossSum, result.nllSum) = (sums[0], sums[1])
             result.allreduceSeconds = Date().timeIntervalSince(start)
         }
+        for range in frozen { (gradients.buffer.pointer + range.lowerBound).update(repeating: 0, count: range.count) }
         result.gradientNorm = clipGlobalNorm(gradients.buffer.buffer, maxNorm: clipNorm)
         // A non-finite loss or gradient would poison every weight: leave them as they were (the
         // caller stops the run on `diverged`).
         guard !result.diverged else { return result }
-        adam.update(parameters: model.parameters.values, gradients: gradients.buffer.pointer, lr: Float(lr))
+        adam.update(parameters: model.parameters.values, gradients: gradients.buffer.pointer, lr: Float(lr), skipping: frozen)
         return result
     }
 

@@ -15,6 +15,7 @@ func optionsWithEveryFieldSet() -> TrainingOptions {
     (o.adamBetas, o.adamEpsilon, o.weightDecay, o.clipNorm, o.precision) = ([0.8, 0.99], 1e-8, 0.01, 1.5, .bfloat16)
     (o.validEvery, o.validBeam, o.validMaxSentences, o.patience, o.bestMetric) = (100, 4, 50, 3, .bleu)
     (o.outputDirectory, o.saveEvery, o.keepLast, o.resume, o.resetOptimizer) = ("runs/x", 25, 2, "c.safetensors", true)
+    (o.initFrom, o.freeze) = ("m.safetensors", [.encoder])
     (o.maxSteps, o.maxEpochs, o.maxMinutes, o.logEvery, o.threads) = (10, 3, 1.5, 5, 2)
     return o
 }
@@ -49,7 +50,7 @@ func optionsWithEveryFieldSet() -> TrainingOptions {
         #expect(throws: NMTError("run.yaml:2: option 'max-tokens' expects a whole number, got 'lots'")) {
             try ConfigFile.parse("seed: 3\nmax-tokens: lots\n", path: "run.yaml")
         }
-        #expect(throws: NMTError("run.yaml:1: option 'preset' expects one of tiny, base, big, got 'huge'")) {
+        #expect(throws: NMTError("run.yaml:1: option 'preset' expects one of tiny, base, big, finetune, got 'huge'")) {
             try ConfigFile.parse("preset: huge\n", path: "run.yaml")
         }
     }

@@ -3,11 +3,11 @@ import Testing
 @testable import NMT
 
 @Suite struct CrossEntropyTests {
-    func run(_ logits: Tensor, _ targets: [Int32], epsilon: Float, gradient: Tensor? = nil, scale: Float = 1) -> CrossEntropyResult {
+    func run(_ logits: Tensor, _ targets: [Int32], epsilon: Float, excluded: [Int32] = [], gradient: Tensor? = nil, scale: Float = 1) -> CrossEntropyResult {
         let n = logits.rows
         let loss = OwnedTensor(Shape(n)), nll = OwnedTensor(Shape(n))
         return targets.withUnsafeBufferPointer {
-            labelSmoothedCrossEntropy(logits: logits, targets: $0.baseAddress!, paddingIndex: 0, labelSmoothing: epsilon,
+            labelSmoothedCrossEntropy(logits: logits, targets: $0.baseAddress!, paddingIndex: 0, labelSmoothing: epsilon, excluded: excluded,
                                       rowLoss: loss.t.pointer, rowNLL: nll.t.pointer, gradient: gradient.map { .float32($0) }, gradientScale: scale)
         }
     }
@@ -24,6 +24,27 @@ import Testing
         }
         #expect(bad.isEmpty, "\(bad)")
         for j in 0..<v { #expect(grad.t[1 * v + j] == 0 && grad.t[4 * v + j] == 0) }
+    }
+
+    @Test func excludedTokensAtMinus1e4AreAsIfTheVocabularyLackedThem() {
+        var rng = RandomGenerator(seed: 44)
+        let (n, v) = (3, 12)
+        let excluded: [Int32] = [0, 2]
+        let full = OwnedTensor(Shape(n, v), uniform: 3, rng: &rng), fullGradient = OwnedTensor(Shape(n, v))
+        for r in 0..<n { for j in excluded { full.t[r * v + Int(j)] = -10_000 } }
+        // The same rows without the excluded columns; targets renumbered.
+        let kept = (0..<v).filter { !excluded.contains(Int32($0)) }
+        let reduced = OwnedTensor(Shape(n, kept.count)), reducedGradient = OwnedTensor(Shape(n, kept.count))
+        for r in 0..<n { for (k, j) in kept.enumerated() { reduced.t[r * kept.count + k] = full.t[r * v + j] } }
+        let targets: [Int32] = [3, 11, 5], reducedTargets = targets.map { Int32(kept.firstIndex(of: Int($0))!) }
+        // Padding is id 0 in both: row targets are never 0 here, and 0 is excluded in the full vocabulary.
+        let a = run(full.t, targets, epsilon: 0.1, excluded: excluded, gradient: fullGradient.t, scale: 0.5)
+        let b = run(reduced.t, reducedTargets, epsilon: 0.1, gradient: reducedGradient.t, scale: 0.5)
+        #expect(abs(a.lossSum - b.lossSum) < 1e-5 && abs(a.nllSum - b.nllSum) < 1e-5, "\(a.lossSum) vs \(b.lossSum)")
+        for r in 0..<n {
+            for (k, j) in kept.enumerated() { #expect(abs(fullGradient.t[r * v + j] - reducedGradient.t[r * kept.count + k]) < 1e-6) }
+            for j in excluded { #expect(fullGradient.t[r * v + Int(j)] == 0) }
+        }
     }
 
     @Test func gradientCanOverwriteTheLogitsInPlace() {
