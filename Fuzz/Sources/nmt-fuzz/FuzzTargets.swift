@@ -72,7 +72,7 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
         guard let text = try? readTextFile(path: scratchPath) else { return 0 }
         for kind in TokenizerKind.allCases {
             guard let tokenizer = try? kind.tokenizer(data: text, source: scratchPath) else { continue }
-            var encoder = tokenizer.makeEncoder()
+            var encoder = tokenizer.makeEncoder(for: .source)
             let ids = encoder.encode("In the beginning, ¿qué? 東京 \r x")
             _ = tokenizer.decode(ids)
             var rng = RandomGenerator(seed: 1), segmented: [UInt8] = []

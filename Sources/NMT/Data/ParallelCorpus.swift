@@ -48,7 +48,7 @@ public struct ParallelCorpus: Sendable {
         var stats = Statistics()
         let sourceReader = try LineReader(path: sourcePath), targetReader = try LineReader(path: targetPath)
         let workers = Threads.count
-        var encoders = (0..<workers).map { _ in tokenizer.makeEncoder() }
+        var encoders = (0..<workers).map { _ in (source: tokenizer.makeEncoder(for: .source), target: tokenizer.makeEncoder(for: .target)) }
         let blockSize = 16384
         while true {
             var sources: [String] = [], targets: [String] = []
@@ -67,8 +67,8 @@ public struct ParallelCorpus: Sendable {
                         let (s, t) = (sources, targets)
                         Threads.parallelFor(workers) { w in
                             for i in (s.count * w / workers)..<(s.count * (w + 1) / workers) {
-                                es[i] = encs[w].encode(s[i])
-                                et[i] = encs[w].encode(t[i])
+                                es[i] = encs[w].source.encode(s[i])
+                                et[i] = encs[w].target.encode(t[i])
                             }
                         }
                     }

@@ -100,7 +100,7 @@ public final class Translator: @unchecked Sendable {
     /// Translations of `lines` in input order; empty and blank lines give empty translations. `warn` hears
     /// about lines truncated to the model (numbered from `firstLineNumber`).
     public func translate(_ lines: [String], firstLineNumber: Int = 1, warn: (String) -> Void = { _ in }) -> [Translation] {
-        var encoder = tokenizer.makeEncoder()
+        var encoder = tokenizer.makeEncoder(for: .source)
         let sources = lines.enumerated().map { encode($1, lineNumber: firstLineNumber + $0, encoder: &encoder, warn: warn) }
         return translate(ids: sources, empty: lines.map(Translator.isBlank))
     }
@@ -111,7 +111,7 @@ public final class Translator: @unchecked Sendable {
     /// replaced by U+FFFD with a warning.
     public func translate(stream reader: LineReader, warn: (String) -> Void,
                           window: (_ firstIndex: Int, _ translations: [Translation]) throws -> Void) throws {
-        var encoder = tokenizer.makeEncoder()
+        var encoder = tokenizer.makeEncoder(for: .source)
         var first = 0
         while let lines = try reader.nextWindow(size: max(options.batchSize * 8, 256), { bytes in
             let lineNumber = reader.lineNumber
@@ -129,8 +129,10 @@ public final class Translator: @unchecked Sendable {
     /// Batches are consecutive lines (`batchSize` each), not length-sorted: a pair's padding — and
     /// so the last digits of its score — stays what `nmt rescore` has always given.
     public func rescore(sources: [String], targets: [String]) -> [ForcedScore] {
-        var encoder = tokenizer.makeEncoder()
-        let pairs = zip(sources, targets).map { (source: Array(encoder.encode($0).prefix(lengthLimit)), target: Array(encoder.encode($1).prefix(lengthLimit))) }
+        var sourceEncoder = tokenizer.makeEncoder(for: .source), targetEncoder = tokenizer.makeEncoder(for: .target)
+        let pairs = zip(sources, targets).map {
+            (source: Array(sourceEncoder.encode($0).prefix(lengthLimit)), target: Array(targetEncoder.encode($1).prefix(lengthLimit)))
+        }
         var results = [ForcedScore](repeating: ForcedScore(logProbability: 0, tokens: 0), count: pairs.count)
         let batches = Batcher.batches(Array(pairs.indices), length: { max(pairs[$0].source.count, pairs[$0].target.count) },
                                       limit: .sentences(max(options.batchSize, 1)))

@@ -141,7 +141,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     // MARK: encoding and decoding
 
     /// A per-thread encoder with its own word cache.
-    public func makeEncoder() -> any TokenEncoder { BPEEncoder(tokenizer: self) }
+    public func makeEncoder(for side: TextSide) -> any TokenEncoder { BPEEncoder(tokenizer: self) }
 
     public var kind: TokenizerKind { .nmtBPE }
     public var data: String { codesText }

@@ -18,7 +18,7 @@ public struct Segmenter {
     /// handing each window's output lines, newline-terminated, to `write`.
     public func run(reader: LineReader, write: (String) throws -> Void) throws {
         let workers = dropout > 0 ? 1 : Threads.count
-        var encoders = (0..<workers).map { _ in tokenizer.makeEncoder() }
+        var encoders = (0..<workers).map { _ in tokenizer.makeEncoder(for: .source) }
         var rng = RandomGenerator(seed: seed)
         while let lines = try reader.nextWindow(size: 8192, { try decodeUTF8Line($0, file: reader.name, line: reader.lineNumber) }) {
             // Each worker writes its share of the window's lines as one UTF-8 buffer.

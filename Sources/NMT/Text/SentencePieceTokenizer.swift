@@ -106,7 +106,7 @@ public final class SentencePieceTokenizer: Tokenizer {
         return String(decoding: try! encoder.encode(layout), as: UTF8.self)
     }
 
-    public func makeEncoder() -> any TokenEncoder { SentencePieceEncoder(tokenizer: self) }
+    public func makeEncoder(for side: TextSide) -> any TokenEncoder { SentencePieceEncoder(tokenizer: self, side: side) }
 
     /// How many pieces are numbered (the SentencePiece model's, or the piece list's).
     var pieceCount: Int { modelIds.count }
@@ -114,22 +114,26 @@ public final class SentencePieceTokenizer: Tokenizer {
     /// The piece number an nmt id stands for (nil: <pad> or <s> when the pieces have none).
     func pieceId(ofModelId id: Int) -> Int? { pieceIds[id] >= 0 ? pieceIds[id] : nil }
 
-    /// The pieces of a line: a leading target-language tag the piece list has, then the
-    /// segmentation (piece text, piece number) of the rest.
-    func pieces(_ line: String) -> [(piece: String, number: Int)] {
+    /// The pieces of a line of `side`: on the source side a leading target-language tag the piece
+    /// list has, then the segmentation (piece text, piece number) of the rest — by source.spm, or
+    /// on the target side by target.spm.
+    func pieces(_ line: String, side: TextSide = .source) -> [(piece: String, number: Int)] {
         guard pieceList != nil else { return sentencePiece.encode(line).map { ($0.piece, $0.id) } }
         var rest = Substring(line), out: [(piece: String, number: Int)] = []
-        if line.hasPrefix(">>"), let close = line.range(of: "<<"), let tag = pieceNumbers[String(line[..<close.upperBound])] {
+        let segmenter = side == .target ? targetSentencePiece ?? sentencePiece : sentencePiece
+        if side == .source, line.hasPrefix(">>"), let close = line.range(of: "<<"), let tag = pieceNumbers[String(line[..<close.upperBound])] {
             out.append((String(line[..<close.upperBound]), tag))
             rest = line[close.upperBound...]
         }
         let unknown = pieceNumbers["<unk>"] ?? -1
-        for segment in sentencePiece.encode(String(rest)) { out.append((segment.piece, pieceNumbers[segment.piece] ?? unknown)) }
+        for segment in segmenter.encode(String(rest)) { out.append((segment.piece, pieceNumbers[segment.piece] ?? unknown)) }
         return out
     }
 
-    /// nmt ids of a line's pieces.
-    func modelIds(_ line: String) -> [Int32] { pieces(line).map { $0.number >= 0 ? modelIds[$0.number] : Vocabulary.unknown } }
+    /// nmt ids of the pieces of a line of `side`.
+    func modelIds(_ line: String, side: TextSide = .source) -> [Int32] {
+        pieces(line, side: side).map { $0.number >= 0 ? modelIds[$0.number] : Vocabulary.unknown }
+    }
 
     public func decode(_ ids: [Int32]) -> String {
         let numbers = ids.compactMap { id in id > Vocabulary.endOfSentence && Int(id) < pieceIds.count ? pieceIds[Int(id)] : nil }
@@ -153,13 +157,14 @@ public final class SentencePieceTokenizer: Tokenizer {
 /// SentencePiece keeps no per-thread state: an encoder is the tokenizer.
 struct SentencePieceEncoder: TokenEncoder {
     let tokenizer: SentencePieceTokenizer
+    let side: TextSide
 
-    func encode(_ line: String) -> [Int32] { tokenizer.modelIds(line) }
+    func encode(_ line: String) -> [Int32] { tokenizer.modelIds(line, side: side) }
 
     /// Subword regularisation is not implemented for SentencePiece: the plain segmentation.
-    func encode(_ line: String, dropout: Double, rng: inout RandomGenerator) -> [Int32] { tokenizer.modelIds(line) }
+    func encode(_ line: String, dropout: Double, rng: inout RandomGenerator) -> [Int32] { tokenizer.modelIds(line, side: side) }
 
     func appendSegmented(_ line: String, dropout: Double, rng: inout RandomGenerator, to out: inout [UInt8]) {
-        out.append(contentsOf: tokenizer.pieces(line).map(\.piece).joined(separator: " ").utf8)
+        out.append(contentsOf: tokenizer.pieces(line, side: side).map(\.piece).joined(separator: " ").utf8)
     }
 }

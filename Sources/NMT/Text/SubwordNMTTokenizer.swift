@@ -47,7 +47,7 @@ public final class SubwordNMTTokenizer: Tokenizer {
     public var kind: TokenizerKind { .subwordNMT }
     public var data: String { codesText }
 
-    public func makeEncoder() -> any TokenEncoder { SubwordNMTEncoder(codes: codes, vocabulary: vocabulary) }
+    public func makeEncoder(for side: TextSide) -> any TokenEncoder { SubwordNMTEncoder(codes: codes, vocabulary: vocabulary) }
 
     /// subword-nmt's own decoding: "@@ " removed.
     public func decode(segmented line: String) -> Result<String, NMTError> { .success(SubwordNMT.decode(line)) }

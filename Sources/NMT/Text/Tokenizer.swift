@@ -17,14 +17,18 @@ public protocol Tokenizer: AnyObject, Sendable {
     /// Everything needed to rebuild the tokenizer exactly (`TokenizerKind.tokenizer(data:source:)`):
     /// a codes file's text.
     var data: String { get }
-    /// An encoder for one thread (it keeps a cache of words).
-    func makeEncoder() -> any TokenEncoder
+    /// An encoder of `side`'s text for one thread (it keeps a cache of words). Most tokenizers
+    /// segment both sides alike; OPUS-MT's SentencePiece layout has a model for each.
+    func makeEncoder(for side: TextSide) -> any TokenEncoder
     /// The text of `ids`; specials are dropped.
     func decode(_ ids: [Int32]) -> String
     /// The text of a line as `nmt bpe apply` segmented it (`nmt bpe decode`), or an error naming
     /// the piece that no segmentation produces.
     func decode(segmented line: String) -> Result<String, NMTError>
 }
+
+/// Which side of a translation pair a text is.
+public enum TextSide: Sendable { case source, target }
 
 /// Turns lines into token ids; one per thread.
 public protocol TokenEncoder {

@@ -10,7 +10,8 @@ public final class EpochBatches {
     let bpeDropout: Double
     /// Sentence indices of each batch of the current epoch.
     private var plan: [[Int]]
-    private var encoder: any TokenEncoder
+    private var sourceEncoder: any TokenEncoder
+    private var targetEncoder: any TokenEncoder
     /// BPE-dropout's generator (its state is saved in checkpoints).
     public private(set) var rng: RandomGenerator
 
@@ -22,7 +23,7 @@ public final class EpochBatches {
         self.maxLength = maxLength
         self.bpeDropout = bpeDropout
         self.rng = rng
-        encoder = tokenizer.makeEncoder()
+        (sourceEncoder, targetEncoder) = (tokenizer.makeEncoder(for: .source), tokenizer.makeEncoder(for: .target))
         plan = Batcher.epoch(corpus, maxTokens: maxTokens, seed: seed, epoch: epoch)
     }
 
@@ -51,8 +52,8 @@ public final class EpochBatches {
     private func batch(_ indices: [Int]) -> Batch {
         if bpeDropout > 0, let sources = corpus.sourceText, let targets = corpus.targetText {
             return Batch(pairs: indices.map { i in
-                (source: Array(encoder.encode(sources[i], dropout: bpeDropout, rng: &rng).prefix(maxLength)),
-                 target: Array(encoder.encode(targets[i], dropout: bpeDropout, rng: &rng).prefix(maxLength)))
+                (source: Array(sourceEncoder.encode(sources[i], dropout: bpeDropout, rng: &rng).prefix(maxLength)),
+                 target: Array(targetEncoder.encode(targets[i], dropout: bpeDropout, rng: &rng).prefix(maxLength)))
             })
         }
         return Batch(pairs: indices.map { (source: Array(corpus.source($0)), target: Array(corpus.target($0))) })

@@ -113,7 +113,7 @@ func savedRandomModel(_ dir: TemporaryDirectory, name: String = "model.safetenso
         let rows = r.stdout.split(separator: "\n").map { $0.split(separator: "\t") }
         #expect(rows.count == 2)
         let model = try ModelFile.load(modelPath)
-        var encoder = model.tokenizer.makeEncoder()
+        var encoder = model.tokenizer.makeEncoder(for: .source)
         let expected = forcedLogProbability(model.model, source: encoder.encode("the house"), target: encoder.encode("la casa"))
         #expect(abs(Double(rows[0][0])! - expected) < 1e-4)
         #expect(Int(rows[0][1])! == encoder.encode("la casa").count + 1)

@@ -107,10 +107,25 @@ import Testing
         let pieces = try MarianImport.pieceList(directory + "/vocab.yml") + [">>fra<<"]
         let tokenizer = try SentencePieceTokenizer(source: try SentencePiece(path: directory + "/source.spm"),
                                                    target: try SentencePiece(path: directory + "/target.spm"), pieces: pieces)
-        var encoder = tokenizer.makeEncoder()
+        var encoder = tokenizer.makeEncoder(for: .source)
         let tagged = encoder.encode(">>fra<< In the beginning"), plain = encoder.encode("In the beginning")
         #expect(tagged.first.map { tokenizer.vocabulary.tokens[Int($0)] } == ">>fra<<" && Array(tagged.dropFirst()) == plain)
         #expect(encoder.encode(">>deu<< In")[0] != tagged[0], "a tag the list lacks is text")
+    }
+
+    @Test func targetTextIsSegmentedByTargetSPMAndSourceTextBySourceSPM() throws {
+        let directory = fixturePath("marian/opus-mt")
+        let source = try SentencePiece(path: directory + "/source.spm"), target = try SentencePiece(path: directory + "/target.spm")
+        let tokenizer = try SentencePieceTokenizer(source: source, target: target, pieces: try MarianImport.pieceList(directory + "/vocab.yml"))
+        let line = try readLines(path: testPairs + ".es")[3]
+        func tokens(_ side: TextSide) -> [String] {
+            var encoder = tokenizer.makeEncoder(for: side)
+            return encoder.encode(line).map { tokenizer.vocabulary.tokens[Int($0)] }
+        }
+        let known = Set(tokenizer.vocabulary.tokens)
+        #expect(tokens(.target) == target.encode(line).map { known.contains($0.piece) ? $0.piece : "<unk>" })
+        #expect(tokens(.source) == source.encode(line).map { known.contains($0.piece) ? $0.piece : "<unk>" })
+        #expect(tokens(.source) != tokens(.target))
     }
 
     @Test func aPieceListWithAMissingOrRepeatedIdIsAnErrorNamingTheLine() throws {

@@ -22,7 +22,7 @@ func randomTrickyLine(_ rng: inout RandomGenerator) -> String {
 
 @Suite struct BPETokenizerTests {
     @Test func decodeOfEncodeIsTheIdentityOnThousandsOfRandomLines() {
-        var encoder = englishTokenizer.makeEncoder()
+        var encoder = englishTokenizer.makeEncoder(for: .source)
         var rng = RandomGenerator(seed: 42)
         var failures: [String] = []
         for _ in 0..<5000 {
@@ -35,7 +35,7 @@ func randomTrickyLine(_ rng: inout RandomGenerator) -> String {
     }
 
     @Test func applyOutputMapsToIdsOneToOne() {
-        var encoder = englishTokenizer.makeEncoder()
+        var encoder = englishTokenizer.makeEncoder(for: .source)
         var rng = RandomGenerator(seed: 7)
         for _ in 0..<1000 {
             let line = randomTrickyLine(&rng)
@@ -47,7 +47,7 @@ func randomTrickyLine(_ rng: inout RandomGenerator) -> String {
     }
 
     @Test func unseenScriptsFallBackToBytesAndDecodeExactly() {
-        var encoder = englishTokenizer.makeEncoder()
+        var encoder = englishTokenizer.makeEncoder(for: .source)
         let line = "Привет, мир — 你好 🌍"
         let ids = encoder.encode(line)
         #expect(ids.contains { Vocabulary.byte(of: $0) != nil })
@@ -56,7 +56,7 @@ func randomTrickyLine(_ rng: inout RandomGenerator) -> String {
     }
 
     @Test func commonWordsBecomeSingleTokensAndDigitsStaySplit() {
-        var encoder = englishTokenizer.makeEncoder()
+        var encoder = englishTokenizer.makeEncoder(for: .source)
         let pieces = encoder.encode("the 2020").map { englishTokenizer.vocabulary[$0] }
         #expect(pieces == ["▁the", "▁", "2", "0", "2", "0"])
     }
@@ -74,7 +74,7 @@ func randomTrickyLine(_ rng: inout RandomGenerator) -> String {
         let tokenizer = try BPETokenizer.learn(files: [corpus], merges: 200)
         let mergeResults = tokenizer.merges.map { $0.left + $0.right }
         #expect(!mergeResults.contains { Vocabulary.isReserved($0) })
-        var encoder = tokenizer.makeEncoder()
+        var encoder = tokenizer.makeEncoder(for: .source)
         let ids = encoder.encode("<s> </s> <0x41>")
         #expect(!ids.contains(Vocabulary.beginOfSentence) && !ids.contains(Vocabulary.endOfSentence))
         #expect(tokenizer.decode(ids) == "<s> </s> <0x41>")
@@ -98,12 +98,12 @@ func randomTrickyLine(_ rng: inout RandomGenerator) -> String {
         let partial = try BPETokenizer.learn(files: [corpus], merges: 5, characterCoverage: 0.99)
         #expect(full.characters.contains("z"))
         #expect(!partial.characters.contains("z"))
-        var encoder = partial.makeEncoder()
+        var encoder = partial.makeEncoder(for: .source)
         #expect(encoder.encode("z") .contains(Vocabulary.firstByte + 0x7A))
     }
 
     @Test func dropoutZeroEqualsPlainApply() {
-        var plain = englishTokenizer.makeEncoder(), dropped = englishTokenizer.makeEncoder()
+        var plain = englishTokenizer.makeEncoder(for: .source), dropped = englishTokenizer.makeEncoder(for: .source)
         var rng = RandomGenerator(seed: 3), lines = RandomGenerator(seed: 4)
         for _ in 0..<300 {
             let line = randomTrickyLine(&lines)
@@ -113,7 +113,7 @@ func randomTrickyLine(_ rng: inout RandomGenerator) -> String {
 
     @Test func dropoutIsSeededAndSplitsMore() {
         let line = "the house of the spirit and the earth was formless and empty"
-        var a = englishTokenizer.makeEncoder(), b = englishTokenizer.makeEncoder(), plain = englishTokenizer.makeEncoder()
+        var a = englishTokenizer.makeEncoder(for: .source), b = englishTokenizer.makeEncoder(for: .source), plain = englishTokenizer.makeEncoder(for: .source)
         var rngA = RandomGenerator(seed: 9), rngB = RandomGenerator(seed: 9)
         var longer = 0
         for _ in 0..<50 {
@@ -126,7 +126,7 @@ func randomTrickyLine(_ rng: inout RandomGenerator) -> String {
     }
 
     @Test func emptyLineHasNoTokens() {
-        var encoder = englishTokenizer.makeEncoder()
+        var encoder = englishTokenizer.makeEncoder(for: .source)
         #expect(encoder.encode("").isEmpty)
         #expect(englishTokenizer.decode([]) == "")
     }

@@ -57,7 +57,7 @@ import Testing
     @Test func aTokenizerMapsSentencepiecesSpecialsOntoTheModelsAndRoundTrips() throws {
         let tokenizer = try SentencePieceTokenizer(path: fixturePath("sentencepiece/unigram.model"))
         #expect(Array(tokenizer.vocabulary.tokens.prefix(4)) == Vocabulary.specials)
-        var encoder = tokenizer.makeEncoder()
+        var encoder = tokenizer.makeEncoder(for: .source)
         let line = "In the beginning God created the heaven and the earth."
         let ids = encoder.encode(line)
         #expect(ids.allSatisfy { $0 > Vocabulary.endOfSentence })

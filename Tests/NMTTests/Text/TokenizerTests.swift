@@ -9,7 +9,7 @@ import Testing
 @Suite struct TokenizerTests {
     @Test func subwordNMTIdsAreTheAppliedPiecesAndDecodeUndoesTheJoins() throws {
         let tokenizer = try SubwordNMTTokenizer(codesText: try readTextFile(path: fixturePath("subword-nmt/bpe.ref")), source: "bpe.ref")
-        var encoder = tokenizer.makeEncoder()
+        var encoder = tokenizer.makeEncoder(for: .source)
         var codes = tokenizer.codes
         var rng = RandomGenerator(seed: 1)
         for line in try readLines(path: fixturePath("subword-nmt/corpus.en")).prefix(200) {
@@ -30,7 +30,7 @@ import Testing
         for piece in ["l@@", "l", "o@@", "o", "lo@@", "low", "w", "e@@", "er", "r"] {
             #expect(tokenizer.vocabulary.id(piece) != nil, "\(piece)")
         }
-        var encoder = tokenizer.makeEncoder()
+        var encoder = tokenizer.makeEncoder(for: .source)
         #expect(encoder.encode("low lower x").map { tokenizer.vocabulary[$0] } == ["low", "lo@@", "w@@", "er", "<unk>"])
     }
 
