@@ -19,9 +19,9 @@ struct ImportCommand: ParsableCommand {
         )
         @Argument(help: "decoder.yml, or a directory with one *decoder.yml.") var path: String
         @Option(name: .shortAndLong, help: "Model file to write (atomically).") var output: String
-        @Option(name: .customLong("source-spm"), help: "SentencePiece model segmenting the source, with a .yml vocabulary (default: source.spm beside decoder.yml).")
+        @Option(name: .customLong("source-spm"), help: "SentencePiece model segmenting the source, with .yml vocabularies (default: source.spm beside decoder.yml).")
         var sourceSPM: String?
-        @Option(name: .customLong("target-spm"), help: "SentencePiece model decoding the target, with a .yml vocabulary (default: target.spm beside decoder.yml).")
+        @Option(name: .customLong("target-spm"), help: "SentencePiece model of the target, with .yml vocabularies (default: target.spm beside decoder.yml).")
         var targetSPM: String?
 
         func run() throws {
@@ -31,8 +31,11 @@ struct ImportCommand: ParsableCommand {
                 try ModelFile.save(imported.model, tokenizer: imported.tokenizer, step: 0, to: output,
                                    extraMetadata: [TranslationDefaults.metadataKey: defaults, "imported_from": imported.sources.joined(separator: ",")])
                 let c = imported.model.config
-                printError("nmt: imported \(imported.sources[1]): \(c.encoderLayers)+\(c.decoderLayers) layers, dModel \(c.dModel), "
-                           + "vocabulary \(c.vocabularySize), \(c.preNorm ? "pre" : "post")-norm, \(c.activation.rawValue) → \(output)")
+                let vocabulary = c.sharedEmbeddings ? "vocabulary \(c.vocabularySize)" : "vocabularies \(c.sourceVocabulary)/\(c.vocabularySize)"
+                let tying = c.sharedEmbeddings && c.tiedOutput ? "tied embeddings" : c.tiedOutput ? "decoder-tied embeddings"
+                    : c.sharedEmbeddings ? "source-tied embeddings" : "untied embeddings"
+                printError("nmt: imported \(imported.sources[1]): \(c.encoderLayers)+\(c.decoderLayers) layers, dModel \(c.dModel), \(vocabulary), "
+                           + "\(tying)\(c.embeddingNorm ? " with LayerNorm" : ""), \(c.preNorm ? "pre" : "post")-norm, \(c.activation.rawValue) → \(output)")
                 if c.preNorm { printError("nmt: note: " + MarianImport.preNormNote) }
             }
         }

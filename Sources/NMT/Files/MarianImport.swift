@@ -1,15 +1,19 @@
 // MarianImport: a Marian Transformer (an OPUS-MT model, or what `marian` training writes) as an
 // ordinary nmt model — `nmt import marian`.
 //
-//   PATH: a decoder.yml (or a directory holding one) → its `models` (.npz) and `vocabs`;
+//   PATH: a decoder.yml (or a directory holding one) → its `models` (.npz) and `vocabs` (a joint
+//   vocabulary or one per side: .spm files, or .yml piece lists with source.spm/target.spm);
 //   the .npz's `special:model.yml` → the architecture, checked option by option (anything nmt does
 //   not compute the same way is refused, naming the option);
-//   the weights, renamed to nmt's and transposed ([in, out] → [out, in]), the vocabulary
+//   the weights, renamed to nmt's and transposed ([in, out] → [out, in]), each vocabulary's rows
 //   re-ordered so that nmt's <pad>, <unk>, <s>, </s> come first: Marian's </s> and <unk> map onto
 //   nmt's, and the rows of <pad> and <s> are zero — Marian starts the decoder from a zero vector,
 //   which is what √C · 0 + PE[0] gives for a zero <s> row. Their output bias is `absentTokenBias`,
 //   so that exp(logit − max) is exactly 0 in float32: the softmax over nmt's V + 2 tokens is
 //   Marian's softmax over its V, and scores match Marian's to rounding.
+// Embeddings: Wemb for all (tied-embeddings-all), or encoder_Wemb and decoder_Wemb with the output
+// matrix tied to decoder_Wemb (tied-embeddings) or its own (decoder_ff_logit_out_Wt); an
+// embedding LayerNorm (transformer-postprocess-emb n: encoder_emb_ln_*_pre).
 // Pre-norm models (transformer-preprocess n) are computed as Marian trains them; Marian's own
 // decoder departs from that graph (see `preNormNote`), so their translations can differ from
 // marian-decoder's. Post-norm models — every OPUS-MT model — translate identically.
@@ -60,35 +64,51 @@ public enum MarianImport {
         let architecture = try Architecture(options, source: "\(npzPath) (special:model.yml)")
 
         let (sourceVocab, targetVocab) = (resolve(vocabs[0]), resolve(vocabs[1]))
-        guard sourceVocab == targetVocab || (try? Data(contentsOf: URL(fileURLWithPath: sourceVocab))) == (try? Data(contentsOf: URL(fileURLWithPath: targetVocab))) else {
-            throw NMTError("\(yml): separate source and target vocabularies (\(vocabs[0]), \(vocabs[1])) are not supported; nmt models share one")
-        }
+        let joint = sourceVocab == targetVocab
+            || (try? Data(contentsOf: URL(fileURLWithPath: sourceVocab))) == (try? Data(contentsOf: URL(fileURLWithPath: targetVocab)))
+        func isPieceList(_ file: String) -> Bool { file.hasSuffix(".yml") || file.hasSuffix(".yaml") || file.hasSuffix(".json") }
+        func isSentencePiece(_ file: String) -> Bool { file.hasSuffix(".spm") || file.hasSuffix(".model") }
         let tokenizer: SentencePieceTokenizer
-        var sources = [yml, npzPath, sourceVocab]
-        if sourceVocab.hasSuffix(".yml") || sourceVocab.hasSuffix(".yaml") || sourceVocab.hasSuffix(".json") {
-            // OPUS-MT's layout: the piece list, and the SentencePiece models beside decoder.yml.
-            let pieces = try pieceList(sourceVocab)
+        var sources = [yml, npzPath, sourceVocab] + (joint ? [] : [targetVocab])
+        if isPieceList(sourceVocab) && isPieceList(targetVocab) {
+            // OPUS-MT's layout: the piece lists, and the SentencePiece models beside decoder.yml.
             let (sourceSPM, targetSPM) = (sourceSPM ?? resolve("source.spm"), targetSPM ?? resolve("target.spm"))
             for file in [sourceSPM, targetSPM] where !FileManager.default.fileExists(atPath: file) {
                 throw NMTError("\(yml): vocabulary \(vocabs[0]) is a piece list; the SentencePiece model that goes with it, \(file), is missing")
             }
-            tokenizer = try SentencePieceTokenizer(source: try SentencePiece(path: sourceSPM), target: try SentencePiece(path: targetSPM), pieces: pieces)
+            let (source, target) = (try SentencePiece(path: sourceSPM), try SentencePiece(path: targetSPM))
+            if joint {
+                tokenizer = try SentencePieceTokenizer(source: source, target: target, pieces: try pieceList(sourceVocab))
+            } else {
+                tokenizer = try SentencePieceTokenizer(source: source, target: target, sourcePieces: try pieceList(sourceVocab),
+                                                       targetPieces: try pieceList(targetVocab))
+            }
             sources += [sourceSPM, targetSPM]
         } else if sourceSPM != nil || targetSPM != nil {
-            throw NMTError("--source-spm and --target-spm go with a .yml vocabulary; \(vocabs[0]) segments by itself")
-        } else if sourceVocab.hasSuffix(".spm") || sourceVocab.hasSuffix(".model") {
-            tokenizer = try SentencePieceTokenizer(path: sourceVocab)
+            throw NMTError("--source-spm and --target-spm go with .yml vocabularies; \(vocabs[0]) segments by itself")
+        } else if isSentencePiece(sourceVocab) && isSentencePiece(targetVocab) {
+            tokenizer = joint ? try SentencePieceTokenizer(path: sourceVocab)
+                : try SentencePieceTokenizer(source: try SentencePiece(path: sourceVocab), target: try SentencePiece(path: targetVocab))
         } else {
-            throw NMTError("\(yml): vocabulary \(vocabs[0]) is neither a SentencePiece model (.spm) nor a piece list (.yml)")
+            throw NMTError("\(yml): vocabularies \(vocabs[0]) and \(vocabs[1]) must both be SentencePiece models (.spm) or both piece lists (.yml)")
+        }
+        let separate = tokenizer.hasSeparateVocabularies
+        if separate && architecture.sharedEmbeddings {
+            throw NMTError("\(npzPath) (special:model.yml): \(architecture.tiedAll ? "tied-embeddings-all" : "tied-embeddings-src") ties the "
+                           + "embeddings of two different vocabularies (\(vocabs[0]), \(vocabs[1]))")
         }
 
         var config = TransformerConfig(vocabularySize: tokenizer.vocabulary.count, dModel: architecture.dModel, ffnDim: architecture.ffnDim,
                                        heads: architecture.heads, encoderLayers: architecture.encoderLayers, decoderLayers: architecture.decoderLayers,
-                                       dropout: 0.1, maxPositions: 1024, preNorm: architecture.preNorm, activation: architecture.activation)
+                                       dropout: 0.1, maxPositions: 1024, preNorm: architecture.preNorm, activation: architecture.activation,
+                                       sharedEmbeddings: architecture.sharedEmbeddings)
+        config.sourceVocabularySize = separate ? tokenizer.sourceVocabulary.count : nil
+        config.tiedOutput = architecture.tiedOutput
+        config.embeddingNorm = architecture.embeddingNorm
         config.layerNormEpsilon = 1e-6
         config.outputBias = true  // Marian's own, or zero; it also carries `absentTokenBias`
         config.search = .marian
-        config.absentTokens = (0..<tokenizer.vocabulary.count).filter { tokenizer.pieceId(ofModelId: $0) == nil }.map(Int32.init)
+        config.absentTokens = (0..<tokenizer.vocabulary.count).filter { tokenizer.target.pieceId(ofModelId: $0) == nil }.map(Int32.init)
         let model = try Transformer(config: config)
         try copyWeights(npz, into: model, tokenizer: tokenizer, preNorm: architecture.preNorm)
 
@@ -141,6 +161,10 @@ public enum MarianImport {
         var dModel, ffnDim, heads, encoderLayers, decoderLayers: Int
         var activation: Activation
         var preNorm: Bool
+        /// tied-embeddings-all; source = target embedding (-all or -src); output = target embedding (-all or tied-embeddings).
+        var tiedAll, sharedEmbeddings, tiedOutput: Bool
+        /// transformer-postprocess-emb n: a LayerNorm over the embeddings.
+        var embeddingNorm: Bool
 
         init(_ o: [String: Any], source: String) throws {
             func fail(_ option: String, _ value: Any?) -> NMTError {
@@ -173,10 +197,15 @@ public enum MarianImport {
             case ("n", "da", "n"): preNorm = true
             default: throw fail("transformer-preprocess/postprocess/postprocess-top", "\(pre.isEmpty ? "''" : pre)/\(post)/\(top.isEmpty ? "''" : top)")
             }
-            try expect("transformer-postprocess-emb", ["d", ""], default: "d")
+            // Dropout, then the norm ("dn"); with "n" or "" Marian trains without embedding dropout,
+            // nmt with it (decoding is the same).
+            try expect("transformer-postprocess-emb", ["d", "", "n", "dn"], default: "d")
+            embeddingNorm = string("transformer-postprocess-emb", default: "d").contains("n")
             try expect("transformer-decoder-autoreg", ["self-attention"], default: "self-attention")
             try expect("transformer-attention-mask", ["default"], default: "default")
-            guard flag("tied-embeddings-all") else { throw fail("tied-embeddings-all", o["tied-embeddings-all"] ?? false) }
+            tiedAll = flag("tied-embeddings-all")
+            sharedEmbeddings = tiedAll || flag("tied-embeddings-src")
+            tiedOutput = tiedAll || flag("tied-embeddings")
             for key in ["transformer-no-bias", "transformer-no-affine", "transformer-train-position-embeddings", "transformer-disable-position-embeddings",
                         "transformer-pool", "ulr", "right-left", "transformer-alibi-shift", "transformer-rnn-projection", "output-omit-bias",
                         "transformer-depth-scaling"] where flag(key) {
@@ -226,20 +255,41 @@ public enum MarianImport {
             try linear(nmtPrefix + ".fc1", marianPrefix + "_W1", marianPrefix + "_b1", inputs: c.dModel, outputs: c.ffnDim)
             try linear(nmtPrefix + ".fc2", marianPrefix + "_W2", marianPrefix + "_b2", inputs: c.ffnDim, outputs: c.dModel)
         }
-        // The vocabulary: nmt row j holds Marian row pieceId(j); <pad> and <s> (no Marian piece) stay zero.
-        let pieces = tokenizer.pieceCount
-        guard let wemb = npz.entries["Wemb"], wemb.shape == [pieces, c.dModel] else {
-            throw NMTError("\(npz.path): tensor 'Wemb' has shape \(npz.entries["Wemb"]?.shape ?? []), the vocabulary needs [\(pieces), \(c.dModel)]")
+        // The vocabularies: row j of an nmt table holds the Marian row of its side's piece
+        // pieceId(j); <pad> and <s> (no Marian piece) stay zero.
+        func table(_ marianName: String, _ side: SentencePieceTokenizer.Side, transposed: Bool = false) throws -> [Float] {
+            let pieces = side.pieceCount, shape = transposed ? [c.dModel, pieces] : [pieces, c.dModel]
+            guard let entry = npz.entries[marianName], entry.shape == shape else {
+                throw NMTError("\(npz.path): tensor '\(marianName)' has shape \(npz.entries[marianName]?.shape ?? []), the vocabulary needs \(shape)")
+            }
+            let values = try read(marianName, shape)
+            var rows = [Float](repeating: 0, count: side.vocabulary.count * c.dModel)
+            for j in 0..<side.vocabulary.count {
+                guard let p = side.pieceId(ofModelId: j) else { continue }
+                for k in 0..<c.dModel { rows[j * c.dModel + k] = transposed ? values[k * pieces + p] : values[p * c.dModel + k] }
+            }
+            return rows
         }
-        let embedding = try read("Wemb", [pieces, c.dModel])
-        var rows = [Float](repeating: 0, count: c.vocabularySize * c.dModel)
-        for j in 0..<c.vocabularySize {
-            guard let p = tokenizer.pieceId(ofModelId: j) else { continue }
-            for k in 0..<c.dModel { rows[j * c.dModel + k] = embedding[p * c.dModel + k] }
+        if c.sharedEmbeddings {
+            set("embed_tokens.weight", try table("Wemb", tokenizer.target))
+        } else {
+            set("encoder.embed_tokens.weight", try table("encoder_Wemb", tokenizer.source))
+            set("embed_tokens.weight", try table("decoder_Wemb", tokenizer.target))
         }
-        set("embed_tokens.weight", rows)
+        if !c.tiedOutput {
+            // Marian 1.12 stores the untied output matrix as [V, C] (…_Wt); earlier versions as [C, V].
+            let stored = npz.entries["decoder_ff_logit_out_Wt"] != nil
+            set("output_projection.weight", try table(stored ? "decoder_ff_logit_out_Wt" : "decoder_ff_logit_out_W", tokenizer.target, transposed: !stored))
+        }
+        let pieces = tokenizer.target.pieceCount
         let bias = npz.entries["decoder_ff_logit_out_b"] == nil ? [Float](repeating: 0, count: pieces) : try read("decoder_ff_logit_out_b", [1, pieces])
-        set("output_projection.bias", (0..<c.vocabularySize).map { j in tokenizer.pieceId(ofModelId: j).map { bias[$0] } ?? absentTokenBias })
+        set("output_projection.bias", (0..<c.vocabularySize).map { j in tokenizer.target.pieceId(ofModelId: j).map { bias[$0] } ?? absentTokenBias })
+        if c.embeddingNorm {
+            for (n, m) in [("encoder.layernorm_embedding", "encoder_emb"), ("decoder.layernorm_embedding", "decoder_emb")] {
+                set(n + ".weight", try read(m + "_ln_scale_pre", [1, c.dModel]))
+                set(n + ".bias", try read(m + "_ln_bias_pre", [1, c.dModel]))
+            }
+        }
         for i in 0..<c.encoderLayers {
             let (n, m) = ("encoder.layers.\(i)", "encoder_l\(i + 1)")
             try attention(n + ".self_attn", m + "_self")

@@ -2,7 +2,9 @@
 // under fairseq's names, the config, the vocabulary and the tokenizer — in `__metadata__`:
 //   format = "nmt-transformer", format_version = "1", config (JSON), vocab (JSON array, index = id),
 //   tokenizer (its kind: "subword-nmt"; absent for nmt's own BPE, the default, so those files read
-//   as every nmt version wrote them), bpe (the tokenizer's data: its codes file text), step.
+//   as every nmt version wrote them), bpe (the tokenizer's data: its codes file text), step;
+//   source_vocab (JSON array) when the source side has a vocabulary of its own (then `vocab` is
+//   the target's).
 // A quantized file (`nmt quantize`) also says compute_type = "int8": its matrices (QuantizedWeights)
 // are I8 [out, in] tensors, each with an F32 [out] `<name>_scale` beside it; the rest stays F32.
 
@@ -34,6 +36,9 @@ public enum ModelFile {
         metadata["format_version"] = formatVersion
         metadata["config"] = String(decoding: try JSONEncoder.sorted.encode(model.config), as: UTF8.self)
         metadata["vocab"] = String(decoding: try JSONEncoder.sorted.encode(tokenizer.vocabulary.tokens), as: UTF8.self)
+        if tokenizer.hasSeparateVocabularies {
+            metadata["source_vocab"] = String(decoding: try JSONEncoder.sorted.encode(tokenizer.sourceVocabulary.tokens), as: UTF8.self)
+        }
         if tokenizer.kind != .nmtBPE { metadata["tokenizer"] = tokenizer.kind.rawValue }
         metadata["bpe"] = tokenizer.data
         metadata["step"] = String(step)
@@ -52,8 +57,8 @@ public enum ModelFile {
     }
 
     /// The metadata keys `save` writes itself.
-    public static let writtenKeys: Set<String> = ["format", "format_version", "config", "vocab", "tokenizer", "bpe", "step", "nmt_version",
-                                                   "compute_type"]
+    public static let writtenKeys: Set<String> = ["format", "format_version", "config", "vocab", "source_vocab", "tokenizer", "bpe", "step",
+                                                   "nmt_version", "compute_type"]
 
     /// A file's metadata other than what `save` writes (averaged_from, …): what a copy keeps.
     public static func userMetadata(_ metadata: [String: String]) -> [String: String] {
@@ -92,6 +97,17 @@ public enum ModelFile {
         }
         guard vocab == tokenizer.vocabulary.tokens else { throw fail("metadata 'vocab' does not match the vocabulary of its BPE codes") }
         guard config.vocabularySize == vocab.count else { throw fail("config vocabularySize \(config.vocabularySize) but the vocabulary has \(vocab.count) tokens") }
+        if tokenizer.hasSeparateVocabularies {
+            guard let text = m["source_vocab"], let sourceVocab = try? JSONDecoder().decode([String].self, from: Data(text.utf8)),
+                  sourceVocab == tokenizer.sourceVocabulary.tokens else {
+                throw fail("metadata 'source_vocab' is missing or does not match the tokenizer's source vocabulary")
+            }
+            guard !config.sharedEmbeddings, config.sourceVocabulary == sourceVocab.count else {
+                throw fail("config sourceVocabularySize \(config.sourceVocabularySize.map(String.init) ?? "(none)") but the source vocabulary has \(sourceVocab.count) tokens")
+            }
+        } else {
+            guard config.sourceVocabularySize == nil else { throw fail("config sourceVocabularySize but the tokenizer has one vocabulary") }
+        }
         do { try config.validate() } catch let e as NMTError { throw fail(e.message) }
         // Bound the layout by what the header holds before building it (a hostile config could ask for billions of layers).
         guard config.encoderLayers + config.decoderLayers <= header.tensors.count else {

@@ -11,10 +11,13 @@
 
 import Foundation
 
-/// Embedding-stage activations: ids and the dropout mask.
+/// Embedding-stage activations: which side, the ids, the dropout mask, and the embedding norm's
+/// statistics (`embeddingNorm` models).
 struct EmbeddingActivations {
+    var side: TextSide
     var ids: UnsafeMutablePointer<Int32>
     var dropMask: DropoutMask?
+    var norm: Sublayer?
 }
 
 /// Everything a forward pass over a batch keeps for the backward pass (views into the arena).
@@ -85,11 +88,11 @@ public final class Transformer: @unchecked Sendable {
         parameters.valueBuffer.update(repeating: 0)
         for entry in parameters.entries {
             let t = parameters.value(entry.name)
-            if entry.name == "embed_tokens.weight" {
+            if entry.name.hasSuffix("embed_tokens.weight") || entry.name == "output_projection.weight" {
                 let std = 1 / Double(config.dModel).squareRoot()
                 for i in 0..<t.count { t[i] = Float(rng.nextGaussian() * std) }
                 for j in 0..<t.columns { t[Int(Vocabulary.padding) * t.columns + j] = 0 }
-            } else if entry.name.hasSuffix("layer_norm.weight") {
+            } else if entry.name.hasSuffix("layer_norm.weight") || entry.name.hasSuffix("layernorm_embedding.weight") {
                 t.fill(1)
             } else if entry.name.hasSuffix(".weight") {
                 let bound = (6 / Double(t.rows + t.columns)).squareRoot()
@@ -109,7 +112,7 @@ public final class Transformer: @unchecked Sendable {
                 "Transformer.forward: length \(max(s, t)) exceeds maxPositions \(config.maxPositions)")
         // Encoder.
         let sourcePadding = paddingMask(batch.source, arena: arena)
-        var (x, sourceEmbedding) = embed(copyIds(batch.source, arena: arena), count: b * s, length: s, dropout: dropout, arena: arena)
+        var (x, sourceEmbedding) = embed(.source, copyIds(batch.source, arena: arena), count: b * s, length: s, dropout: dropout, arena: arena)
         var encoderActivations: [EncoderLayerActivations] = []
         encoderActivations.reserveCapacity(encoderLayers.count)
         for layer in encoderLayers {
@@ -121,7 +124,7 @@ public final class Transformer: @unchecked Sendable {
         // products read it (in a bf16 pass rounded once).
         let memory = compute.productInput(encoderOutput, arena: arena)
         let targetPadding = paddingMask(batch.targetInput, arena: arena)
-        var (y, targetEmbedding) = embed(copyIds(batch.targetInput, arena: arena), count: b * t, length: t, dropout: dropout, arena: arena)
+        var (y, targetEmbedding) = embed(.target, copyIds(batch.targetInput, arena: arena), count: b * t, length: t, dropout: dropout, arena: arena)
         var decoderActivations: [DecoderLayerActivations] = []
         decoderActivations.reserveCapacity(decoderLayers.count)
         for layer in decoderLayers {
@@ -170,7 +173,7 @@ public final class Transformer: @unchecked Sendable {
         let scale = gradientScale ?? (tokens > 0 ? 1 / Float(tokens) : 0)
         let h = pass.output
         let dH = arena.tensor(h.shape)
-        // The output projection onto the shared embedding, as a linear layer without bias. A bf16
+        // The output projection (the target embedding, or its own matrix) as a linear layer. A bf16
         // pass rounds h once here instead of in each chunk's products.
         let hInput = compute.productInput(h, arena: arena)
         let chunkRows = max(1, chunkFloats / v)
@@ -183,12 +186,12 @@ public final class Transformer: @unchecked Sendable {
             // linearBackward takes as it rounds the float32 gradient).
             let gradient = weights.outputBias == nil ? compute.gradient(over: logits, arena: arena) : .float32(logits)
             let hChunk = hInput.rows(start..<start + rows)
-            linearForward(.float32(logits), hChunk, weight: .float32(weights.embedding), bias: weights.outputBias, compute: compute)
+            linearForward(.float32(logits), hChunk, weight: .float32(weights.outputWeight), bias: weights.outputBias, compute: compute)
             labelSmoothedCrossEntropy(logits: logits, targets: pass.targets + start, paddingIndex: Vocabulary.padding,
                                       labelSmoothing: labelSmoothing, excluded: config.absentTokens, rowLoss: rowLoss + start, rowNLL: rowNLL + start,
                                       gradient: gradient, gradientScale: scale)
-            linearBackward(dx: .float32(dH.rows(start..<start + rows)), accumulateDx: false, dWeight: g.embedding, dBias: g.outputBias, dy: gradient,
-                           x: hChunk, weight: weights.embedding, compute: compute, arena: arena)
+            linearBackward(dx: .float32(dH.rows(start..<start + rows)), accumulateDx: false, dWeight: g.outputWeight, dBias: g.outputBias, dy: gradient,
+                           x: hChunk, weight: weights.outputWeight, compute: compute, arena: arena)
             arena.release(to: beforeChunk)
         }
         let loss = crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: pass.targets, count: b * t, paddingIndex: Vocabulary.padding)
@@ -202,7 +205,7 @@ public final class Transformer: @unchecked Sendable {
             layer.backward(dY, pass.decoderLayers[i], gradients: g.decoder[i], dMemory: dEncoderOutput, compute: compute, arena: arena)
             arena.release(to: temporaries)
         }
-        embeddingBackward(dY, pass.targetEmbedding, gradients: g)
+        embeddingBackward(dY, pass.targetEmbedding, gradients: g, arena: arena)
 
         // Encoder stack.
         let dX = finalNormBackward(dEncoderOutput, pass.encoderFinal, weights.encoderNorm, g.encoderNorm, arena: arena)
@@ -211,7 +214,7 @@ public final class Transformer: @unchecked Sendable {
             layer.backward(dX, pass.encoderLayers[i], gradients: g.encoder[i], compute: compute, arena: arena)
             arena.release(to: temporaries)
         }
-        embeddingBackward(dX, pass.sourceEmbedding, gradients: g)
+        embeddingBackward(dX, pass.sourceEmbedding, gradients: g, arena: arena)
         return BatchLoss(loss: loss, tokenNLL: rowNLL)
     }
 
@@ -229,26 +232,32 @@ public final class Transformer: @unchecked Sendable {
         return m
     }
 
-    /// dropout(√C·E[ids] + PE) for `count` = B·length tokens; positions start at `positionOffset`.
-    func embed(_ ids: UnsafeMutablePointer<Int32>, count: Int, length: Int, positionOffset: Int = 0, dropout: DropoutSampler?,
+    /// dropout(√C·E[ids] + PE), then LN with `embeddingNorm`, for `count` = B·length tokens of
+    /// `side` (its embedding table); positions start at `positionOffset`.
+    func embed(_ side: TextSide, _ ids: UnsafeMutablePointer<Int32>, count: Int, length: Int, positionOffset: Int = 0, dropout: DropoutSampler?,
                arena: Arena) -> (Tensor, EmbeddingActivations) {
         let x = arena.tensor(Shape(count, config.dModel))
-        if case .int8(let q) = weights.outputProjection {
-            embeddingForward(x, ids: ids, table: q, scale: embeddingScale)
-        } else {
-            embeddingForward(x, ids: ids, table: weights.embedding, scale: embeddingScale)
+        switch side == .source ? weights.sourceTable : weights.targetTable {
+        case .int8(let q): embeddingForward(x, ids: ids, table: q, scale: embeddingScale)
+        case .float32(let table): embeddingForward(x, ids: ids, table: table, scale: embeddingScale)
         }
         addPositions(x, length: length, table: positions, offset: positionOffset)
         let mask = dropout.flatMap { $0.apply(x, x, probability: $0.residual, arena: arena) }
-        return (x, EmbeddingActivations(ids: ids, dropMask: mask))
+        let (norm, y) = finalNorm(x, side == .source ? weights.encoderEmbeddingNorm : weights.decoderEmbeddingNorm, arena: arena)
+        return (y, EmbeddingActivations(side: side, ids: ids, dropMask: mask, norm: norm))
     }
 
-    func embeddingBackward(_ dx: Tensor, _ a: EmbeddingActivations, gradients g: TransformerWeights) {
+    func embeddingBackward(_ dy: Tensor, _ a: EmbeddingActivations, gradients g: TransformerWeights, arena: Arena) {
+        let source = a.side == .source
+        let dx = finalNormBackward(dy, a.norm, source ? weights.encoderEmbeddingNorm : weights.decoderEmbeddingNorm,
+                                   source ? g.encoderEmbeddingNorm : g.decoderEmbeddingNorm, arena: arena)
         a.dropMask?.apply(to: dx)
-        NMT.embeddingBackward(dTable: g.embedding, dOut: dx, ids: a.ids, scale: embeddingScale, paddingIndex: Vocabulary.padding)
+        NMT.embeddingBackward(dTable: source ? g.sourceEmbedding : g.embedding, dOut: dx, ids: a.ids, scale: embeddingScale,
+                              paddingIndex: Vocabulary.padding)
     }
 
-    /// A stack's final LayerNorm (pre-norm models; post-norm stacks end without one).
+    /// A stack's final LayerNorm (pre-norm models; post-norm stacks end without one), or the
+    /// embeddings' (`embeddingNorm`): nil weights pass x through.
     func finalNorm(_ x: Tensor, _ norm: NormWeights?, arena: Arena) -> (Sublayer?, Tensor) {
         guard let norm else { return (nil, x) }
         let block = Sublayer.begin(x, norm: norm, preNorm: true, compute: .float32, arena: arena)

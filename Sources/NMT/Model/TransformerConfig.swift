@@ -17,8 +17,17 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     /// true: x + F(LN(x)) with a final LayerNorm per stack; false: LN(x + F(x)) as in the paper.
     public var preNorm: Bool
     public var activation: Activation
-    /// Source embedding = target embedding = output projection (one joint vocabulary). Always true.
+    /// One embedding for source and target (a joint vocabulary); false: the encoder has its own,
+    /// over `sourceVocabularySize` tokens (Marian's separate vocabularies, or tied-embeddings without -all).
     public var sharedEmbeddings: Bool
+    /// The output projection is the target embedding (logits = h·Eᵀ); false: a matrix of its own
+    /// (Marian's decoder_ff_logit_out_W without tied-embeddings).
+    public var tiedOutput = true
+    /// The source vocabulary's size when it is not the target's (nil: `vocabularySize`).
+    public var sourceVocabularySize: Int?
+    /// A LayerNorm over each stack's input embeddings (Marian's transformer-postprocess-emb n),
+    /// after their dropout.
+    public var embeddingNorm = false
     /// LayerNorm's ε: 1e-5 as PyTorch and fairseq (nmt's own models), 1e-6 for Marian's.
     public var layerNormEpsilon: Float = 1e-5
     /// A bias added to the output projection's logits (Marian's decoder_ff_logit_out_b).
@@ -60,6 +69,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     private enum CodingKeys: String, CodingKey {
         case vocabularySize, dModel, ffnDim, heads, encoderLayers, decoderLayers, dropout, attentionDropout, activationDropout, maxPositions
         case preNorm, activation, sharedEmbeddings, layerNormEpsilon, outputBias, search, absentTokens
+        case tiedOutput, sourceVocabularySize, embeddingNorm
     }
 
     public init(from decoder: Decoder) throws {
@@ -75,6 +85,9 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         outputBias = try c.decodeIfPresent(Bool.self, forKey: .outputBias) ?? outputBias
         search = try c.decodeIfPresent(SearchStyle.self, forKey: .search) ?? search
         absentTokens = try c.decodeIfPresent([Int32].self, forKey: .absentTokens) ?? absentTokens
+        tiedOutput = try c.decodeIfPresent(Bool.self, forKey: .tiedOutput) ?? tiedOutput
+        sourceVocabularySize = try c.decodeIfPresent(Int.self, forKey: .sourceVocabularySize)
+        embeddingNorm = try c.decodeIfPresent(Bool.self, forKey: .embeddingNorm) ?? embeddingNorm
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -88,6 +101,9 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         if outputBias { try c.encode(outputBias, forKey: .outputBias) }
         if search != .nmt { try c.encode(search, forKey: .search) }
         if !absentTokens.isEmpty { try c.encode(absentTokens, forKey: .absentTokens) }
+        if !tiedOutput { try c.encode(tiedOutput, forKey: .tiedOutput) }
+        if let sourceVocabularySize { try c.encode(sourceVocabularySize, forKey: .sourceVocabularySize) }
+        if embeddingNorm { try c.encode(embeddingNorm, forKey: .embeddingNorm) }
     }
 
     public enum Preset: String, CaseIterable, Codable, Sendable {
@@ -109,6 +125,9 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
 
     public var headDim: Int { dModel / heads }
 
+    /// Tokens of the source vocabulary (the encoder's embedding rows).
+    public var sourceVocabulary: Int { sourceVocabularySize ?? vocabularySize }
+
     /// Checks the config is usable; the message names the field.
     public func validate() throws {
         func fail(_ message: String) -> NMTError { NMTError("invalid model config: \(message)") }
@@ -121,7 +140,10 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
             guard p >= 0 && p < 1 else { throw fail("\(name) \(p) must be in [0, 1)") }
         }
         guard maxPositions >= 2, maxPositions <= Self.maxPositionsLimit else { throw fail("maxPositions \(maxPositions) must be in [2, \(Self.maxPositionsLimit)]") }
-        guard sharedEmbeddings else { throw fail("only shared embeddings are supported") }
+        if let sourceVocabularySize {
+            guard !sharedEmbeddings else { throw fail("sourceVocabularySize needs sharedEmbeddings false (one embedding has one vocabulary)") }
+            guard sourceVocabularySize > Int(Vocabulary.endOfSentence) else { throw fail("sourceVocabularySize \(sourceVocabularySize) is too small") }
+        }
         guard absentTokens.allSatisfy({ $0 >= 0 && Int($0) < vocabularySize }) else { throw fail("absentTokens \(absentTokens) must be ids below vocabularySize \(vocabularySize)") }
         guard layerNormEpsilon.isFinite && layerNormEpsilon > 0 && layerNormEpsilon < 1 else { throw fail("layerNormEpsilon \(layerNormEpsilon) must be in (0, 1)") }
     }
@@ -129,12 +151,14 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     /// The longest sequence any model may be built for (its position table is maxPositions × dModel).
     public static let maxPositionsLimit = 1 << 20
 
-    /// Parameters (without building the model; Double so hostile sizes cannot overflow): the shared
-    /// embedding, and per layer its attention and feed-forward matrices with biases and norms.
+    /// Parameters (without building the model; Double so hostile sizes cannot overflow): the
+    /// embeddings, and per layer its attention and feed-forward matrices with biases and norms.
     public var parameterEstimate: Int {
-        let d = Double(dModel), f = Double(ffnDim)
+        let d = Double(dModel), f = Double(ffnDim), v = Double(vocabularySize)
         let attention = 4 * d * d + 4 * d, feedForward = 2 * d * f + d + f, norm = 2 * d
-        let total = Double(vocabularySize) * (outputBias ? d + 1 : d) + Double(encoderLayers) * (attention + feedForward + 2 * norm)
+        let embeddings = v * d + (sharedEmbeddings ? 0 : Double(sourceVocabulary) * d) + (tiedOutput ? 0 : v * d) + (outputBias ? v : 0)
+            + (embeddingNorm ? 2 * norm : 0)
+        let total = embeddings + Double(encoderLayers) * (attention + feedForward + 2 * norm)
             + Double(decoderLayers) * (2 * attention + feedForward + 3 * norm) + 2 * norm
         return total < 9e18 ? Int(total) : Int.max
     }

@@ -52,7 +52,7 @@ extension Transformer {
             let n = min(group, batch - first)
             let groupStart = arena.mark()
             let rows = (first * length)..<((first + n) * length)
-            var (x, _) = embed(ids + rows.lowerBound, count: rows.count, length: length, dropout: nil, arena: arena)
+            var (x, _) = embed(.source, ids + rows.lowerBound, count: rows.count, length: length, dropout: nil, arena: arena)
             x = runLayers(encoderLayers.count, x, arena: arena) { layer, x in
                 _ = encoderLayers[layer].forward(&x, batch: n, length: length, padding: padding + rows.lowerBound, dropout: nil, compute: .float32,
                                                  arena: arena)
@@ -86,7 +86,7 @@ extension Transformer {
         let rows = state.rows
         let ids = arena.ids(rows)
         for (r, t) in tokens.enumerated() { ids[r] = t }
-        var (x, _) = embed(ids, count: rows, length: 1, positionOffset: state.position, dropout: nil, arena: arena)
+        var (x, _) = embed(.target, ids, count: rows, length: 1, positionOffset: state.position, dropout: nil, arena: arena)
         state.addPosition()
         x = runLayers(decoderLayers.count, x, arena: arena) { l, x in
             _ = decoderLayers[l].forward(&x, memory: nil, cache: state.layerCache(l), batch: rows, queries: 1, selfMask: AttentionMask(),

@@ -44,9 +44,21 @@ public struct DecoderLayerWeights {
 }
 
 public struct TransformerWeights {
-    public var embedding: Tensor  // [V, C], shared by source, target and output projection
-    /// The output projection logits = h·Eᵀ (+ b) as decoding reads it (the same matrix as `embedding`).
+    /// The target embedding E [V, C] — with `sharedEmbeddings` the source's too, with `tiedOutput`
+    /// the output projection's.
+    public var embedding: Tensor
+    /// The source embedding [Vs, C]: `embedding` itself with `sharedEmbeddings`.
+    public var sourceEmbedding: Tensor
+    /// The output projection's W [V, C] (logits = h·Wᵀ + b): `embedding` itself with `tiedOutput`.
+    public var outputWeight: Tensor
+    /// The embeddings and the output projection as lookups and products read them (int8 in a
+    /// quantized model): views of the tensors above.
+    public var sourceTable: WeightMatrix
+    public var targetTable: WeightMatrix
     public var outputProjection: WeightMatrix
+    /// LayerNorms over the encoder's and decoder's input embeddings (`embeddingNorm`).
+    public var encoderEmbeddingNorm: NormWeights?
+    public var decoderEmbeddingNorm: NormWeights?
     /// b [V], with `outputBias` (Marian's models); nil otherwise.
     public var outputBias: Tensor?
     public var encoder: [EncoderLayerWeights]
@@ -57,6 +69,7 @@ public struct TransformerWeights {
     /// (name, shape) of every tensor, in storage order.
     public static func layout(_ c: TransformerConfig) -> [(name: String, shape: [Int])] {
         var out: [(String, [Int])] = [("embed_tokens.weight", [c.vocabularySize, c.dModel])]
+        if !c.sharedEmbeddings { out.append(("encoder.embed_tokens.weight", [c.sourceVocabulary, c.dModel])) }
         func linear(_ prefix: String, _ outFeatures: Int, _ inFeatures: Int) {
             out.append((prefix + ".weight", [outFeatures, inFeatures]))
             out.append((prefix + ".bias", [outFeatures]))
@@ -68,6 +81,7 @@ public struct TransformerWeights {
         func attention(_ prefix: String) {
             for p in ["q_proj", "k_proj", "v_proj", "out_proj"] { linear(prefix + "." + p, c.dModel, c.dModel) }
         }
+        if c.embeddingNorm { norm("encoder.layernorm_embedding") }
         for i in 0..<c.encoderLayers {
             let p = "encoder.layers.\(i)"
             attention(p + ".self_attn")
@@ -77,6 +91,7 @@ public struct TransformerWeights {
             norm(p + ".final_layer_norm")
         }
         if c.preNorm { norm("encoder.layer_norm") }
+        if c.embeddingNorm { norm("decoder.layernorm_embedding") }
         for i in 0..<c.decoderLayers {
             let p = "decoder.layers.\(i)"
             attention(p + ".self_attn")
@@ -88,6 +103,7 @@ public struct TransformerWeights {
             norm(p + ".final_layer_norm")
         }
         if c.preNorm { norm("decoder.layer_norm") }
+        if !c.tiedOutput { out.append(("output_projection.weight", [c.vocabularySize, c.dModel])) }
         if c.outputBias { out.append(("output_projection.bias", [c.vocabularySize])) }
         return out
     }
@@ -102,8 +118,12 @@ public struct TransformerWeights {
         func attention(_ p: String) -> AttentionWeights {
             AttentionWeights(q: linear(p + ".q_proj"), k: linear(p + ".k_proj"), v: linear(p + ".v_proj"), out: linear(p + ".out_proj"))
         }
-        embedding = t("embed_tokens.weight")
-        outputProjection = matrix("embed_tokens.weight")
+        let (source, output) = (c.sharedEmbeddings ? "embed_tokens.weight" : "encoder.embed_tokens.weight",
+                                c.tiedOutput ? "embed_tokens.weight" : "output_projection.weight")
+        (embedding, sourceEmbedding, outputWeight) = (t("embed_tokens.weight"), t(source), t(output))
+        (targetTable, sourceTable, outputProjection) = (matrix("embed_tokens.weight"), matrix(source), matrix(output))
+        encoderEmbeddingNorm = c.embeddingNorm ? norm("encoder.layernorm_embedding") : nil
+        decoderEmbeddingNorm = c.embeddingNorm ? norm("decoder.layernorm_embedding") : nil
         outputBias = c.outputBias ? t("output_projection.bias") : nil
         encoder = (0..<c.encoderLayers).map { i in
             let p = "encoder.layers.\(i)"

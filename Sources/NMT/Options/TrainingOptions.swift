@@ -81,14 +81,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         public var architecture: TransformerConfig.Preset? { TransformerConfig.Preset(rawValue: rawValue) }
     }
 
-    /// What `freeze` can hold still: the shared embedding (and so the output projection's
-    /// weights), the encoder's layers, the decoder's layers.
+    /// What `freeze` can hold still: the embeddings and the output projection's weights, the
+    /// encoder (its layers, and its own embedding if it has one), the decoder's layers.
     public enum FrozenPart: String, CaseIterable, Codable, Sendable {
         case embeddings, encoder, decoder
         /// Whether parameter `name` belongs to this part.
         public func contains(_ name: String) -> Bool {
             switch self {
-            case .embeddings: return name == "embed_tokens.weight"
+            case .embeddings: return name.hasSuffix("embed_tokens.weight") || name == "output_projection.weight"
             case .encoder: return name.hasPrefix("encoder.")
             case .decoder: return name.hasPrefix("decoder.")
             }

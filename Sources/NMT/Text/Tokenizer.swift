@@ -10,8 +10,11 @@
 
 /// Segments text into a model's token ids and back.
 public protocol Tokenizer: AnyObject, Sendable {
-    /// Token strings by id, the specials first.
+    /// Token strings by id, the specials first: the target side's (the output's), and the
+    /// source side's too unless `sourceVocabulary` differs.
     var vocabulary: Vocabulary { get }
+    /// The source side's tokens (a separate source vocabulary; by default `vocabulary`).
+    var sourceVocabulary: Vocabulary { get }
     /// Which implementation this is (a model file names it).
     var kind: TokenizerKind { get }
     /// Everything needed to rebuild the tokenizer exactly (`TokenizerKind.tokenizer(data:source:)`):
@@ -25,6 +28,12 @@ public protocol Tokenizer: AnyObject, Sendable {
     /// The text of a line as `nmt bpe apply` segmented it (`nmt bpe decode`), or an error naming
     /// the piece that no segmentation produces.
     func decode(segmented line: String) -> Result<String, NMTError>
+}
+
+extension Tokenizer {
+    public var sourceVocabulary: Vocabulary { vocabulary }
+    /// Whether the two sides have vocabularies of their own.
+    public var hasSeparateVocabularies: Bool { sourceVocabulary != vocabulary }
 }
 
 /// Which side of a translation pair a text is.

@@ -1,7 +1,8 @@
 // `nmt import marian`: tiny Transformers trained by Marian itself (Fixtures/marian, made by
 // scripts/check/make-marian-fixtures with pymarian 1.12.42) compute in nmt what Marian's training
-// graph computes (post- and pre-norm), the post-norm one translates exactly as Marian's decoder
-// did — 1-best and n-best lists with their scores — and hostile archives are one-line errors.
+// graph computes (post- and pre-norm; tied-all, decoder-only tied and untied embeddings; joint and
+// separate vocabularies; an embedding LayerNorm), the post-norm ones translate exactly as Marian's
+// decoder did — 1-best and n-best lists with their scores — and hostile archives are one-line errors.
 
 import Foundation
 import Testing
@@ -24,7 +25,7 @@ import Testing
         return Translator(model: imported.model, tokenizer: imported.tokenizer, options: options)
     }
 
-    @Test(arguments: ["post-norm", "pre-norm"])
+    @Test(arguments: ["post-norm", "pre-norm", "separate-spm"])
     func anImportedModelsCrossEntropyIsMariansTrainingGraphs(architecture: String) throws {
         let model = fixturePath("marian/" + architecture)
         let expected = Double(try readLines(path: model + "/expected-cross-entropy")[0])!
@@ -33,22 +34,26 @@ import Testing
         #expect(abs(crossEntropy - expected) < 2e-5, "\(architecture): nmt \(crossEntropy), Marian \(expected)")
     }
 
-    @Test func anImportedModelTranslatesAsMariansDecoder() throws {
-        let lines = try readLines(path: testPairs + ".en"), expected = try readLines(path: fixture + "/expected.es")
-        let ours = try importedTranslator().translate(lines).map(\.text)
+    @Test(arguments: ["post-norm", "separate-spm"])
+    func anImportedModelTranslatesAsMariansDecoder(variant: String) throws {
+        let model = fixturePath("marian/" + variant)
+        let lines = try readLines(path: testPairs + ".en"), expected = try readLines(path: model + "/expected.es")
+        let ours = try importedTranslator(model).translate(lines).map(\.text)
         let differing = zip(ours, expected).enumerated().filter { $0.element.0 != $0.element.1 }
         #expect(differing.isEmpty, "\(differing.count) of \(lines.count) differ; first: \(differing.first.map { "\($0.element.0) vs \($0.element.1)" } ?? "")")
     }
 
-    @Test func nBestListsAndScoresAreMariansWithin1e4() throws {
+    @Test(arguments: ["post-norm", "separate-spm"])
+    func nBestListsAndScoresAreMariansWithin1e4(variant: String) throws {
+        let model = fixturePath("marian/" + variant)
         let lines = try readLines(path: testPairs + ".en")
         // Marian: "INDEX ||| text ||| F0= logp ||| normalized score", beam-size entries per line.
         var expected = [[(text: String, score: Double)]](repeating: [], count: lines.count)
-        for line in try readLines(path: fixture + "/expected.nbest") {
+        for line in try readLines(path: model + "/expected.nbest") {
             let fields = line.components(separatedBy: " ||| ")
             expected[Int(fields[0])!].append((fields[1], Double(fields[3])!))
         }
-        let ours = try importedTranslator(nbest: 4).translate(lines)
+        let ours = try importedTranslator(model, nbest: 4).translate(lines)
         var problems: [String] = []
         for (i, translation) in ours.enumerated() {
             let got = translation.candidates.map { ($0.text, $0.score) }
@@ -83,6 +88,34 @@ import Testing
         let differing = zip(ours, expected).enumerated().filter { $0.element.0 != $0.element.1 }
         #expect(ours.count == expected.count && differing.isEmpty,
                 "\(differing.count) of \(lines.count) differ; first: \(differing.first.map { "\($0.element.0) vs \($0.element.1)" } ?? t.stderr)")
+    }
+
+    @Test func aModelWithAVocabularyPerSideAndNoTiedEmbeddingsTranslatesAsMariansDecoder() throws {
+        let dir = try TemporaryDirectory()
+        let model = dir.path("untied.safetensors")
+        let r = try runNMT(["import", "marian", fixturePath("marian/untied-yml"), "-o", model])
+        #expect(r.status == 0, "\(r.stderr)")
+        let loaded = try ModelFile.load(model)
+        let c = loaded.model.config
+        #expect(!c.sharedEmbeddings && !c.tiedOutput && c.sourceVocabulary != c.vocabularySize && loaded.tokenizer.hasSeparateVocabularies)
+        let lines = try readLines(path: testPairs + ".en"), expected = try readLines(path: fixturePath("marian/untied-yml/expected.es"))
+        let t = try runNMT(["translate", "-m", model, "--threads", "2"], stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
+        let ours = t.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        let differing = zip(ours, expected).enumerated().filter { $0.element.0 != $0.element.1 }
+        #expect(ours.count == expected.count && differing.isEmpty,
+                "\(differing.count) of \(lines.count) differ; first: \(differing.first.map { "\($0.element.0) vs \($0.element.1)" } ?? t.stderr)")
+    }
+
+    @Test func tyingTheEmbeddingsOfTwoDifferentVocabulariesIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: fixture + "/model.npz", toPath: dir.path("model.npz"))  // tied-embeddings-all
+        for name in ["source.spm", "target.spm"] {
+            try FileManager.default.copyItem(atPath: fixturePath("marian/separate-spm/" + name), toPath: dir.path(name))
+        }
+        _ = try dir.write("decoder.yml", "relative-paths: true\nmodels:\n  - model.npz\nvocabs:\n  - source.spm\n  - target.spm\n")
+        do { _ = try MarianImport.load(dir.path("decoder.yml")); Issue.record("imported") } catch let e as NMTError {
+            #expect(e.message.contains("tied-embeddings-all ties the embeddings of two different vocabularies"), "\(e.message)")
+        }
     }
 
     @Test func sourceAndTargetSPMOptionsNameTheSegmentationOfAYMLVocabulary() throws {

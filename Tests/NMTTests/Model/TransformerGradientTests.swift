@@ -108,4 +108,16 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
         let failures = try check(tinyConfig(preNorm: true, activation: .gelu, dropout: 0.2), seed: 3)
         #expect(failures.isEmpty, "\(failures)")
     }
+
+    /// Marian's variants: a source embedding of its own (another vocabulary size), an output
+    /// projection of its own, LayerNorm over the embeddings after their dropout.
+    @Test func separateEmbeddingsUntiedOutputAndEmbeddingNormGradientsMatchFiniteDifferences() throws {
+        var config = tinyConfig(preNorm: false, activation: .gelu, dropout: 0.2)
+        config.sharedEmbeddings = false
+        config.sourceVocabularySize = 16
+        config.tiedOutput = false
+        config.embeddingNorm = true
+        let failures = try check(config, seed: 6)
+        #expect(failures.isEmpty, "\(failures)")
+    }
 }

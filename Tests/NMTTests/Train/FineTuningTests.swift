@@ -7,10 +7,10 @@ import Testing
 @testable import NMT
 
 @Suite struct FineTuningTests {
-    /// The Marian fixture in OPUS-MT's layout, imported into `dir`.
-    func importedModel(_ dir: TemporaryDirectory) throws -> String {
-        let path = dir.path("opus.safetensors")
-        let imported = try MarianImport.load(fixturePath("marian/opus-mt"))
+    /// A Marian fixture (default: OPUS-MT's layout), imported into `dir`.
+    func importedModel(_ dir: TemporaryDirectory, fixture: String = "opus-mt") throws -> String {
+        let path = dir.path(fixture + ".safetensors")
+        let imported = try MarianImport.load(fixturePath("marian/" + fixture))
         let defaults = String(decoding: try JSONEncoder().encode(imported.defaults), as: UTF8.self)
         try ModelFile.save(imported.model, tokenizer: imported.tokenizer, step: 0, to: path, extraMetadata: [TranslationDefaults.metadataKey: defaults])
         return path
@@ -32,9 +32,10 @@ import Testing
         return o.resolved()
     }
 
-    @Test func aFineTunedModelKeepsItsArchitectureTokenizerAndTranslationDefaultsAndLearns() throws {
+    @Test(arguments: ["opus-mt", "separate-spm"])
+    func aFineTunedModelKeepsItsArchitectureTokenizerAndTranslationDefaultsAndLearns(fixture: String) throws {
         let dir = try TemporaryDirectory()
-        let model = try importedModel(dir)
+        let model = try importedModel(dir, fixture: fixture)
         let trainer = Trainer(options: try fineTuning(dir, model: model, steps: 30), log: quietLog())
         _ = try trainer.run()
         let first = trainer.lossHistory.prefix(3).map(\.loss).reduce(0, +) / 3, last = trainer.lossHistory.suffix(3).map(\.loss).reduce(0, +) / 3
@@ -45,6 +46,7 @@ import Testing
         expectedConfig.dropout = tuned.model.config.dropout
         #expect(tuned.model.config == expectedConfig)
         #expect(tuned.tokenizer.data == original.tokenizer.data && tuned.translationDefaults == original.translationDefaults)
+        #expect(tuned.tokenizer.sourceVocabulary == original.tokenizer.sourceVocabulary)
         #expect(tuned.metadata["fine_tuned_from"] == model)
     }
 
