@@ -46,6 +46,7 @@ struct ScoreCommand: ParsableCommand {
             guard !ref.isEmpty else { throw NMTError("give at least one reference with --ref FILE") }
             try checkOption("--smooth-value", smoothValue, .closed(0, 1e6))
             let chosen = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard !chosen.isEmpty else { throw NMTError("--metrics is empty: give bleu, chrf or both") }
             for metric in chosen where metric != "bleu" && metric != "chrf" {
                 throw NMTError("unknown metric '\(metric)' (known: bleu, chrf)")
             }

@@ -5,8 +5,10 @@ Usage: python nmt_to_ctranslate2.py MODEL.safetensors OUT_DIR
 
 Builds the network with CTranslate2's spec API (TransformerSpec.from_config) and sets every
 variable from the safetensors tensors: fairseq names map 1:1, q/k/v are fused as CTranslate2
-expects, the shared embedding is the source and target embedding and the output projection, and
-the position table is nmt's own ([sin | cos], ω_i = 10000^(−i/(d/2−1)), positions from 0).
+expects, the embeddings and output projection are shared or separate as the config says (an
+imported Marian model's source embedding, output matrix and bias, embedding LayerNorm and swish
+included), and the position table is nmt's own ([sin | cos], ω_i = 10000^(−i/(d/2−1)), positions
+from 0). CTranslate2's LayerNorm has no ε option: models with ε ≠ its own differ in rounding.
 Run inside a virtualenv with ctranslate2, numpy and safetensors (bench-translate makes one).
 """
 import json, math, os, sys
@@ -33,11 +35,14 @@ def convert(model_path, out_dir):
         meta = f.metadata()
     config = json.loads(meta["config"])
     vocab = json.loads(meta["vocab"])
+    source_vocab = json.loads(meta.get("source_vocab", meta["vocab"]))
     w = load_file(model_path)
-    activation = {"relu": common_spec.Activation.RELU, "gelu": common_spec.Activation.GELU}[config["activation"]]
+    activation = {"relu": common_spec.Activation.RELU, "gelu": common_spec.Activation.GELU,
+                  "swish": common_spec.Activation.SWISH}[config["activation"]]
+    embedding_norm = config.get("embeddingNorm", False)
     spec = transformer_spec.TransformerSpec.from_config(
         (config["encoderLayers"], config["decoderLayers"]), config["heads"],
-        pre_norm=config["preNorm"], activation=activation)
+        pre_norm=config["preNorm"], activation=activation, layernorm_embedding=embedding_norm)
 
     def linear(s, name):
         s.weight = w[name + ".weight"]
@@ -66,7 +71,9 @@ def convert(model_path, out_dir):
     scale = math.sqrt(config["dModel"])
 
     enc = spec.encoder
-    enc.embeddings[0].weight = embedding
+    enc.embeddings[0].weight = w.get("encoder.embed_tokens.weight", embedding)
+    if embedding_norm:
+        norm(enc.layernorm_embedding, "encoder.layernorm_embedding")
     enc.scale_embeddings = scale
     enc.position_encodings.encodings = positions
     for i, layer in enumerate(enc.layer):
@@ -80,7 +87,11 @@ def convert(model_path, out_dir):
     dec.embeddings.weight = embedding
     dec.scale_embeddings = scale
     dec.position_encodings.encodings = positions
-    dec.projection.weight = embedding
+    dec.projection.weight = w.get("output_projection.weight", embedding)
+    if "output_projection.bias" in w:
+        dec.projection.bias = w["output_projection.bias"]
+    if embedding_norm:
+        norm(dec.layernorm_embedding, "decoder.layernorm_embedding")
     for i, layer in enumerate(dec.layer):
         p = f"decoder.layers.{i}"
         self_attention(layer, p)
@@ -93,9 +104,9 @@ def convert(model_path, out_dir):
         norm(dec.layer_norm, "decoder.layer_norm")
 
     # nmt: source ends with </s>, decoder input starts with <s>; CTranslate2 pads with id 0.
-    tokens = ["<blank>" if t == "<pad>" else t for t in vocab]
-    spec.register_source_vocabulary(tokens)
-    spec.register_target_vocabulary(tokens)
+    blank = lambda tokens: ["<blank>" if t == "<pad>" else t for t in tokens]
+    spec.register_source_vocabulary(blank(source_vocab))
+    spec.register_target_vocabulary(blank(vocab))
     spec.config.bos_token = "<s>"
     spec.config.eos_token = "</s>"
     spec.config.unk_token = "<unk>"

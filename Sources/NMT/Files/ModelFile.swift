@@ -85,7 +85,7 @@ public enum ModelFile {
         guard let configText = m["config"], let config = try? JSONDecoder().decode(TransformerConfig.self, from: Data(configText.utf8)) else {
             throw fail("metadata 'config' is missing or not a valid config")
         }
-        guard let stepText = m["step"], let step = Int(stepText) else { throw fail("metadata 'step' is missing or not a number") }
+        guard let stepText = m["step"], let step = Int(stepText), step >= 0 else { throw fail("metadata 'step' is missing or not a number ≥ 0") }
         guard let kind = m["tokenizer"].map(TokenizerKind.init(rawValue:)) ?? .nmtBPE else {
             throw fail("metadata 'tokenizer' is '\(m["tokenizer"]!)', expected one of \(TokenizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }

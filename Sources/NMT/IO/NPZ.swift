@@ -18,6 +18,7 @@ public struct NPZFile {
     private let bytes: [UInt8]
 
     public init(path: String) throws {
+        try requireRegularFile(path)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw NMTError("cannot read \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied or not a file" : "No such file or directory")")
         }

@@ -47,6 +47,7 @@ public final class SafeTensorsFile {
     /// Opens `path` and reads and validates its header.
     public init(path: String) throws {
         self.path = path
+        try requireRegularFile(path)
         let fd = open(path, O_RDONLY)
         if fd < 0 { throw NMTError("cannot open \(path): \(String(cString: strerror(errno)))") }
         do {

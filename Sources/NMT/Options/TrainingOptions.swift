@@ -212,6 +212,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         guard !requireData || (!trainSource.isEmpty && !trainTarget.isEmpty) else {
             throw NMTError("give the training data with --train PREFIX --src L1 --tgt L2, or \(flag(.trainSource)) FILE \(flag(.trainTarget)) FILE")
         }
+        guard !outputDirectory.isEmpty else { throw NMTError("\(flag(.outputDirectory)) is empty: give the run's directory") }
         guard (validSource == nil) == (validTarget == nil) else { throw NMTError("\(flag(validSource == nil ? .validSource : .validTarget)) is missing: validation needs both sides") }
         let many = 1e9, positions = Double(TransformerConfig.maxPositionsLimit)
         try checkOption(flag(.bpeMerges), bpeMerges, .closed(1, 1e7))
@@ -238,7 +239,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         var check = config
         check.vocabularySize = 100
         try check.validate()
-        for (key, value) in [(CodingKeys.updateFrequency, updateFrequency), (.keepLast, keepLast), (.validEvery, validEvery), (.logEvery, logEvery),
+        try checkOption(flag(.updateFrequency), updateFrequency, .closed(1, 4096))
+        for (key, value) in [(CodingKeys.keepLast, keepLast), (.validEvery, validEvery), (.logEvery, logEvery),
                              (.saveEvery, saveEvery), (.validMaxSentences, validMaxSentences), (.patience, patience)] {
             try checkOption(flag(key), value, .closed(1, many))
         }
