@@ -152,6 +152,12 @@ public final class SafeTensorsFile {
             }
             tensors[name] = .init(dtype: dtype, shape: shape, begin: begin, end: end)
         }
+        // The metadata's text again, by JSONDecoder: JSONSerialization (swift-corelibs-foundation)
+        // drops a U+FEFF that follows an escape sequence in a string — a BPE character line of
+        // the codes ("\"<U+FEFF>\"") would lose its character.
+        if !metadata.isEmpty, let exact = try? JSONDecoder().decode(MetadataSection.self, from: Data(headerBytes)).metadata {
+            metadata = exact
+        }
         let sorted = tensors.sorted { $0.value.begin < $1.value.begin }
         for (a, b) in zip(sorted, sorted.dropFirst()) where b.value.begin < a.value.end {
             throw fail("tensors '\(a.key)' and '\(b.key)' overlap")
@@ -204,4 +210,10 @@ public enum SafeTensors {
                              metadata: [String: String]) throws {
         try write(path: path, tensors: tensors.map { Tensor(name: $0.name, shape: $0.shape, floats: $0.data) }, metadata: metadata)
     }
+}
+
+/// The `__metadata__` object of a header, read by JSONDecoder.
+private struct MetadataSection: Decodable {
+    var metadata: [String: String]
+    enum CodingKeys: String, CodingKey { case metadata = "__metadata__" }
 }

@@ -67,4 +67,26 @@ func safetensorsFile(_ dir: TemporaryDirectory, header: String, dataBytes: Int) 
         try back.withUnsafeMutableBytes { try file.read("q", into: $0.baseAddress!) }
         #expect(back == q)
     }
+
+    /// Metadata text round-trips every Unicode scalar: a sample of every plane, and the BOM-like,
+    /// format, separator and combining characters — each alone, after an escaped character (where
+    /// JSONSerialization loses U+FEFF) and at the start of a value.
+    @Test func metadataTextRoundTripsEveryUnicodeScalar() throws {
+        var scalars: [Unicode.Scalar] = [0xFEFF, 0xFFFE, 0xFFFF, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2028, 0x2029, 0x2060, 0x00AD, 0x0300,
+                                         0x0301, 0x034F, 0x180E, 0x3000, 0x0085, 0x00A0, 0x0000, 0x0009, 0x000A, 0x000D, 0x001F, 0x007F,
+                                         0x1F600, 0xE0001, 0x10FFFF].compactMap(Unicode.Scalar.init)
+        for value in stride(from: 0, through: 0x10FFFF, by: 251) { if let u = Unicode.Scalar(value) { scalars.append(u) } }
+        var metadata: [String: String] = [:]
+        for (i, u) in scalars.enumerated() {
+            let c = String(u)
+            metadata["k\(i)"] = c + "\"" + c + "\n" + c + "\\" + c + " [\"" + c + "\"]"
+        }
+        let dir = try TemporaryDirectory()
+        let path = dir.path("text.safetensors")
+        let one: [Float] = [1]
+        try one.withUnsafeBufferPointer { try SafeTensors.write(path: path, tensors: [("t", [1], $0.baseAddress!)], metadata: metadata) }
+        let back = try SafeTensorsFile(path: path).header.metadata
+        let lost = metadata.filter { key, value in back[key].map { Array($0.unicodeScalars) } != Array(value.unicodeScalars) }
+        #expect(lost.isEmpty, "\(lost.count) values changed, e.g. \(lost.first.map { Array($0.value.unicodeScalars).map { String($0.value, radix: 16) } } ?? [])")
+    }
 }
