@@ -20,9 +20,9 @@ func printError(_ message: String) {
 }
 
 /// Lines of `path`, or of standard input when `path` is nil or "-".
-func readInputLines(_ path: String?) throws -> [String] {
-    if let path, path != "-" { return try readLines(path: path) }
-    return try LineReader.standardInput().readAllStrings()
+func readInputLines(_ path: String?, keepsByteOrderMark: Bool = false) throws -> [String] {
+    if let path, path != "-" { return try readLines(path: path, keepsByteOrderMark: keepsByteOrderMark) }
+    return try LineReader.standardInput(keepsByteOrderMark: keepsByteOrderMark).readAllStrings()
 }
 
 /// `--threads N` (nil: every core), checked as every numeric option is.

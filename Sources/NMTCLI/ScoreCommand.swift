@@ -50,11 +50,12 @@ struct ScoreCommand: ParsableCommand {
             for metric in chosen where metric != "bleu" && metric != "chrf" {
                 throw NMTError("unknown metric '\(metric)' (known: bleu, chrf)")
             }
-            let hyps = try readInputLines(hypotheses)
+            // sacreBLEU reads with Python's utf-8 codec, which keeps a byte order mark as U+FEFF.
+            let hyps = try readInputLines(hypotheses, keepsByteOrderMark: true)
             let hypName = hypotheses ?? "<stdin>"
             var references: [[String]] = []
             for path in ref {
-                let lines = try readLines(path: path)
+                let lines = try readLines(path: path, keepsByteOrderMark: true)
                 if lines.count != hyps.count {
                     throw NMTError("\(hypName) has \(hyps.count) lines but reference \(path) has \(lines.count)")
                 }

@@ -3,6 +3,10 @@
 // Lines end at "\n". A "\r" just before it — a Windows (CRLF) line end — is dropped, as Python's
 // universal newlines (and so sacreBLEU and subword-nmt on stdin) do; any other "\r" is text. A
 // final line without "\n" still counts. `keepCarriageReturns` reads lines byte for byte instead.
+// A UTF-8 byte order mark (EF BB BF) at the start of the input is dropped — text from editors that
+// write one reads as the same text without (training and validation text, codes, configs,
+// translate input) — unless `keepsByteOrderMark` (`nmt score`, which reads as sacreBLEU does:
+// Python's utf-8 codec keeps it as U+FEFF, part of the first word; and raw bytes).
 // Reads in 1 MiB chunks, so a multi-GB file is never held whole; a single line longer than the
 // buffer grows it (up to `maximumLineLength`). On a pipe, `read` returns what is available, so lines
 // are delivered as soon as they arrive.
@@ -18,13 +22,14 @@ public final class LineReader {
     private var start = 0, end = 0
     private var atEOF = false
     private let keepCarriageReturns: Bool
+    private let keepsByteOrderMark: Bool
     /// 1-based number of the line most recently returned.
     public private(set) var lineNumber = 0
     /// True once the input's last line has been returned and it had no "\n".
     public private(set) var endedWithoutNewline = false
 
     /// Opens `path` for reading; throws a one-line error naming it if it cannot.
-    public convenience init(path: String, keepCarriageReturns: Bool = false) throws {
+    public convenience init(path: String, keepCarriageReturns: Bool = false, keepsByteOrderMark: Bool = false) throws {
         let fd = open(path, O_RDONLY)
         if fd < 0 {
             throw NMTError("cannot open \(path): \(String(cString: strerror(errno)))")
@@ -34,19 +39,29 @@ public final class LineReader {
             close(fd)
             throw NMTError("cannot read \(path): it is a directory")
         }
-        self.init(fileDescriptor: fd, name: path, ownsDescriptor: true, keepCarriageReturns: keepCarriageReturns)
+        self.init(fileDescriptor: fd, name: path, ownsDescriptor: true, keepCarriageReturns: keepCarriageReturns, keepsByteOrderMark: keepsByteOrderMark)
     }
 
-    public init(fileDescriptor: Int32, name: String, ownsDescriptor: Bool = false, keepCarriageReturns: Bool = false) {
+    public init(fileDescriptor: Int32, name: String, ownsDescriptor: Bool = false, keepCarriageReturns: Bool = false,
+                keepsByteOrderMark: Bool = false) {
         self.fd = fileDescriptor
         self.keepCarriageReturns = keepCarriageReturns
+        self.keepsByteOrderMark = keepsByteOrderMark
         self.name = name
         self.ownsDescriptor = ownsDescriptor
         capacity = 1 << 20
         buffer = .allocate(capacity: capacity)
     }
 
-    public static func standardInput() -> LineReader { LineReader(fileDescriptor: 0, name: "<stdin>") }
+    public static func standardInput(keepsByteOrderMark: Bool = false) -> LineReader {
+        LineReader(fileDescriptor: 0, name: "<stdin>", keepsByteOrderMark: keepsByteOrderMark)
+    }
+
+    /// `line` without a leading byte order mark when it is the input's first line (see above).
+    private func withoutByteOrderMark(_ line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard !keepsByteOrderMark, lineNumber == 0, line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF else { return line }
+        return UnsafeBufferPointer(rebasing: line[3...])
+    }
 
     deinit {
         buffer.deallocate()
@@ -66,14 +81,14 @@ public final class LineReader {
             if start < end, let newline = memchr(buffer + start, 0x0A, end - start) {
                 let position = UnsafeMutablePointer<UInt8>(newline.assumingMemoryBound(to: UInt8.self)) - buffer
                 let crlf = !keepCarriageReturns && position > start && buffer[position - 1] == 0x0D
-                let line = UnsafeBufferPointer(start: buffer + start, count: position - start - (crlf ? 1 : 0))
+                let line = withoutByteOrderMark(UnsafeBufferPointer(start: buffer + start, count: position - start - (crlf ? 1 : 0)))
                 start = position + 1
                 lineNumber += 1
                 return try body(line)
             }
             if atEOF {
                 if start < end {
-                    let line = UnsafeBufferPointer(start: buffer + start, count: end - start)
+                    let line = withoutByteOrderMark(UnsafeBufferPointer(start: buffer + start, count: end - start))
                     start = end
                     lineNumber += 1
                     endedWithoutNewline = true
@@ -143,8 +158,8 @@ public final class LineReader {
 }
 
 /// All lines of a small UTF-8 text file; errors name the file (and line for bad UTF-8).
-public func readLines(path: String) throws -> [String] {
-    try LineReader(path: path).readAllStrings()
+public func readLines(path: String, keepsByteOrderMark: Bool = false) throws -> [String] {
+    try LineReader(path: path, keepsByteOrderMark: keepsByteOrderMark).readAllStrings()
 }
 
 /// A whole small UTF-8 file, byte for byte (line ends included), validated like `readLines`.
@@ -158,9 +173,9 @@ public func readTextFile(path: String) throws -> String {
     return text
 }
 
-/// The bytes of a file (or a pipe), read once.
+/// The bytes of a file (or a pipe), read once, all of them.
 public func readFileBytes(path: String) throws -> [UInt8] {
-    let reader = try LineReader(path: path, keepCarriageReturns: true)
+    let reader = try LineReader(path: path, keepCarriageReturns: true, keepsByteOrderMark: true)
     var bytes: [UInt8] = []
     while try reader.nextLine({ bytes.append(contentsOf: $0) }) != nil {
         if !reader.endedWithoutNewline { bytes.append(0x0A) }

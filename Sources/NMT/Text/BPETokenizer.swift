@@ -187,9 +187,11 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public func ids(pieces line: String) -> Result<[Int32], NMTError> {
         if line.isEmpty { return .success([]) }
         var ids: [Int32] = []
-        for piece in line.split(separator: " ", omittingEmptySubsequences: false) {
-            guard let id = vocabulary.id(utf8: Array(piece.utf8)) else {
-                return .failure(NMTError("unknown piece '\(piece)'"))
+        // Split on the space byte, not on Characters: a space followed by a combining mark is
+        // one Character but two pieces.
+        for piece in line.utf8.split(separator: 0x20, omittingEmptySubsequences: false) {
+            guard let id = vocabulary.id(utf8: Array(piece)) else {
+                return .failure(NMTError("unknown piece '\(String(decoding: piece, as: UTF8.self))'"))
             }
             ids.append(id)
         }

@@ -195,7 +195,7 @@ public final class SentencePieceTokenizer: Tokenizer {
 
     /// `spm_decode --input_format=piece`: the target pieces of a line, separated by spaces.
     public func decode(segmented line: String) -> Result<String, NMTError> {
-        let pieces = line.split(separator: " ").map(String.init)
+        let pieces = line.utf8.split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }  // bytes: " ́" is one Character
         guard target.pieceList != nil else { return .success(target.sentencePiece.decode(pieces: pieces)) }
         return .success(Self.cleanUp(target.sentencePiece.decode(pieces: pieces)))
     }

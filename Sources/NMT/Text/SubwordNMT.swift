@@ -184,9 +184,22 @@ public enum SubwordNMT {
 
 extension SubwordNMT {
     /// Undoes subword-nmt segmentation: `sed -r 's/(@@ )|(@@ ?$)//g'`.
+    /// subword-nmt's `sed -r 's/(@@ )|(@@ ?$)//g'`, on bytes (a space followed by a combining
+    /// mark is one Character, but "@@ " before it is still a join).
     public static func decode(_ line: String) -> String {
-        var s = line.replacingOccurrences(of: separator + " ", with: "")
-        if s.hasSuffix(separator) { s.removeLast(separator.count) }
-        return s
+        let bytes = Array(line.utf8), marker = Array((separator + " ").utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == marker[0], i + marker.count <= bytes.count, Array(bytes[i..<i + marker.count]) == marker {
+                i += marker.count
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        if out.count >= 2 && out.suffix(2).elementsEqual(separator.utf8) { out.removeLast(2) }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -83,6 +83,7 @@ public func loadTokenizer(path: String) throws -> any Tokenizer {
     if bytes[0] == 0x0A && (path.hasSuffix(".spm") || path.hasSuffix(".model") || String(validating: bytes, as: UTF8.self) == nil) {
         return try SentencePieceTokenizer(try SentencePiece(try SentencePieceModel(bytes: bytes, source: path), source: path))
     }
-    let text = try decodeUTF8Text(bytes, file: path)
+    var text = try decodeUTF8Text(bytes, file: path)
+    if text.unicodeScalars.first == "\u{FEFF}" { text = String(text.unicodeScalars.dropFirst()) }  // a byte order mark (LineReader's rule)
     return try TokenizerKind.of(codesText: text).tokenizer(data: text, source: path)
 }

@@ -15,6 +15,21 @@ import Testing
         #expect(decoded.stdout == text)
     }
 
+    /// A space followed by a combining mark is one Swift Character; pieces are split on the byte.
+    @Test func wordsStartingWithCombiningMarksRoundTripInBothFormats() throws {
+        let dir = try TemporaryDirectory()
+        let text = "\u{301}\u{301}a b \u{301}c \u{20DD}\u{301} d\u{301}\n"
+        let corpus = try dir.write("corpus", String(repeating: text, count: 5) + "abc bcd\n")
+        let codes = dir.path("codes"), subwordCodes = dir.path("subword.codes")
+        #expect(try runNMT(["bpe", "learn", "--merges", "3", "-o", codes, corpus]).status == 0)
+        _ = try dir.write("subword.codes", "#version: 0.2\nb c\n")
+        for codes in [codes, subwordCodes] {
+            let applied = try runNMT(["bpe", "apply", "--codes", codes], stdin: Data(text.utf8))
+            let decoded = try runNMT(["bpe", "decode", "--codes", codes], stdin: Data(applied.stdout.utf8))
+            #expect(applied.status == 0 && decoded.status == 0 && decoded.stdout == text, "\(codes): \(applied.stdout) → \(decoded.stdout) \(decoded.stderr)")
+        }
+    }
+
     @Test func subwordNMTFormatJoinsPiecesWithSeparators() throws {
         let r = try runNMT(["bpe", "apply", "--codes", fixturePath("subword-nmt/bpe.ref"), fixturePath("subword-nmt/corpus.en")])
         let expected = try String(contentsOfFile: fixturePath("subword-nmt/corpus.bpe.ref.en"), encoding: .utf8)
