@@ -18,6 +18,12 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
     public var fingerprint: String
     /// The options the run was saved with (absent in files of nmt before 0.2).
     public var options: TrainingOptions?
+    /// The checksum of the weights saved beside this state (ParameterStore.checksum; absent in
+    /// older files): a resume refuses a model file from another step or run.
+    public var modelChecksum: String?
+    /// The input files as resolved absolute paths when saved, by option (train-src, …): a resume
+    /// from another working directory compares files, not spellings.
+    public var inputFiles: [String: String]?
 }
 
 public enum TrainingStateFile {

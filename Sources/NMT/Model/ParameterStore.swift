@@ -51,6 +51,16 @@ public final class ParameterStore: @unchecked Sendable {
 
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: values, count: count) }
 
+    /// FNV-1a (64 bits) of the values' bytes, in hex: which weights a training-state file belongs to.
+    public func checksum() -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let words = UnsafeRawPointer(values).assumingMemoryBound(to: UInt32.self)
+        for i in 0..<count {
+            hash = (hash ^ UInt64(words[i])) &* 0x0000_0100_0000_01B3
+        }
+        return String(hash, radix: 16)
+    }
+
     /// Number of weights (without alignment padding).
     public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
 }

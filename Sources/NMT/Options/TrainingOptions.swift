@@ -286,11 +286,45 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             defer { free(ra); free(rb) }
             return strcmp(ra, rb) == 0
         }
-        if sameFile(trainSource, saved.trainSource) { trainSource = saved.trainSource }
-        if sameFile(trainTarget, saved.trainTarget) { trainTarget = saved.trainTarget }
-        for keyPath in [\TrainingOptions.validSource, \.validTarget, \.bpeCodes] where sameFile(self[keyPath: keyPath], saved[keyPath: keyPath]) {
+        for (keyPath, _) in Self.inputFileOptions where sameFile(self[keyPath: keyPath], saved[keyPath: keyPath]) {
             self[keyPath: keyPath] = saved[keyPath: keyPath]
         }
+    }
+
+    /// Writes `ours`' spelling into every file option of these (saved) options whose file — as the
+    /// saved run recorded it, resolved (`recorded`, by option) — is the file ours names: a resume
+    /// from another working directory compares files, not spellings.
+    public mutating func takeSpelling(of ours: TrainingOptions, forFilesRecordedAs recorded: [String: String]) {
+        let current = ours.resolvedInputFiles
+        for (keyPath, key) in Self.inputFileOptions {
+            if let file = current[key.rawValue], recorded[key.rawValue] == file { self[keyPath: keyPath] = ours[keyPath: keyPath] }
+        }
+    }
+
+    /// The options that name input files.
+    static var inputFileOptions: [(WritableKeyPath<TrainingOptions, String?>, CodingKeys)] { [
+        (\.trainSourceOption, .trainSource), (\.trainTargetOption, .trainTarget), (\.validSource, .validSource), (\.validTarget, .validTarget),
+        (\.bpeCodes, .bpeCodes),
+    ] }
+
+    /// The input files as resolved absolute paths, by option (what a state file records).
+    public var resolvedInputFiles: [String: String] {
+        var out: [String: String] = [:]
+        for (keyPath, key) in Self.inputFileOptions {
+            guard let path = self[keyPath: keyPath], let r = realpath(path, nil) else { continue }
+            out[key.rawValue] = String(cString: r)
+            free(r)
+        }
+        return out
+    }
+
+    private var trainSourceOption: String? {
+        get { trainSource }
+        set { if let newValue { trainSource = newValue } }
+    }
+    private var trainTargetOption: String? {
+        get { trainTarget }
+        set { if let newValue { trainTarget = newValue } }
     }
 
     /// The first option among `keys` (in the order above) whose resolved value differs from

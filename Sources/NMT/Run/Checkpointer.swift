@@ -30,6 +30,8 @@ public struct Checkpointer {
         let numbered = path(String(progress.step))
         let state = TrainingStateFile.path(forCheckpoint: numbered)
         try ModelFile.save(model, tokenizer: tokenizer, step: progress.step, to: numbered, extraMetadata: metadata)
+        var progress = progress
+        progress.modelChecksum = model.parameters.checksum()
         try TrainingStateFile.save(progress, adam: adam, to: state)
         try replaceAtomically(link: numbered, as: last)
         try replaceAtomically(link: state, as: TrainingStateFile.path(forCheckpoint: last))

@@ -158,8 +158,18 @@ public final class Trainer {
                 guard FileManager.default.fileExists(atPath: statePath) else {
                     throw NMTError("\(resumeFrom) has no training-state file \(statePath); use \(flag(.resetOptimizer)) to fine-tune from it")
                 }
-                let saved = try TrainingStateFile.progress(statePath).options
-                if let saved { o.adoptSpelling(of: saved) }
+                let savedProgress = try TrainingStateFile.progress(statePath)
+                guard savedProgress.step == loaded.step, savedProgress.modelChecksum.map({ $0 == loaded.model.parameters.checksum() }) ?? true else {
+                    throw NMTError("\(resumeFrom) (step \(loaded.step)) and \(statePath) (step \(savedProgress.step)) are not from the same checkpoint"
+                                   + "\(savedProgress.step == loaded.step ? ": the weights differ from those the state was saved with" : ""); "
+                                   + "resume from a checkpoint with its own state file, or use \(flag(.resetOptimizer))")
+                }
+                var saved = savedProgress.options
+                if let inputFiles = savedProgress.inputFiles {
+                    saved?.takeSpelling(of: o, forFilesRecordedAs: inputFiles)  // the files it recorded, resolved, against ours
+                } else if let saved {
+                    o.adoptSpelling(of: saved)  // older state files: spellings resolved from here
+                }
                 try checkResumable(options: o, saved: saved, statePath: statePath)
             }
             carriedMetadata = ModelFile.userMetadata(loaded.metadata)
@@ -203,20 +213,27 @@ public final class Trainer {
 
         // Optimizer and where the run stands.
         let adam = Adam(count: model.parameters.count, beta1: o.adamBetas[0], beta2: o.adamBetas[1], epsilon: o.adamEpsilon, weightDecay: o.weightDecay)
-        let fingerprint = "train=\(o.trainSource)|\(o.trainTarget)|pairs=\(corpus.count)|max-tokens=\(o.maxTokens)|seed=\(o.seed)|update-freq=\(o.updateFrequency)"
+        // The data and batching a resume must keep; files as resolved paths (older state files: as spelled).
+        let inputFiles = o.resolvedInputFiles
+        func fingerprint(resolved: Bool) -> String {
+            let (source, target) = resolved ? (inputFiles["train-src"] ?? o.trainSource, inputFiles["train-tgt"] ?? o.trainTarget) : (o.trainSource, o.trainTarget)
+            return "train=\(source)|\(target)|pairs=\(corpus.count)|max-tokens=\(o.maxTokens)|seed=\(o.seed)|update-freq=\(o.updateFrequency)"
+        }
         var progress = TrainingProgress(dropoutRng: RandomGenerator(seed: o.seed &+ 1).state, bpeDropoutRng: RandomGenerator(seed: o.seed &+ 2).state,
-                                        fingerprint: fingerprint, options: o)
+                                        fingerprint: fingerprint(resolved: true), options: o)
+        progress.inputFiles = inputFiles
         if let resumeFrom {
             let statePath = TrainingStateFile.path(forCheckpoint: resumeFrom)
             if o.resetOptimizer {
                 log.say("fine-tuning from \(resumeFrom) (step \(resumedStep)) with a fresh optimizer")
                 log.event("resume", ["from": resumeFrom, "step": resumedStep, "reset_optimizer": true])
             } else {
+                let fresh = progress
                 progress = try TrainingStateFile.load(statePath, into: adam)
-                guard progress.fingerprint == fingerprint else {
+                guard progress.fingerprint == fingerprint(resolved: progress.inputFiles != nil) else {
                     throw NMTError("\(statePath) was saved with other data or batching options (\(progress.fingerprint)); use \(flag(.resetOptimizer)) to fine-tune instead")
                 }
-                progress.options = o
+                (progress.options, progress.inputFiles, progress.fingerprint) = (o, inputFiles, fresh.fingerprint)
                 log.say("resuming from \(resumeFrom) at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))")
                 log.event("resume", ["from": resumeFrom, "step": progress.step, "epoch": progress.epoch])
             }

@@ -136,6 +136,42 @@ func waitForUpdates(_ run: String, _ updates: Int, of process: Process) {
         #expect(r.status == 0 && r.stderr.contains("resuming from"), "\(r.stderr)")
         #expect(try ModelFile.load(run + "/checkpoint-last.safetensors").step == 4)
     }
+
+    @Test func aResumeFromAnotherWorkingDirectoryComparesTheFilesNotTheirSpelling() throws {
+        let dir = try TemporaryDirectory()
+        _ = try smallCorpus(dir, lines: 100)
+        let run = dir.path("run")
+        #expect(try runNMT(tinyTrainArguments(("small.en", "small.es"), out: run, steps: 2), in: dir.url).status == 0)
+        let name = dir.url.lastPathComponent
+        let r = try runNMT(tinyTrainArguments(("\(name)/small.en", "\(name)/small.es"), out: run, steps: 4), in: dir.url.deletingLastPathComponent())
+        #expect(r.status == 0 && r.stderr.contains("resuming from"), "\(r.stderr)")
+    }
+
+    @Test func aModelAndAStateFileFromDifferentCheckpointsAreRefusedNamingBoth() throws {
+        let dir = try TemporaryDirectory()
+        let corpus = try smallCorpus(dir, lines: 100)
+        let run = dir.path("run")
+        #expect(try runNMT(tinyTrainArguments(corpus, out: run, steps: 10)).status == 0)  // checkpoints 5 and 10
+        let (model5, model10) = (run + "/checkpoint-5.safetensors", run + "/checkpoint-10.safetensors")
+        let state10 = TrainingStateFile.path(forCheckpoint: model10)
+        try FileManager.default.removeItem(atPath: state10)
+        try FileManager.default.copyItem(atPath: TrainingStateFile.path(forCheckpoint: model5), toPath: state10)
+        let r = try runNMT(tinyTrainArguments(corpus, out: run, steps: 12) + ["--resume", model10])
+        #expect(r.status == 1 && r.stderr.contains("\(model10) (step 10) and \(state10) (step 5) are not from the same checkpoint"), "\(r.stderr)")
+    }
+
+    @Test func weightsReplacedUnderAStateFileAreRefused() throws {
+        let dir = try TemporaryDirectory()
+        let corpus = try smallCorpus(dir, lines: 100)
+        let (a, b) = (dir.path("a"), dir.path("b"))
+        #expect(try runNMT(tinyTrainArguments(corpus, out: a, steps: 5)).status == 0)
+        #expect(try runNMT(tinyTrainArguments(corpus, out: b, steps: 5) + ["--seed", "9"]).status == 0)
+        let model = a + "/checkpoint-5.safetensors"
+        try FileManager.default.removeItem(atPath: model)
+        try FileManager.default.copyItem(atPath: b + "/checkpoint-5.safetensors", toPath: model)
+        let r = try runNMT(tinyTrainArguments(corpus, out: a, steps: 8) + ["--resume", model])
+        #expect(r.status == 1 && r.stderr.contains("the weights differ from those the state was saved with"), "\(r.stderr)")
+    }
 }
 
 @Suite struct DivergenceTests {
