@@ -17,6 +17,9 @@ struct NMTCommand: ParsableCommand {
     /// status 1 — bad flags included (ArgumentParser's own message, without its usage block).
     static func main() {
         StandardStreams.prepare()
+        // SIGINT/SIGTERM/SIGHUP end a command at once, removing a temporary file it was writing
+        // (training replaces this with its own: finish the step and save).
+        StopSignal.installRemovingTemporaries()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -91,15 +91,17 @@ struct TrainCommand: ParsableCommand {
     /// The options: the defaults, then the --config file, then the flags given.
     func options() throws -> TrainingOptions {
         var o = try config.map { try ConfigFile.read($0) } ?? TrainingOptions()
-        func pair(_ prefix: String?, _ s: String?, _ t: String?, _ name: String) throws -> (String, String)? {
-            if let s, let t { return (s, t) }
+        // One side from the command line, the other from the config: the pair is both.
+        func pair(_ prefix: String?, _ s: String?, _ t: String?, _ name: String, configured: (String?, String?)) throws -> (String, String)? {
+            if let s = s ?? (t != nil ? configured.0 : nil), let t = t ?? (s != nil ? configured.1 : nil) { return (s, t) }
             if s != nil || t != nil { throw NMTError("--\(name)-src and --\(name)-tgt go together") }
             guard let prefix else { return nil }
             guard let src, let tgt else { throw NMTError("--\(name) PREFIX needs --src and --tgt language suffixes") }
             return ("\(prefix).\(src)", "\(prefix).\(tgt)")
         }
-        if let files = try pair(train, trainSrc, trainTgt, "train") { (o.trainSource, o.trainTarget) = files }
-        if let files = try pair(valid, validSrc, validTgt, "valid") { (o.validSource, o.validTarget) = (files.0, files.1) }
+        let configuredTrain = (o.trainSource.isEmpty ? nil : o.trainSource, o.trainTarget.isEmpty ? nil : o.trainTarget)
+        if let files = try pair(train, trainSrc, trainTgt, "train", configured: configuredTrain) { (o.trainSource, o.trainTarget) = files }
+        if let files = try pair(valid, validSrc, validTgt, "valid", configured: (o.validSource, o.validTarget)) { (o.validSource, o.validTarget) = (files.0, files.1) }
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainingOptions, T>) { if let value { o[keyPath: keyPath] = value } }
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainingOptions, T?>) { if let value { o[keyPath: keyPath] = value } }
         set(out, \.outputDirectory); set(bpe, \.bpeCodes); set(bpeMerges, \.bpeMerges); set(bpeDropout, \.bpeDropout)

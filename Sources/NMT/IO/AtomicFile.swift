@@ -3,9 +3,9 @@
 // file is replaced only by a complete new one.
 //
 // Temporary files are named ".NAME.tmp-PID-RANDOM" beside their destination. A write that fails
-// removes its own; one cut short by a second signal is removed by the signal handler
-// (`TemporaryFiles.removeInFlight`); one left by kill -9 or a power cut is recognised by its PID
-// no longer running and removed at the start of the next run in that directory.
+// removes its own; one cut short by a signal (training: a second one) is removed by the signal
+// handler (`TemporaryFiles.removeInFlight`); one left by kill -9 or a power cut is recognised by
+// its PID no longer running and removed by the next write into that directory.
 
 import Foundation
 
@@ -72,6 +72,8 @@ public func writeFileAtomically(_ path: String, _ write: (Int32) throws -> Void)
         return
     }
     let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    StopSignal.installRemovingTemporaries()
+    TemporaryFiles.removeStale(in: directory.isEmpty ? "." : directory)
     let temporary = TemporaryFiles.name(for: path)
     TemporaryFiles.setInFlight(temporary)
     defer { TemporaryFiles.setInFlight(nil) }

@@ -67,6 +67,15 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
     }
 
+    @Test func oneSideOfAPairFromTheCommandLineKeepsTheOtherFromTheConfig() throws {
+        let dir = try TemporaryDirectory()
+        let config = try dir.write("run.yaml", "train-src: a.en\ntrain-tgt: a.es\nvalid-src: v.en\nvalid-tgt: v.es\n")
+        let r = try runNMT(["train", "--config", config, "--train-tgt", "b.es", "--valid-src", "w.en", "--dump-config"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let printed = try ConfigFile.parse(r.stdout, path: "stdout")
+        #expect(printed.trainSource == "a.en" && printed.trainTarget == "b.es" && printed.validSource == "w.en" && printed.validTarget == "v.es")
+    }
+
     @Test func anUnknownConfigKeyIsAOneLineErrorWithFileAndLine() throws {
         let dir = try TemporaryDirectory()
         let config = try dir.write("run.yaml", "seed: 5\nwarmup: 10\n")
