@@ -144,12 +144,14 @@ public enum MarianImport {
         return nil
     }
 
-    /// The decoder.yml `path` names: itself, or the one file *decoder.yml in a directory.
+    /// The decoder.yml `path` names: itself, or in a directory its decoder.yml, else its one *decoder.yml.
     private static func decoderYML(_ path: String) throws -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw NMTError("cannot open \(path): No such file or directory") }
         guard isDirectory.boolValue else { return path }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix("decoder.yml") }.sorted()
+        // OPUS-MT's decoder.yml first: a directory Marian trained in also holds model.npz.decoder.yml.
+        if names.contains("decoder.yml") { return (path as NSString).appendingPathComponent("decoder.yml") }
         guard names.count == 1 else {
             throw NMTError("\(path): \(names.isEmpty ? "no" : "\(names.count)") *decoder.yml files; give the one to import")
         }

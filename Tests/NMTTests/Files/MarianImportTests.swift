@@ -106,6 +106,20 @@ import Testing
                 "\(differing.count) of \(lines.count) differ; first: \(differing.first.map { "\($0.element.0) vs \($0.element.1)" } ?? t.stderr)")
     }
 
+    @Test func aDirectoryWithDecoderYMLAndMarianTrainingsDecoderYMLImportsDecoderYML() throws {
+        let dir = try TemporaryDirectory()
+        for name in ["model.npz", "vocab.spm", "decoder.yml"] {
+            try FileManager.default.copyItem(atPath: fixture + "/" + name, toPath: dir.path(name))
+        }
+        _ = try dir.write("model.npz.decoder.yml", "models:\n  - missing.npz\nvocabs:\n  - vocab.spm\n  - vocab.spm\n")
+        #expect(try MarianImport.load(dir.url.path).defaults.beam == 4)
+        try FileManager.default.removeItem(atPath: dir.path("decoder.yml"))
+        _ = try dir.write("other.decoder.yml", "models: []\n")
+        do { _ = try MarianImport.load(dir.url.path); Issue.record("imported") } catch let e as NMTError {
+            #expect(e.message.contains("2 *decoder.yml files; give the one to import"), "\(e.message)")
+        }
+    }
+
     @Test func tyingTheEmbeddingsOfTwoDifferentVocabulariesIsRefused() throws {
         let dir = try TemporaryDirectory()
         try FileManager.default.copyItem(atPath: fixture + "/model.npz", toPath: dir.path("model.npz"))  // tied-embeddings-all
