@@ -28,7 +28,7 @@ public final class ParameterStore: @unchecked Sendable {
         count = offset
         // Zeroed pages straight from the system: a quantized model never touches its Float
         // matrices, so they cost no memory.
-        values = PageMemory.allocate(max(count, 1))
+        values = PageMemory.allocate(max(count, 1), for: "the model's \(count) parameters")
         index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
     }
 

@@ -271,10 +271,19 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         // Sizes no machine here could hold fail now, not as an allocation trap minutes later.
         var sized = config
         sized.vocabularySize = bpeMerges + 1500  // merges + characters + bytes and specials, at most about this
-        let needed = sized.trainingMemoryEstimate(maxTokens: maxTokens), available = Double(ProcessInfo.processInfo.physicalMemory)
+        let needed = sized.trainingMemoryEstimate(maxTokens: maxTokens)
+        var available = Double(ProcessInfo.processInfo.physicalMemory), whose = "this machine's"
+        // A limit on the address space (ulimit -v) counts too; it also holds the libraries'
+        // reservations (OpenBLAS's buffers, thread stacks), about 0.4 GB here.
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max,
+           Double(limit.rlim_cur) - 4e8 < available {
+            available = max(0, Double(limit.rlim_cur) - 4e8)
+            whose = "what the memory limit (ulimit -v \(String(format: "%.1f GB", Double(limit.rlim_cur) / 1e9))) leaves,"
+        }
         func gigabytes(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
         guard needed <= available else {
-            throw NMTError("the model (\(sized.parameterEstimate) parameters, \(flag(.dModel)) \(sized.dModel), \(flag(.ffnDim)) \(sized.ffnDim), \(sized.encoderLayers)+\(sized.decoderLayers) layers) with \(flag(.maxTokens)) \(maxTokens) needs about \(gigabytes(needed)) to train, more than this machine's \(gigabytes(available))")
+            throw NMTError("the model (\(sized.parameterEstimate) parameters, \(flag(.dModel)) \(sized.dModel), \(flag(.ffnDim)) \(sized.ffnDim), \(sized.encoderLayers)+\(sized.decoderLayers) layers) with \(flag(.maxTokens)) \(maxTokens) needs about \(gigabytes(needed)) to train, more than \(whose) \(gigabytes(available))")
         }
     }
 

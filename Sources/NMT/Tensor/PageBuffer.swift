@@ -12,12 +12,25 @@ public enum PageMemory {
     /// Floats in one page.
     public static var pageFloats: Int { pageSize / 4 }
 
-    /// `count` floats of zeroed memory, page-aligned.
-    public static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+    /// `count` floats of zeroed memory, page-aligned. When the system refuses (a memory limit,
+    /// `ulimit -v`), the process ends with `outOfMemory`'s one line, never a trap.
+    public static func allocate(_ count: Int, for what: String = "the model's working memory") -> UnsafeMutablePointer<Float> {
         guard let raw = mmap(nil, max(count, 1) * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
-            fatalError("cannot allocate \(count * 4) bytes: \(String(cString: strerror(errno)))")
+            outOfMemory(bytes: max(count, 1) * 4, for: what)
         }
         return raw.bindMemory(to: Float.self, capacity: count)
+    }
+
+    /// Ends the process for an allocation the system refused: "nmt: error: cannot allocate N MB
+    /// for WHAT" on stderr, the temporary file being written removed, exit status 1. (Memory that
+    /// is not there cannot be unwound into an error at every place that needs it; this ends the
+    /// run the way any other error does.)
+    public static func outOfMemory(bytes: Int, for what: String) -> Never {
+        let reason = String(cString: strerror(errno))
+        let megabytes = (Double(bytes) / 1_048_576).rounded(.up)
+        StandardStreams.writeError("nmt: error: cannot allocate \(Int(megabytes)) MB for \(what): \(reason) (a memory limit? see ulimit -v)\n")
+        TemporaryFiles.removeInFlight()
+        _exit(1)
     }
 
     public static func deallocate(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
