@@ -77,33 +77,31 @@ import Testing
         #expect(t.stdout == (try readLines(path: fixture + "/expected.es")).prefix(5).joined(separator: "\n") + "\n", "\(t.stderr)")
     }
 
-    @Test func anOPUSMTLayoutModelTranslatesAsMariansDecoderDecodedAsHuggingFacesTokenizer() throws {
-        let dir = try TemporaryDirectory()
-        let model = dir.path("opus.safetensors")
-        let r = try runNMT(["import", "marian", fixturePath("marian/opus-mt"), "-o", model])
+    /// Imports fixture `variant` with `nmt import marian`, translates the test lines with `nmt
+    /// translate` and expects the fixture's expected.es (Marian's output); returns the model file.
+    @discardableResult
+    func expectCommandLineTranslatesAsMarian(_ variant: String, in dir: TemporaryDirectory) throws -> String {
+        let model = dir.path(variant + ".safetensors")
+        let r = try runNMT(["import", "marian", fixturePath("marian/" + variant), "-o", model])
         #expect(r.status == 0, "\(r.stderr)")
-        let lines = try readLines(path: testPairs + ".en"), expected = try readLines(path: fixturePath("marian/opus-mt/expected.es"))
+        let lines = try readLines(path: testPairs + ".en"), expected = try readLines(path: fixturePath("marian/\(variant)/expected.es"))
         let t = try runNMT(["translate", "-m", model, "--threads", "2"], stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
         let ours = t.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         let differing = zip(ours, expected).enumerated().filter { $0.element.0 != $0.element.1 }
         #expect(ours.count == expected.count && differing.isEmpty,
-                "\(differing.count) of \(lines.count) differ; first: \(differing.first.map { "\($0.element.0) vs \($0.element.1)" } ?? t.stderr)")
+                "\(variant): \(differing.count) of \(lines.count) differ; first: \(differing.first.map { "\($0.element.0) vs \($0.element.1)" } ?? t.stderr)")
+        return model
+    }
+
+    @Test func anOPUSMTLayoutModelTranslatesAsMariansDecoderDecodedAsHuggingFacesTokenizer() throws {
+        try expectCommandLineTranslatesAsMarian("opus-mt", in: try TemporaryDirectory())
     }
 
     @Test func aModelWithAVocabularyPerSideAndNoTiedEmbeddingsTranslatesAsMariansDecoder() throws {
         let dir = try TemporaryDirectory()
-        let model = dir.path("untied.safetensors")
-        let r = try runNMT(["import", "marian", fixturePath("marian/untied-yml"), "-o", model])
-        #expect(r.status == 0, "\(r.stderr)")
-        let loaded = try ModelFile.load(model)
+        let loaded = try ModelFile.load(try expectCommandLineTranslatesAsMarian("untied-yml", in: dir))
         let c = loaded.model.config
         #expect(!c.sharedEmbeddings && !c.tiedOutput && c.sourceVocabulary != c.vocabularySize && loaded.tokenizer.hasSeparateVocabularies)
-        let lines = try readLines(path: testPairs + ".en"), expected = try readLines(path: fixturePath("marian/untied-yml/expected.es"))
-        let t = try runNMT(["translate", "-m", model, "--threads", "2"], stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
-        let ours = t.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
-        let differing = zip(ours, expected).enumerated().filter { $0.element.0 != $0.element.1 }
-        #expect(ours.count == expected.count && differing.isEmpty,
-                "\(differing.count) of \(lines.count) differ; first: \(differing.first.map { "\($0.element.0) vs \($0.element.1)" } ?? t.stderr)")
     }
 
     @Test func aDirectoryWithDecoderYMLAndMarianTrainingsDecoderYMLImportsDecoderYML() throws {
