@@ -9,13 +9,9 @@ import Yams
 public enum ConfigFile {
     /// Options read from the YAML text of `path` (what it leaves out keeps its default).
     public static func read(_ path: String) throws -> TrainingOptions {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw NMTError("cannot read \(path): \(FileManager.default.fileExists(atPath: path) ? "not readable UTF-8 text" : "No such file or directory")")
-        }
-        return try parse(text, path: path)
+        // A file, or a stream (`--config <(…)`); a directory, invalid UTF-8 or a size no config
+        // has are refused with the reason.
+        return try parse(try readTextFile(path: path, maximumBytes: 16 << 20, what: "config"), path: path)
     }
 
     /// Options from YAML `text` (named `path` in errors) over the defaults.

@@ -162,13 +162,18 @@ public func readLines(path: String, keepsByteOrderMark: Bool = false) throws -> 
     try LineReader(path: path, keepsByteOrderMark: keepsByteOrderMark).readAllStrings()
 }
 
-/// A whole small UTF-8 file, byte for byte (line ends included), validated like `readLines`.
-public func readTextFile(path: String) throws -> String {
+/// A whole small UTF-8 file, byte for byte (line ends included), validated like `readLines`;
+/// a pipe works too. `maximumBytes`: larger input is refused (with `what` the file is) before it
+/// is all read.
+public func readTextFile(path: String, maximumBytes: Int = .max, what: String = "file") throws -> String {
     let reader = try LineReader(path: path, keepCarriageReturns: true)
     var text = ""
     while let line = try reader.nextString() {
         text += line
         if !reader.endedWithoutNewline { text += "\n" }
+        if text.utf8.count > maximumBytes {
+            throw NMTError("\(path): larger than \(maximumBytes >> 20) MB, too large for a \(what)")
+        }
     }
     return text
 }

@@ -76,6 +76,21 @@ import Testing
         #expect(printed.trainSource == "a.en" && printed.trainTarget == "b.es" && printed.validSource == "w.en" && printed.validTarget == "v.es")
     }
 
+    @Test func aConfigFromAPipeIsReadAndADirectoryOrAHugeFileIsRefusedWithTheReason() throws {
+        let dir = try TemporaryDirectory()
+        let fifo = dir.path("config.fifo")
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let writer = Thread { try? "seed: 7\n".write(toFile: fifo, atomically: false, encoding: .utf8) }
+        writer.start()
+        let piped = try runNMT(["train", "--config", fifo, "--train-src", "a", "--train-tgt", "b", "--dump-config"])
+        #expect(piped.status == 0 && piped.stdout.contains("seed: 7"), "\(piped.stderr)")
+        let directory = try runNMT(["train", "--config", dir.url.path, "--dump-config"])
+        #expect(directory.status == 1 && directory.stderr == "nmt: error: cannot read \(dir.url.path): it is a directory\n", "\(directory.stderr)")
+        let huge = try dir.write("huge.yaml", String(repeating: "# a comment line that makes the file large\n", count: 400_000))
+        let large = try runNMT(["train", "--config", huge, "--dump-config"])
+        #expect(large.status == 1 && large.stderr.contains("larger than 16 MB, too large for a config"), "\(large.stderr)")
+    }
+
     @Test func anUnknownConfigKeyIsAOneLineErrorWithFileAndLine() throws {
         let dir = try TemporaryDirectory()
         let config = try dir.write("run.yaml", "seed: 5\nwarmup: 10\n")
