@@ -25,16 +25,24 @@ enum RunDirectory {
 
     /// Creates the directory (mkdir -p) and checks that a file can be written in it.
     static func create(_ directory: String) throws {
-        // mkdir -p, with the system's own reason when it fails.
+        // mkdir -p, with the system's own reason when it fails; what it created is removed again
+        // (deepest first) when it fails part way or the directory is not writable.
         var path = directory.hasPrefix("/") ? "" : "."
+        var created: [String] = []
+        func undo() { for p in created.reversed() { rmdir(p) } }
         for component in directory.split(separator: "/") {
             path += "/" + component
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw NMTError("cannot create output directory \(directory): \(String(cString: strerror(errno)))")
+            if mkdir(path, 0o755) == 0 {
+                created.append(path)
+            } else if errno != EEXIST {
+                let reason = String(cString: strerror(errno))
+                undo()
+                throw NMTError("cannot create output directory \(directory): \(reason)")
             }
         }
         let probe = directory + "/.write-test-\(getpid())"
         guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+            undo()
             throw NMTError("output directory \(directory) is not writable")
         }
         try? FileManager.default.removeItem(atPath: probe)

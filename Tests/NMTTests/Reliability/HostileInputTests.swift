@@ -56,4 +56,14 @@ import Testing
         let r = try runNMT(["translate", "-m", path], stdin: Data("a\n".utf8))
         #expect(r.status == 1 && r.stderr.contains("metadata 'step' is missing or not a number ≥ 0"), "\(r.stderr)")
     }
+
+    /// A path past the system's limit fails part way; the directories made before are removed.
+    @Test func anOutputDirectoryThatFailsPartWayLeavesNoDirectoriesBehind() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 20)
+        let deep = dir.path("out") + String(repeating: "/" + String(repeating: "d", count: 200), count: 25)
+        let r = try runNMT(tinyTrainArguments((en, es), out: deep, steps: 1))
+        #expect(r.status == 1 && r.stderr.contains("cannot create output directory"), "\(r.stderr.prefix(200))")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("out")))
+    }
 }
