@@ -106,7 +106,20 @@ public final class SafeTensorsFile {
         guard headerLength >= 2, headerLength <= UInt64(fileSize - 8) else {
             throw fail("header length \(headerLength) does not fit in a file of \(fileSize) bytes")
         }
+        // Bounded before the JSON is parsed (a parsed header costs ~60× its size): safetensors caps
+        // headers at 100 MB; a model has a few hundred tensors, so 100,000 "dtype" keys is hostile.
+        guard headerLength <= 100_000_000 else { throw fail("header of \(headerLength) bytes exceeds safetensors' 100 MB limit") }
         guard let headerBytes = readExactly(Int(headerLength), at: 8) else { throw fail("truncated header") }
+        let tensorCount = headerBytes.withUnsafeBufferPointer { bytes -> Int in
+            var count = 0, i = 0
+            let key: [UInt8] = Array("\"dtype\"".utf8)
+            while i + key.count <= bytes.count {
+                if bytes[i] == 0x22 && bytes[i + 1] == 0x64 && bytes[(i + 2)..<(i + key.count)].elementsEqual(key[2...]) { count += 1 }
+                i += 1
+            }
+            return count
+        }
+        guard tensorCount <= 100_000 else { throw fail("header lists \(tensorCount) tensors; nmt model files hold at most 100,000") }
         guard let object = try? JSONSerialization.jsonObject(with: Data(headerBytes)), let root = object as? [String: Any] else {
             throw fail("header is not a JSON object")
         }

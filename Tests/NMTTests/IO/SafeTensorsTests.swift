@@ -89,4 +89,19 @@ func safetensorsFile(_ dir: TemporaryDirectory, header: String, dataBytes: Int) 
         let lost = metadata.filter { key, value in back[key].map { Array($0.unicodeScalars) } != Array(value.unicodeScalars) }
         #expect(lost.isEmpty, "\(lost.count) values changed, e.g. \(lost.first.map { Array($0.value.unicodeScalars).map { String($0.value, radix: 16) } } ?? [])")
     }
+
+    /// A header listing a million empty tensors is refused before its JSON is parsed (which would
+    /// take gigabytes).
+    @Test func aHeaderWithTooManyTensorsIsRefusedBeforeParsing() throws {
+        var header = "{"
+        for i in 0..<150_000 { header += "\"t\(i)\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}," }
+        header += "\"__metadata__\":{}}"
+        var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Array($0) }
+        bytes += Array(header.utf8)
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("many.safetensors", bytes: bytes)
+        do { _ = try SafeTensorsFile(path: path); Issue.record("loaded") } catch let e as NMTError {
+            #expect(e.message.contains("header lists 150000 tensors; nmt model files hold at most 100,000"), "\(e.message)")
+        }
+    }
 }
