@@ -4,6 +4,7 @@
 //   translate    standard input of `nmt translate` (lines → BPE → beam search → text)
 //   sentencepiece  a SentencePiece model file given to its reader, then used on sentences and decoded
 //   npz          a Marian .npz given to the archive reader, then imported with the fixture's vocab.spm
+//   config       a `nmt train --config` YAML file given to the config reader, then validated
 // Anything a user could hand nmt must end in a result or an NMTError, never a trap.
 
 import Foundation
@@ -19,12 +20,12 @@ private func writeScratch(_ data: UnsafeRawBufferPointer) {
     close(fd)
 }
 
-private enum Target: String { case modelFile = "model-file", codes, translate, sentencepiece, npz }
+private enum Target: String { case modelFile = "model-file", codes, translate, sentencepiece, npz, config }
 
 private let target: Target = {
     let name = ProcessInfo.processInfo.environment["NMT_FUZZ_TARGET"] ?? ""
     guard let target = Target(rawValue: name) else {
-        FileHandle.standardError.write(Data("set NMT_FUZZ_TARGET to model-file, codes, translate, sentencepiece or npz\n".utf8))
+        FileHandle.standardError.write(Data("set NMT_FUZZ_TARGET to model-file, codes, translate, sentencepiece, npz or config\n".utf8))
         exit(2)
     }
     return target
@@ -92,6 +93,11 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
         guard let npz = try? NPZFile(path: scratchPath) else { return 0 }
         for name in npz.entries.keys { _ = try? npz.floats(name) }
         _ = try? MarianImport.load(marianDecoderYML)
+    case .config:
+        writeScratch(data)
+        guard let options = try? ConfigFile.read(scratchPath) else { return 0 }
+        try? options.validate(requireData: false)
+        _ = options.modelConfig(vocabularySize: 8000)
     case .translate:
         writeScratch(data)
         guard let reader = try? LineReader(path: scratchPath) else { return 0 }
