@@ -42,6 +42,7 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
     if let gradient { checkShape(gradient.shape == logits.shape, "labelSmoothedCrossEntropy: gradient vs logits", gradient.shape, logits.shape) }
     require(epsilon >= 0 && epsilon < 1, "labelSmoothedCrossEntropy: smoothing \(epsilon) outside [0, 1)")
     let counted = v - excluded.count
+    let countedGaps = excluded.sorted()  // the excluded ids bound the runs of counted tokens
     let epsilonOther = counted > 1 ? epsilon / Float(counted - 1) : 0
     // Where the exponentials go (then turned into p − q, or rounded from there).
     let gradientPointer: UnsafeMutablePointer<Float>?, roundedPointer: UnsafeMutablePointer<UInt16>?
@@ -65,8 +66,14 @@ public func labelSmoothedCrossEntropy(logits: Tensor, targets: UnsafePointer<Int
                 continue
             }
             require(target >= 0 && Int(target) < v, "labelSmoothedCrossEntropy: target \(target) outside a vocabulary of \(v)")
-            // Σ x_j over the counted tokens (with exclusions in Double: their −10⁴ would swamp a float sum).
-            let sumX = excluded.isEmpty ? Double(sum(x, v)) : (0..<v).reduce(0.0) { excluded.contains(Int32($1)) ? $0 : $0 + Double(x[$1]) }
+            // Σ x_j over the counted tokens: the row's sum between the excluded ids, a vector sum
+            // per gap (an excluded −10⁴ inside a float sum would swamp the others' digits).
+            var sumX = 0.0, gapStart = 0
+            for g in 0...countedGaps.count {
+                let gapEnd = g < countedGaps.count ? Int(countedGaps[g]) : v
+                if gapEnd > gapStart { sumX += Double(sum(x + gapStart, gapEnd - gapStart)) }
+                gapStart = gapEnd + 1
+            }
             let xTarget = x[Int(target)]
             // With a gradient buffer, the exponentials are written there (then turned into p − q).
             let e = gradientPointer.map { $0 + r * v }
