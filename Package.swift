@@ -39,7 +39,7 @@ let package = Package(
             dependencies: ["NMT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Benchmarks run by scripts/bench-*; kept out of the user-facing CLI.
-        .executableTarget(name: "NMTBench", dependencies: ["NMT", "CBLAS"]),
+        .executableTarget(name: "NMTBench", dependencies: ["NMT", "CBLAS", "CKernels"]),
         .testTarget(name: "NMTTests", dependencies: ["NMT"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -33,34 +33,34 @@ static inline __attribute__((always_inline)) float dot(const float *q, const flo
 }
 
 CLONES
-void nmt_gathered_scores(float *s, const float *q, const float *keys, const int32_t *index, long count, long stride,
+void nmt_gathered_scores(float *s, long head_stride, const float *q, const float *keys, const int32_t *index, long count, long stride,
                          long heads, long d, float scale) {
     for (long t = 0; t < count; t++) {
-        const float *k = keys + (long)index[t] * stride;
-        for (long h = 0; h < heads; h++) s[h * count + t] = dot(q + h * d, k + h * d, d) * scale;
+        const float *k = keys + (index ? (long)index[t] : t) * stride;
+        for (long h = 0; h < heads; h++) s[h * head_stride + t] = dot(q + h * d, k + h * d, d) * scale;
     }
 }
 
 CLONES
-void nmt_gathered_weighted_values(float *context, const float *p, const float *values, const int32_t *index, long count,
+void nmt_gathered_weighted_values(float *context, const float *p, long head_stride, const float *values, const int32_t *index, long count,
                                   long stride, long heads, long d) {
     long c = heads * d;
     for (long i = 0; i < c; i++) context[i] = 0;
     if (d % 16 == 0) {
         // Sixteen columns of one head at a time, kept in registers across the positions.
         for (long i = 0; i < c; i += 16) {
-            const float *ph = p + (i / d) * count;
+            const float *ph = p + (i / d) * head_stride;
             f16x sum = 0;
             for (long t = 0; t < count; t++)
-                sum = __builtin_elementwise_fma((f16x)ph[t], AT(values + (long)index[t] * stride + i), sum);
+                sum = __builtin_elementwise_fma((f16x)ph[t], AT(values + (index ? (long)index[t] : t) * stride + i), sum);
             AT(context + i) = sum;
         }
         return;
     }
     for (long t = 0; t < count; t++) {
-        const float *v = values + (long)index[t] * stride;
+        const float *v = values + (index ? (long)index[t] : t) * stride;
         for (long h = 0; h < heads; h++) {
-            float weight = p[h * count + t];
+            float weight = p[h * head_stride + t];
             for (long i = h * d; i < (h + 1) * d; i++) context[i] = fmaf(weight, v[i], context[i]);
         }
     }

@@ -6,6 +6,7 @@
 import CBLAS
 import Foundation
 import NMT
+import CKernels
 
 func now() -> Double {
     var ts = timespec()
@@ -60,6 +61,35 @@ func benchBF16() {
                 let f = flops / bestTime(repeats: 5, float32) / 1e9, b = flops / bestTime(repeats: 5, bf16) / 1e9
                 print("| \(name) | \(m)×\(k)×\(n) | \(threads) | \(fmt(f)) | \(fmt(b)) | \(fmt(b / f, 2))× |")
             }
+        }
+    }
+}
+
+/// Decoding's linear product: OpenBLAS (the `matmul` wrapper, weights as stored) against the
+/// row-independent panel product (weights packed once), one thread, GFLOP/s best of 7.
+func benchPanels() {
+    print("## linear x[M,K]·W[N,K]ᵀ + b: OpenBLAS matmul vs packed panels (one thread, GFLOP/s, best of 7)")
+    let avx2Column = nmt_panel_product_level() == 2  // the AVX2 copy too, as on a CPU without AVX-512
+    print("| M | K | N | OpenBLAS | panels | panels/OpenBLAS |" + (avx2Column ? " panels AVX2 | AVX2/OpenBLAS |" : ""))
+    print("|---|---|---|---|---|---|" + (avx2Column ? "---|---|" : ""))
+    for (k, n) in [(256, 256), (256, 1024), (1024, 256), (256, 8000), (512, 512), (512, 2048), (2048, 512), (512, 32000)] {
+        for m in [1, 5, 32, 160, 800] {
+            let arena = Arena()
+            let x = arena.tensor(Shape(m, k)), w = arena.tensor(Shape(n, k)), y = arena.tensor(Shape(m, n)), b = arena.tensor(Shape(n))
+            randomFill(x, seed: 1); randomFill(w, seed: 2); randomFill(b, seed: 3)
+            let panels = PageMemory.allocate(PackedMatrix.size(rows: n, columns: k))
+            let packed = PackedMatrix.pack(w, into: panels)
+            let flops = 2.0 * Double(m * n * k)
+            let repeats = 7
+            let blas = Threads.serially { bestTime(repeats: repeats) { linearForward(.float32(y), .float32(x), weight: .float32(w), bias: b, compute: .float32) } }
+            let mine = Threads.serially { bestTime(repeats: repeats) { panelLinearForward(y, x, weight: packed, bias: b) } }
+            var avx2 = ""
+            if avx2Column {
+                let t = bestTime(repeats: repeats) { nmt_panel_product_on(1, y.pointer, n, x.pointer, k, m, panels, n, k, b.pointer, 0, 0, (n + 15) / 16) }
+                avx2 = " \(fmt(flops / t / 1e9)) | \(fmt(blas / t, 2)) |"
+            }
+            print("| \(m) | \(k) | \(n) | \(fmt(flops / blas / 1e9)) | \(fmt(flops / mine / 1e9)) | \(fmt(blas / mine, 2)) |" + avx2)
+            PageMemory.deallocate(panels, PackedMatrix.size(rows: n, columns: k))
         }
     }
 }
@@ -321,6 +351,7 @@ let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "corename": print(String(cString: openblas_get_corename()))  // OpenBLAS's kernel family in this process
 case "kernels": benchKernels()
+case "panels": benchPanels()
 case "bf16": benchBF16()
 case "score": try benchScore()
 case "random-model": try randomModel(path: Array(arguments)[1], postNorm: arguments.contains("--post-norm"), activation: arguments.contains("--gelu") ? .gelu : .relu)

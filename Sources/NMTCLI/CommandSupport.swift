@@ -31,9 +31,9 @@ func useThreads(_ threads: Int?) throws {
     if let threads { Threads.set(threads) }
 }
 
-/// Loads a model file, warning when some of its weights are NaN or infinite.
+/// Loads a model file to decode or score with, warning when some of its weights are NaN or infinite.
 func loadModel(_ path: String, computeType: ComputeType? = .float32) throws -> LoadedModel {
-    let loaded = try ModelFile.load(path, computeType: computeType)
+    let loaded = try ModelFile.load(path, computeType: computeType, forDecoding: true)
     if loaded.nonFiniteWeights > 0 {
         printError("nmt: warning: \(path) has \(loaded.nonFiniteWeights) weights that are NaN or infinite (saved by a diverged run?); its output is meaningless")
     }

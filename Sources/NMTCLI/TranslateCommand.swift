@@ -55,7 +55,7 @@ struct TranslateCommand: ParsableCommand {
             try checkOption("--max-search-memory", maxSearchMemory, .closed(1, 1e9), "megabytes")
             options.searchMemory = maxSearchMemory.map { $0 << 20 }
             try options.validate(for: loaded.model.config)
-            printError("nmt: computing in \(loaded.model.computeType.rawValue) (\(kernelDescription(loaded.model.computeType)))")
+            printError("nmt: computing in \(loaded.model.computeType.rawValue) (\(kernelDescription(loaded.model.computeType, decoding: true)))")
             let translator = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options)
             let sink = try OutputSink.standardOutput()
             try translator.translate(stream: LineReader.standardInput(), warn: { printError("nmt: warning: " + $0) }) { first, translations in

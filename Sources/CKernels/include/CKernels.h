@@ -6,5 +6,6 @@
 #include "bfloat16_rows.h"
 #include "dropout_mask.h"
 #include "float_rows.h"
+#include "float_panels.h"
 #include "relu_bfloat16.h"
 #include "bfloat16_pairs.h"

@@ -6,6 +6,12 @@
 // the layers have one body, and the product and rounding operations they call dispatch on it.
 //
 //   float32   every product through OpenBLAS (Matmul.swift); activations float32
+//   float32, rows independent (decoding)  every output row a function of its own input row, in
+//             an order the code fixes — the linear product over packed weights (PanelLinear.swift),
+//             attention per query over its own keys up to the last it may see (gathered_attention.c),
+//             softmax over those keys only — so that a sentence decodes to the same bits whatever
+//             batch, padding and neighbours it comes with (int8 products are exact, hence row
+//             independent already)
 //   bfloat16  products of bfloat16 inputs summed in float32 (Kalamkar et al. 2019); an activation
 //             read only by products is kept rounded (a `Matrix` of bfloat16), the rest float32
 //
@@ -40,19 +46,26 @@ public final class Compute: @unchecked Sendable {
     public let precision: MatrixPrecision
     /// The bfloat16 product engine (nil in float32).
     let bf16: BF16Products?
+    /// Whether every output row depends on its own input row (and a query on its own keys) alone.
+    public let independentRows: Bool
 
-    /// Float32 throughout: stateless, shared by every decoding and scoring pass.
-    public static let float32 = Compute()
+    /// Float32 through OpenBLAS: stateless, shared by every scoring pass (validation, rescoring).
+    public static let float32 = Compute(independentRows: false)
 
-    private init() {
+    /// Float32 with independent rows: stateless, shared by every decoding pass.
+    public static let rowIndependent = Compute(independentRows: true)
+
+    private init(independentRows: Bool) {
         precision = .float32
         bf16 = nil
+        self.independentRows = independentRows
     }
 
     /// A pass in `precision`; bfloat16 products run on `backend`.
     public init(precision: MatrixPrecision, backend: BF16Backend = .native) {
         self.precision = precision
         bf16 = precision == .bfloat16 ? BF16Products(backend: backend) : nil
+        independentRows = false
     }
 
     /// Whether activations that only products read are kept rounded to bfloat16.

@@ -86,8 +86,10 @@ public final class Translator: @unchecked Sendable {
     public let options: TranslationOptions
     private let idleWorkspaces = Mutex<[DecodingWorkspace]>([])
 
+    /// A translator of `model` as it is now: a Float32 model's matrices are packed for decoding here
+    /// (`Transformer.forDecoding`), so later changes to its parameters need a new translator.
     public init(model: Transformer, tokenizer: any Tokenizer, options: TranslationOptions = TranslationOptions()) {
-        self.model = model
+        self.model = model.forDecoding()
         self.tokenizer = tokenizer
         self.options = options
     }

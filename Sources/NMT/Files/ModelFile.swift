@@ -141,12 +141,14 @@ public enum ModelFile {
     /// Loads a model file: everything is read from one open file, straight into the parameter store
     /// (and int8 matrices into QuantizedWeights). `computeType` is what the model runs in: a float32
     /// file is quantized on load for int8, an int8 file dequantized for float32; nil follows the file.
-    public static func load(_ path: String, computeType: ComputeType? = .float32) throws -> LoadedModel {
-        try load(SafeTensorsFile(path: path), computeType: computeType)
+    /// `forDecoding`: the model only decodes and scores (never trains or is saved), so a float32
+    /// model's matrices are packed for decoding and their memory in the store given back.
+    public static func load(_ path: String, computeType: ComputeType? = .float32, forDecoding: Bool = false) throws -> LoadedModel {
+        try load(SafeTensorsFile(path: path), computeType: computeType, forDecoding: forDecoding)
     }
 
     /// Loads a model from a file already open (it may have been replaced on disk since).
-    public static func load(_ file: SafeTensorsFile, computeType: ComputeType? = .float32) throws -> LoadedModel {
+    public static func load(_ file: SafeTensorsFile, computeType: ComputeType? = .float32, forDecoding: Bool = false) throws -> LoadedModel {
         let path = file.path
         let (config, tokenizer, step, stored) = try readDescription(file)
         let store = ParameterStore(entries: TransformerWeights.layout(config))
@@ -179,7 +181,14 @@ public enum ModelFile {
                 quantized = q
             }
         }
-        let model = try Transformer(config: config, quantized: quantized, parameters: store)
+        var packed: PackedWeights?
+        if forDecoding && quantized == nil {
+            let p = PackedWeights(packing: store, config: config)
+            // As for int8: the Float32 matrices are not read again.
+            for entry in store.entries where p.matrices[entry.name] != nil { PageMemory.discard(store.values + entry.offset, entry.count) }
+            packed = p
+        }
+        let model = try Transformer(config: config, quantized: quantized, packed: packed, parameters: store)
         return LoadedModel(model: model, tokenizer: tokenizer, step: step, metadata: file.header.metadata, nonFiniteWeights: nonFinite)
     }
 }

@@ -124,8 +124,9 @@ public enum MultiHeadAttention {
                 }
             }
         }
-        scores(probs, q: q, keys, batch: batch, queries: queries, heads: heads, compute: compute)
-        attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys.count, mask: mask)
+        scores(probs, q: q, keys, batch: batch, queries: queries, heads: heads, mask: mask, compute: compute)
+        attentionSoftmaxForward(probs, batch: batch, heads: heads, queries: queries, keys: keys.count, mask: mask,
+                                visibleKeysOnly: compute.independentRows)
         var dropMask: DropoutMask? = nil
         var dropped = probs
         // The dropped probabilities are a temporary: backward rebuilds them from probs and the mask.
@@ -134,7 +135,7 @@ public enum MultiHeadAttention {
             dropped = arena.tensor(probs.shape)
             dropMask = dropoutForward(dropped, probs, kept: kept, probability: dropout.attention, rng: &dropout.rng)
         }
-        weightedValues(context, probs: dropped, keys, batch: batch, queries: queries, heads: heads, compute: compute)
+        weightedValues(context, probs: dropped, keys, batch: batch, queries: queries, heads: heads, mask: mask, compute: compute)
         arena.release(to: temporaries)
         linearForward(.float32(out), context, weight: w.out.weight, bias: w.out.bias, compute: compute)
         return AttentionActivations(query: query, keyValue: cache == nil ? keyValue : nil, q: q, keys: keys, probs: probs, dropMask: dropMask,
@@ -205,62 +206,65 @@ public enum MultiHeadAttention {
         }
     }
 
-    /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk].
-    static func scores(_ s: Tensor, q: Matrix, _ keys: AttendedKeys, batch: Int, queries: Int, heads: Int, compute: Compute) {
+    /// S_bh = q_bh·k_bhᵀ/√D into [B, H, Tq, Tk]. With independent rows (and over a decoding
+    /// cache) each query's scores are computed from its own keys up to the last `mask` lets it see
+    /// (`AttentionMask.visibleKeys`), with a fixed summation order; the rest are left for the softmax
+    /// to zero.
+    static func scores(_ s: Tensor, q: Matrix, _ keys: AttendedKeys, batch: Int, queries: Int, heads: Int, mask: AttentionMask, compute: Compute) {
         let c = q.columns, d = c / heads
         let scale = 1 / Float(d).squareRoot()
         switch keys {
+        case .sequences(let k, _, let length) where compute.independentRows:
+            let (q, k) = (q.float32, k.float32)
+            Threads.parallelChunks(batch * queries, minChunk: 8) { range in
+                for row in range {
+                    let (b, i) = (row / queries, row % queries)
+                    nmt_gathered_scores(s.pointer + (b * heads * queries + i) * length, queries * length, q.pointer + row * c, k.pointer + b * length * c,
+                                        nil, mask.visibleKeys(row: b, query: i, keys: length), c, heads, d, scale)
+                }
+            }
         case .sequences(let k, _, let length):
             compute.headProducts(outer: batch, inner: heads, perHead(s, queries: queries, keys: length), q.perHead(length: queries, heads: heads),
                                  k.perHead(length: length, heads: heads), m: queries, n: length, k: d, transposeB: true, alpha: scale)
         case .cached(let kv):
             let q = q.float32, count = kv.count
-            if let paths = kv.paths {
-                // Keys gathered along each row's path (decoding self-attention), all heads at once.
-                Threads.parallelChunks(batch, minChunk: 4) { range in
-                    for b in range {
-                        nmt_gathered_scores(s.pointer + b * heads * count, q.pointer + b * c, kv.keys, paths + b * kv.pathStride, count, kv.rowStride,
-                                            heads, d, scale)
-                    }
-                }
-                return
-            }
-            // One query per row (decoding cross-attention): B·H matrix–vector products, one sgemv each
-            // (OpenBLAS's AVX-512 kernels beat SIMD Swift built for baseline x86-64 here, ~1.6×).
-            Threads.parallelChunks(batch * heads, minChunk: 16) { range in
-                for i in range {
-                    let (b, h) = (i / heads, i % heads)
-                    sgemv(s.pointer + i * count, kv.keys + Int(kv.blocks![b]) * kv.blockStride + h * d, lda: kv.rowStride, transposeA: false,
-                          q.pointer + b * c + h * d, rows: count, columns: d, alpha: scale)
+            // One query per row: decoding self-attention gathers keys along each row's path,
+            // cross-attention reads its sentence's block; all heads at once.
+            Threads.parallelChunks(batch, minChunk: 4) { range in
+                for b in range {
+                    let (keys, index) = kv.paths.map { (kv.keys, $0 + b * kv.pathStride) } ?? (kv.keys + Int(kv.blocks![b]) * kv.blockStride, nil)
+                    nmt_gathered_scores(s.pointer + b * heads * count, count, q.pointer + b * c, keys, index, mask.visibleKeys(row: b, query: 0, keys: count),
+                                        kv.rowStride, heads, d, scale)
                 }
             }
         }
     }
 
-    /// ctx_bh = P_bh·v_bh into [B·Tq, C].
-    static func weightedValues(_ context: Matrix, probs: Tensor, _ keys: AttendedKeys, batch: Int, queries: Int, heads: Int, compute: Compute) {
+    /// ctx_bh = P_bh·v_bh into [B·Tq, C]; with independent rows (and over a decoding cache) each
+    /// query sums its visible values in order (as `scores`).
+    static func weightedValues(_ context: Matrix, probs: Tensor, _ keys: AttendedKeys, batch: Int, queries: Int, heads: Int, mask: AttentionMask,
+                               compute: Compute) {
         let c = context.columns, d = c / heads
         switch keys {
+        case .sequences(_, let v, let length) where compute.independentRows:
+            let (context, v) = (context.float32, v.float32)
+            Threads.parallelChunks(batch * queries, minChunk: 8) { range in
+                for row in range {
+                    let (b, i) = (row / queries, row % queries)
+                    nmt_gathered_weighted_values(context.pointer + row * c, probs.pointer + (b * heads * queries + i) * length, queries * length,
+                                                 v.pointer + b * length * c, nil, mask.visibleKeys(row: b, query: i, keys: length), c, heads, d)
+                }
+            }
         case .sequences(_, let v, let length):
             compute.headProducts(outer: batch, inner: heads, context.perHead(length: queries, heads: heads), perHead(probs, queries: queries, keys: length),
                                  v.perHead(length: length, heads: heads), m: queries, n: d, k: length)
         case .cached(let kv):
             let context = context.float32, count = kv.count
-            if let paths = kv.paths {
-                Threads.parallelChunks(batch, minChunk: 4) { range in
-                    for b in range {
-                        nmt_gathered_weighted_values(context.pointer + b * c, probs.pointer + b * heads * count, kv.values, paths + b * kv.pathStride,
-                                                     count, kv.rowStride, heads, d)
-                    }
-                }
-                return
-            }
-            // As in `scores`: one query per row, a weighted sum of value rows per head (sgemv, Vᵀ·p).
-            Threads.parallelChunks(batch * heads, minChunk: 16) { range in
-                for i in range {
-                    let (b, h) = (i / heads, i % heads)
-                    sgemv(context.pointer + b * c + h * d, kv.values + Int(kv.blocks![b]) * kv.blockStride + h * d, lda: kv.rowStride, transposeA: true,
-                          probs.pointer + i * count, rows: count, columns: d)
+            Threads.parallelChunks(batch, minChunk: 4) { range in
+                for b in range {
+                    let (values, index) = kv.paths.map { (kv.values, $0 + b * kv.pathStride) } ?? (kv.values + Int(kv.blocks![b]) * kv.blockStride, nil)
+                    nmt_gathered_weighted_values(context.pointer + b * c, probs.pointer + b * heads * count, count, values, index,
+                                                 mask.visibleKeys(row: b, query: 0, keys: count), kv.rowStride, heads, d)
                 }
             }
         }

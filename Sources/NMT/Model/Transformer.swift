@@ -56,6 +56,8 @@ public final class Transformer: @unchecked Sendable {
     public let weights: TransformerWeights
     /// The int8 matrices of a quantized model (decoding only); nil for Float32.
     public let quantized: QuantizedWeights?
+    /// The Float32 matrices packed for decoding (`forDecoding()`); nil otherwise.
+    public let packed: PackedWeights?
     /// Sinusoidal positions [maxPositions, C], computed once.
     public let positions: Tensor
     private let positionStorage: UnsafeMutablePointer<Float>
@@ -63,13 +65,20 @@ public final class Transformer: @unchecked Sendable {
     let decoderLayers: [DecoderLayer]
     var embeddingScale: Float { Float(config.dModel).squareRoot() }
 
-    /// A model over a zeroed parameter store; with `quantized`, its matrices are read as int8.
-    public init(config: TransformerConfig, quantized: QuantizedWeights? = nil, parameters: ParameterStore? = nil) throws {
+    /// A model over a zeroed parameter store; with `quantized`, its matrices are read as int8, with
+    /// `packed` packed (decoding).
+    public convenience init(config: TransformerConfig, quantized: QuantizedWeights? = nil, packed: PackedWeights? = nil,
+                            parameters: ParameterStore? = nil) throws {
         try config.validate()
+        self.init(validated: config, quantized: quantized, packed: packed, parameters: parameters)
+    }
+
+    private init(validated config: TransformerConfig, quantized: QuantizedWeights?, packed: PackedWeights?, parameters: ParameterStore?) {
         self.config = config
         self.parameters = parameters ?? ParameterStore(entries: TransformerWeights.layout(config))
         self.quantized = quantized
-        weights = TransformerWeights(self.parameters, self.parameters.values, config, quantized: quantized)
+        self.packed = quantized == nil ? packed : nil
+        weights = TransformerWeights(self.parameters, self.parameters.values, config, quantized: quantized, packed: self.packed)
         positionStorage = .allocate(capacity: config.maxPositions * config.dModel)
         positions = Tensor(positionStorage, Shape(config.maxPositions, config.dModel))
         sinusoidalTable(into: positions)
@@ -80,6 +89,14 @@ public final class Transformer: @unchecked Sendable {
     deinit { positionStorage.deallocate() }
 
     public var computeType: ComputeType { quantized == nil ? .float32 : .int8 }
+
+    /// This model as decoding reads it: itself when its matrices are int8 or packed already, else a
+    /// model over the same parameters with its matrices packed as they are now (a copy: later
+    /// changes to the parameters do not reach it).
+    public func forDecoding() -> Transformer {
+        if quantized != nil || packed != nil { return self }
+        return Transformer(validated: config, quantized: nil, packed: PackedWeights(packing: parameters, config: config), parameters: parameters)
+    }
 
     /// Seeded initialisation: Xavier-uniform projections, N(0, C^−½) embeddings with a zero
     /// <pad> row, LayerNorm weight 1 and bias 0, all biases 0.
@@ -240,6 +257,7 @@ public final class Transformer: @unchecked Sendable {
         switch side == .source ? weights.sourceTable : weights.targetTable {
         case .int8(let q): embeddingForward(x, ids: ids, table: q, scale: embeddingScale)
         case .float32(let table): embeddingForward(x, ids: ids, table: table, scale: embeddingScale)
+        case .packed(let table): embeddingForward(x, ids: ids, table: table, scale: embeddingScale)
         }
         addPositions(x, length: length, table: positions, offset: positionOffset)
         let mask = dropout.flatMap { $0.apply(x, x, probability: $0.residual, arena: arena) }

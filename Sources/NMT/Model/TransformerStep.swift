@@ -7,8 +7,9 @@
 // Search (BeamSearch.swift, GreedySearch.swift) calls these and keeps only search logic: which
 // hypotheses continue (`DecoderState.select`), when they finish, how they are scored. Every step
 // runs the model's own DecoderLayers with a cache (the layers training runs over whole sequences),
-// so there is one implementation of each operation. Decoding runs in float32 (int8 weights are a
-// weight type: WeightMatrix).
+// so there is one implementation of each operation. Decoding runs in float32 with independent rows
+// (`Compute.rowIndependent`: a sentence's numbers do not depend on its batch); int8 weights are a
+// weight type (WeightMatrix).
 
 /// Source sentences as the encoder left them: output [B·S, C] and padding [B, S] (1 = <pad>),
 /// each sentence x_1 … x_m </s> <pad> …, in an arena (valid until its next reset).
@@ -54,7 +55,7 @@ extension Transformer {
             let rows = (first * length)..<((first + n) * length)
             var (x, _) = embed(.source, ids + rows.lowerBound, count: rows.count, length: length, dropout: nil, arena: arena)
             x = runLayers(encoderLayers.count, x, arena: arena) { layer, x in
-                _ = encoderLayers[layer].forward(&x, batch: n, length: length, padding: padding + rows.lowerBound, dropout: nil, compute: .float32,
+                _ = encoderLayers[layer].forward(&x, batch: n, length: length, padding: padding + rows.lowerBound, dropout: nil, compute: .rowIndependent,
                                                  arena: arena)
             }
             output.rows(rows).copy(from: finalNorm(x, weights.encoderNorm, arena: arena).1)
@@ -72,7 +73,7 @@ extension Transformer {
         return DecoderState(encoded: encoded, sentenceOf: rows, maxLength: maxLength, capacity: capacity ?? rows.count, layers: config.decoderLayers,
                             dModel: config.dModel, workspace: workspace) { l, keys, values in
             MultiHeadAttention.projectKeyValues(.float32(encoded.output), weights: weights.decoder[l].crossAttention, keys: .float32(keys),
-                                                values: .float32(values), compute: .float32)
+                                                values: .float32(values), compute: .rowIndependent)
         }
     }
 
@@ -90,11 +91,11 @@ extension Transformer {
         state.addPosition()
         x = runLayers(decoderLayers.count, x, arena: arena) { l, x in
             _ = decoderLayers[l].forward(&x, memory: nil, cache: state.layerCache(l), batch: rows, queries: 1, selfMask: AttentionMask(),
-                                         crossMask: AttentionMask(keyPadding: state.sourcePadding), dropout: nil, compute: .float32, arena: arena)
+                                         crossMask: AttentionMask(keyPadding: state.sourcePadding), dropout: nil, compute: .rowIndependent, arena: arena)
         }
         x = finalNorm(x, weights.decoderNorm, arena: arena).1
         let logits = arena.tensor(Shape(rows, config.vocabularySize))
-        linearForward(.float32(logits), .float32(x), weight: weights.outputProjection, bias: weights.outputBias, compute: .float32)
+        linearForward(.float32(logits), .float32(x), weight: weights.outputProjection, bias: weights.outputBias, compute: .rowIndependent)
         let logZ = arena.floats(rows)
         logNormalizers(logits, into: logZ)
         state.position += 1

@@ -1,6 +1,6 @@
 // TransformerWeights: the model's structure over a ParameterStore buffer (values or gradients),
 // with fairseq's tensor names. Linear weights are [out, in] as in PyTorch; the layers read them
-// as `WeightMatrix` (Float32 views of the buffer here; int8 for quantized decoding).
+// as `WeightMatrix` (Float32 views of the buffer here; packed or int8 for decoding).
 
 public struct LinearWeights {
     public var weight: WeightMatrix  // [out, in]
@@ -109,10 +109,15 @@ public struct TransformerWeights {
     }
 
     /// Views `base` (the store's values or gradients) as the model's weights; the matrices of
-    /// `quantized` (if given) are read as int8 instead.
-    public init(_ store: ParameterStore, _ base: UnsafeMutablePointer<Float>, _ c: TransformerConfig, quantized: QuantizedWeights? = nil) {
+    /// `quantized` (if given) are read as int8 instead, or those of `packed` (if given) packed.
+    public init(_ store: ParameterStore, _ base: UnsafeMutablePointer<Float>, _ c: TransformerConfig, quantized: QuantizedWeights? = nil,
+                packed: PackedWeights? = nil) {
         func t(_ name: String) -> Tensor { store.tensor(name, in: base) }
-        func matrix(_ name: String) -> WeightMatrix { quantized?.matrices[name].map { .int8($0) } ?? .float32(t(name)) }
+        func matrix(_ name: String) -> WeightMatrix {
+            if let q = quantized?.matrices[name] { return .int8(q) }
+            if let p = packed?.matrices[name] { return .packed(p) }
+            return .float32(t(name))
+        }
         func linear(_ p: String) -> LinearWeights { LinearWeights(weight: matrix(p + ".weight"), bias: t(p + ".bias")) }
         func norm(_ p: String) -> NormWeights { NormWeights(weight: t(p + ".weight"), bias: t(p + ".bias"), epsilon: c.layerNormEpsilon) }
         func attention(_ p: String) -> AttentionWeights {

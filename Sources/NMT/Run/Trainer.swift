@@ -283,7 +283,6 @@ public final class Trainer {
         translation.search.beam = o.validBeam
         translation.search.style = model.config.search
         translation.batchSize = 64
-        let validationTranslator = Translator(model: model, tokenizer: tokenizer, options: translation)
         var interval = TrainingLog.Interval()
         var lastCheckpoint: String? = nil
         var bestCheckpoint: String? = checkpoints.hasBest ? checkpoints.best : nil
@@ -314,7 +313,7 @@ public final class Trainer {
             guard let validation, world.isLeader else { return }
             let start = Date()
             let loss = validation.loss(model: model, labelSmoothing: o.labelSmoothing, maxTokens: o.maxTokens, arena: step.arena)
-            let bleu = validation.bleu(translator: validationTranslator)
+            let bleu = validation.bleu(translator: Translator(model: model, tokenizer: tokenizer, options: translation))
             let value = o.bestMetric == .loss ? loss.loss : -bleu
             var improved = false
             if progress.bestValue == nil || value < progress.bestValue! {

@@ -27,6 +27,19 @@ public func embeddingForward(_ out: Tensor, ids: UnsafePointer<Int32>, table q: 
     }
 }
 
+/// The lookup from a packed table (decoding): the same floats, read across the panels (row id is
+/// lane id mod 16 of panel ⌊id/16⌋, PanelLinear.swift).
+public func embeddingForward(_ out: Tensor, ids: UnsafePointer<Int32>, table p: PackedMatrix, scale: Float) {
+    checkShape(out.columns == p.columns, "embeddingForward: output vs packed table [V, C]", out.shape, Shape(p.rows, p.columns))
+    let c = p.columns, vocabulary = Int32(p.rows)
+    for n in 0..<out.rows {
+        let id = ids[n]
+        require(id >= 0 && id < vocabulary, "embeddingForward: id \(id) outside a vocabulary of \(vocabulary)")
+        let src = p.panels + Int(id) / 16 * c * 16 + Int(id) % 16, dst = out.pointer + n * c
+        for j in 0..<c { dst[j] = scale * src[j * 16] }
+    }
+}
+
 public func embeddingBackward(dTable: Tensor, dOut: Tensor, ids: UnsafePointer<Int32>, scale: Float, paddingIndex: Int32?) {
     checkShape(dOut.columns == dTable.columns, "embeddingBackward: dOut vs table [V, C]", dOut.shape, dTable.shape)
     let c = dTable.columns

@@ -6,7 +6,8 @@
 //             db[out]     += Σ_n dy[n, :]
 // Gradients accumulate (+=), as in llm.c, so shared weights and residual branches just add.
 // One forward and one backward for every precision and weight type: float32 products through
-// OpenBLAS, int8 weights through Int8Matmul (decoding), and in a bf16 pass products of bfloat16
+// OpenBLAS, or packed panels (PanelLinear) in a pass with independent rows (decoding), int8
+// weights through Int8Matmul (decoding), and in a bf16 pass products of bfloat16
 // inputs (`Compute`) — x may come rounded already, y and dx may be written rounded (a Matrix of
 // bfloat16: a result only products read), and dy is rounded once for both of its products.
 
@@ -31,10 +32,20 @@ public func linearForward(_ y: Matrix, _ x: Matrix, weight: WeightMatrix, bias: 
     }
     let (y, x) = (y.float32, x.float32)
     switch weight {
+    case .float32(let w) where compute.independentRows:
+        // Weights not packed ahead (a model not made for decoding): packed for this product.
+        let count = PackedMatrix.size(rows: w.rows, columns: w.columns)
+        let panels = PageMemory.allocate(count, for: "packing a weight")
+        defer { PageMemory.deallocate(panels, count) }
+        panelLinearForward(y, x, weight: .pack(w, into: panels), bias: bias, relu: relu)
+        return
     case .float32(let w):
         // sgemm has no bias: C starts as the bias rows and the product adds to it (beta = 1).
         if let bias { for r in 0..<y.rows { (y.pointer + r * y.columns).update(from: bias.pointer, count: y.columns) } }
         matmul(y, x, w, transposeB: true, beta: bias == nil ? 0 : 1)
+    case .packed(let p):
+        panelLinearForward(y, x, weight: p, bias: bias, relu: relu)
+        return
     case .int8(let q):
         int8LinearForward(y, x, weight: q, bias: bias)
     }

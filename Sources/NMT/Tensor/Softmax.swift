@@ -21,9 +21,25 @@ public struct AttentionMask {
         self.causal = causal
         self.queryOffset = queryOffset
     }
+
+    /// How many keys query i of sequence b sees from the start before the first it may not (a
+    /// padding key, or one after its position): the keys a sentence's result may depend on, the same
+    /// whatever padding its batch adds after them.
+    func visibleKeys(row b: Int, query i: Int, keys: Int) -> Int {
+        let bound = causal ? min(keys, queryOffset + i + 1) : keys
+        guard let keyPadding else { return bound }
+        let pad = keyPadding + b * keys
+        var j = 0
+        while j < bound && pad[j] == 0 { j += 1 }
+        return j
+    }
 }
 
-public func attentionSoftmaxForward(_ scores: Tensor, batch: Int, heads: Int, queries: Int, keys: Int, mask: AttentionMask) {
+/// With `visibleKeysOnly` (a pass with independent rows), a query's softmax runs over its visible
+/// keys (`AttentionMask.visibleKeys`) alone and the rest are set to 0 without being read: its sums
+/// do not change with the padding after them.
+public func attentionSoftmaxForward(_ scores: Tensor, batch: Int, heads: Int, queries: Int, keys: Int, mask: AttentionMask,
+                                    visibleKeysOnly: Bool = false) {
     checkShape(scores.count == batch * heads * queries * keys, "attentionSoftmaxForward: scores vs [B, H, Tq, Tk]",
                scores.shape, Shape(batch, heads, queries, keys))
     let s = scores.pointer
@@ -32,6 +48,14 @@ public func attentionSoftmaxForward(_ scores: Tensor, batch: Int, heads: Int, qu
         for row in rows {
             let b = row / (heads * queries), i = row % queries
             let p = s + row * keys
+            if visibleKeysOnly {
+                let visible = mask.visibleKeys(row: b, query: i, keys: keys)
+                for j in visible..<keys { p[j] = 0 }
+                if visible == 0 { continue }  // attend to nothing
+                let total = expShifted(p, p, visible, shift: maximum(p, visible))
+                nmt_scale(p, visible, 1 / total)
+                continue
+            }
             let visible = mask.causal ? min(keys, mask.queryOffset + i + 1) : keys
             if let padding {
                 let pad = padding + b * keys

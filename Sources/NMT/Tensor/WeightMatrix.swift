@@ -5,10 +5,11 @@
 //
 //   y[n, o] = Σ_i x[n, i] · W[o, i]  (+ b[o])
 // A new weight type is a new case here and in `linearForward` (Linear.swift); the layers do not
-// change. The int8 product is in Int8Matmul.swift.
+// change. The int8 product is in Int8Matmul.swift, the packed float32 one in PanelLinear.swift.
 
 import CBLAS
 import CDNNL
+import CKernels
 
 public struct QuantizedMatrix: @unchecked Sendable {
     public let values: UnsafeMutablePointer<Int8>   // [rows, columns]
@@ -50,11 +51,14 @@ public struct QuantizedMatrix: @unchecked Sendable {
 
 public enum WeightMatrix: @unchecked Sendable {
     case float32(Tensor)
+    /// Float32 packed into panels for decoding's row-independent product (PanelLinear.swift).
+    case packed(PackedMatrix)
     case int8(QuantizedMatrix)
 
     public var rows: Int {
         switch self {
         case .float32(let t): return t.rows
+        case .packed(let p): return p.rows
         case .int8(let q): return q.rows
         }
     }
@@ -62,20 +66,25 @@ public enum WeightMatrix: @unchecked Sendable {
     public var columns: Int {
         switch self {
         case .float32(let t): return t.columns
+        case .packed(let p): return p.columns
         case .int8(let q): return q.columns
         }
     }
 
     /// The Float32 matrix (training and its gradients always hold Float32 weights).
     public var float32: Tensor {
-        guard case .float32(let t) = self else { fatalError("WeightMatrix: training needs Float32 weights, this one is int8") }
+        guard case .float32(let t) = self else { fatalError("WeightMatrix: training needs Float32 weights as stored, this one is packed or int8") }
         return t
     }
 }
 
-/// What runs a compute type's matrix products, for the log (never a silent fallback).
-public func kernelDescription(_ type: ComputeType) -> String {
+/// What runs a compute type's matrix products, for the log (never a silent fallback): in decoding
+/// (`decoding`) float32 products run on packed panels, elsewhere through OpenBLAS.
+public func kernelDescription(_ type: ComputeType, decoding: Bool = false) -> String {
     switch type {
+    case .float32 where decoding:
+        let isa = ["baseline x86-64", "AVX2", "AVX-512"][Int(nmt_panel_product_level())]
+        return "nmt's row-independent product over weights packed at load, \(isa)"
     case .float32:
         let v = dnnl_version()!.pointee
         return "OpenBLAS sgemm, \(String(cString: openblas_get_corename())) kernels; oneDNN \(v.major).\(v.minor) sgemm for products of 2–5 rows"

@@ -37,7 +37,7 @@ import Testing
         let c = Self.randomCase(heads: 3, d: d, count: 11, seed: UInt64(d))
         var s = [Float](repeating: 0, count: c.heads * c.count)
         let scale: Float = 0.125
-        nmt_gathered_scores(&s, c.q, c.rows, c.index, c.count, c.stride, c.heads, d, scale)
+        nmt_gathered_scores(&s, c.count, c.q, c.rows, c.index, c.count, c.stride, c.heads, d, scale)
         for h in 0..<c.heads {
             for t in 0..<c.count {
                 let base = Int(c.index[t]) * c.stride + h * d
@@ -53,7 +53,7 @@ import Testing
         var rng = RandomGenerator(seed: 7)
         let p = (0..<(c.heads * c.count)).map { _ in rng.nextUnitFloat() }
         var context = [Float](repeating: .nan, count: c.heads * d)
-        nmt_gathered_weighted_values(&context, p, c.rows, c.index, c.count, c.stride, c.heads, d)
+        nmt_gathered_weighted_values(&context, p, c.count, c.rows, c.index, c.count, c.stride, c.heads, d)
         for h in 0..<c.heads {
             for i in 0..<d {
                 var expected: Float = 0

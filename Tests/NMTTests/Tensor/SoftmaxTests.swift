@@ -77,4 +77,25 @@ import Testing
         }
         #expect(worst < 5e-7)
     }
+
+    /// A pass with independent rows: a query's probabilities are the same bits whatever padding
+    /// follows its sentence's keys (sums over 23 keys: lanes and a tail, then a longer row).
+    @Test func visibleKeysOnlyGiveTheSameProbabilitiesWhateverPaddingFollows() {
+        var rng = RandomGenerator(seed: 32)
+        let real = 23
+        let scores = OwnedTensor(Shape(1, 1, 1, real), uniform: 3, rng: &rng), short = OwnedTensor(Shape(1, 1, 1, real))
+        short.t.copy(from: scores.t)
+        attentionSoftmaxForward(short.t, batch: 1, heads: 1, queries: 1, keys: real, mask: AttentionMask(), visibleKeysOnly: true)
+        for keys in [24, 32, 40, 77] {
+            let padded = OwnedTensor(Shape(1, 1, 1, keys), uniform: 3, rng: &rng)
+            for j in 0..<real { padded.t[j] = scores.t[j] }
+            let padding = (0..<keys).map { UInt8($0 < real ? 0 : 1) }
+            padding.withUnsafeBufferPointer { pad in
+                attentionSoftmaxForward(padded.t, batch: 1, heads: 1, queries: 1, keys: keys, mask: AttentionMask(keyPadding: pad.baseAddress!),
+                                        visibleKeysOnly: true)
+            }
+            #expect((0..<real).allSatisfy { padded.t[$0].bitPattern == short.t[$0].bitPattern }, "\(keys) keys")
+            #expect((real..<keys).allSatisfy { padded.t[$0] == 0 })
+        }
+    }
 }
