@@ -128,8 +128,8 @@ public final class Translator: @unchecked Sendable {
 
     /// log p(target | source) of each pair by forced decoding (dropout off, no label smoothing) —
     /// Marian's scorer and fairseq's --score-reference. Both sides are truncated to the model.
-    /// Batches are consecutive lines (`batchSize` each), not length-sorted: a pair's padding — and
-    /// so the last digits of its score — stays what `nmt rescore` has always given.
+    /// Batches are consecutive lines (`batchSize` each); a pair's score does not depend on its batch
+    /// (`Compute.rowIndependent`).
     public func rescore(sources: [String], targets: [String]) -> [ForcedScore] {
         var sourceEncoder = tokenizer.makeEncoder(for: .source), targetEncoder = tokenizer.makeEncoder(for: .target)
         let pairs = zip(sources, targets).map {
@@ -142,7 +142,7 @@ public final class Translator: @unchecked Sendable {
             nonisolated(unsafe) let out = out
             forEachBatch(batches, cost: { $0.reduce(0) { $0 + pairs[$1].source.count + pairs[$1].target.count } }) { indices, workspace in
                 let batch = Batch(pairs: indices.map { pairs[$0] })
-                let nll = model.score(batch, labelSmoothing: 0, arena: workspace.batch).tokenNLL
+                let nll = model.score(batch, labelSmoothing: 0, compute: .rowIndependent, arena: workspace.batch).tokenNLL
                 for (b, index) in indices.enumerated() {
                     var total = 0.0
                     for t in 0..<batch.targetLength { total += Double(nll[b * batch.targetLength + t]) }

@@ -156,18 +156,19 @@ public final class Transformer: @unchecked Sendable {
                            decoderFinal: decoderFinal, output: h, targets: copyIds(batch.targetOutput, arena: arena))
     }
 
-    /// Logits, loss and per-token −log p of `batch` with dropout off (rescoring, validation).
-    /// Resets `arena`; everything returned lives in it.
-    public func score(_ batch: Batch, labelSmoothing: Float, arena: Arena) -> BatchScores {
-        loss(forward(batch, dropout: nil, compute: .float32, arena: arena), labelSmoothing: labelSmoothing, arena: arena)
+    /// Logits, loss and per-token −log p of `batch` with dropout off (validation; rescoring with
+    /// `Compute.rowIndependent`, so that a pair's numbers do not depend on its batch). Resets
+    /// `arena`; everything returned lives in it.
+    public func score(_ batch: Batch, labelSmoothing: Float, compute: Compute = .float32, arena: Arena) -> BatchScores {
+        loss(forward(batch, dropout: nil, compute: compute, arena: arena), labelSmoothing: labelSmoothing, compute: compute, arena: arena)
     }
 
     /// The logits and loss of a float32 forward pass, without a backward pass.
-    public func loss(_ pass: ForwardPass, labelSmoothing: Float, arena: Arena) -> BatchScores {
+    public func loss(_ pass: ForwardPass, labelSmoothing: Float, compute: Compute = .float32, arena: Arena) -> BatchScores {
         let n = pass.batch.size * pass.batch.targetLength
         let rowLoss = arena.floats(n), rowNLL = arena.floats(n)
         let logits = arena.tensor(Shape(n, config.vocabularySize))
-        linearForward(.float32(logits), .float32(pass.output), weight: weights.outputProjection, bias: weights.outputBias, compute: .float32)
+        linearForward(.float32(logits), .float32(pass.output), weight: weights.outputProjection, bias: weights.outputBias, compute: compute)
         let loss = labelSmoothedCrossEntropy(logits: logits, targets: pass.targets, paddingIndex: Vocabulary.padding,
                                              labelSmoothing: labelSmoothing, excluded: config.absentTokens, rowLoss: rowLoss, rowNLL: rowNLL)
         return BatchScores(loss: loss, tokenNLL: rowNLL, logits: logits)

@@ -2,13 +2,12 @@
 // by OpenBLAS, so the two never oversubscribe the machine.
 //
 // OpenBLAS itself always runs single-threaded: `matmul` splits a large product into row blocks,
-// one per core, through `parallelFor`; batched attention products run one per worker. So there is
+// one per core, through `parallelFor` (on nmt's WorkerPool); batched attention products run one per worker. So there is
 // one pool of threads (ours), no oversubscription, and no OpenBLAS worker threads spinning or
 // being woken between the many small products of a step. (Measured: switching OpenBLAS between
 // 1 and 2 threads around every parallel region cost ~13 % of a training step in scheduling.)
 
 import CBLAS
-import Dispatch
 import Foundation
 
 public enum Threads {
@@ -60,12 +59,14 @@ public enum Threads {
         }
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let ran = WorkerPool.shared.run(workers: workers) { w in
                 serially {
                     let start = n * w / workers, end = n * (w + 1) / workers
                     for i in start..<end { body(i) }
                 }
             }
+            // Another caller's region holds the pool: this one runs on its own thread.
+            if !ran { serially { for i in 0..<n { body(i) } } }
         }
     }
 

@@ -44,6 +44,24 @@ import Testing
         try expectSameWhateverTheBatch(computeType: computeType, beam: 4)
     }
 
+    @Test func rescoringScoresDoNotDependOnTheBatch() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 80)
+        let tokenizer = try BPETokenizer.learn(files: [en, es], merges: 60)
+        let model = try randomModel(vocabulary: tokenizer.vocabulary.count)
+        let sources = try readLines(path: en).prefix(40).enumerated().map { String($1.prefix(1 + $0 * 7 % 30)) }
+        let targets = try readLines(path: es).prefix(40).enumerated().map { String($1.prefix(1 + $0 * 11 % 30)) }
+        func scores(batchSize: Int) -> [UInt64] {
+            var options = TranslationOptions()
+            options.batchSize = batchSize
+            return Translator(model: model, tokenizer: tokenizer, options: options).rescore(sources: sources, targets: targets)
+                .map(\.logProbability.bitPattern)
+        }
+        let one = scores(batchSize: 1)
+        #expect(scores(batchSize: 7) == one)
+        #expect(scores(batchSize: 64) == one)
+    }
+
     @Test(arguments: [ComputeType.float32, .int8])
     func greedyTranslationsAndScoresDoNotDependOnTheBatch(computeType: ComputeType) throws {
         try expectSameWhateverTheBatch(computeType: computeType, beam: 1)
