@@ -29,10 +29,17 @@ public struct Checkpointer {
                      metadata: [String: String] = [:]) throws -> String {
         let numbered = path(String(progress.step))
         let state = TrainingStateFile.path(forCheckpoint: numbered)
-        try ModelFile.save(model, tokenizer: tokenizer, step: progress.step, to: numbered, extraMetadata: metadata)
+        // The state first: a checkpoint is never on disk without the state that resumes it (a
+        // disk that fills between the two leaves at most a state file, removed here).
         var progress = progress
         progress.modelChecksum = model.parameters.checksum()
         try TrainingStateFile.save(progress, adam: adam, to: state)
+        do {
+            try ModelFile.save(model, tokenizer: tokenizer, step: progress.step, to: numbered, extraMetadata: metadata)
+        } catch {
+            try? FileManager.default.removeItem(atPath: state)
+            throw error
+        }
         try replaceAtomically(link: numbered, as: last)
         try replaceAtomically(link: state, as: TrainingStateFile.path(forCheckpoint: last))
         prune()

@@ -23,8 +23,10 @@ enum RunDirectory {
         guard access(ancestor.path, W_OK) == 0 else { throw NMTError("cannot create output directory \(directory): \(ancestor.path) is not writable") }
     }
 
-    /// Creates the directory (mkdir -p) and checks that a file can be written in it.
-    static func create(_ directory: String) throws {
+    /// Creates the directory (mkdir -p) and checks that a file can be written in it; returns the
+    /// directories it created, outermost first.
+    @discardableResult
+    static func create(_ directory: String) throws -> [String] {
         // mkdir -p, with the system's own reason when it fails; what it created is removed again
         // (deepest first) when it fails part way or the directory is not writable.
         var path = directory.hasPrefix("/") ? "" : "."
@@ -46,6 +48,7 @@ enum RunDirectory {
             throw NMTError("output directory \(directory) is not writable")
         }
         try? FileManager.default.removeItem(atPath: probe)
+        return created
     }
 }
 

@@ -62,24 +62,40 @@ public final class Trainer {
     }
 
     public func run() throws -> TrainingSummary {
+        // A run that cannot start leaves its directory as it found it: the files it made there
+        // (lock, log, config) and the directories it created are removed again.
+        let startFiles = [".lock", "log.jsonl", "config.yaml"].map { directory + "/" + $0 }
+        let existing = Set(startFiles.filter { FileManager.default.fileExists(atPath: $0) })
+        var createdDirectories: [String] = []
+        func undoStart() {
+            guard world.isLeader else { return }
+            for path in startFiles where !existing.contains(path) { try? FileManager.default.removeItem(atPath: path) }
+            for path in createdDirectories.reversed() { rmdir(path) }
+        }
         // Every rank reads and checks the same files; a problem any rank finds stops all of them.
-        var start = try world.agree { try prepare() }
+        var start: Start
+        do { start = try world.agree { try prepare() } } catch { undoStart(); throw error }
         let o = start.options
         let model = start.model
         guard try world.allEqual(parameterChecksum(model, start.progress)) else {
             throw CollectiveError(message: "the ranks did not start from the same weights and position; \(flag(.outputDirectory)) \(directory) must be one directory every rank sees, and the data files the same on every machine")
         }
         if world.isLeader {
-            try RunDirectory.create(directory)
-            if lock == nil {
-                try lockDirectory()
-                // Another run may have started and saved here since we looked.
-                if !start.resumed && checkpoints.hasLast {
-                    throw NMTError("\(flag(.outputDirectory)) \(directory) received checkpoints from another run while this one started; run the command again to resume from them")
+            do {
+                createdDirectories = try RunDirectory.create(directory)
+                if lock == nil {
+                    try lockDirectory()
+                    // Another run may have started and saved here since we looked.
+                    if !start.resumed && checkpoints.hasLast {
+                        throw NMTError("\(flag(.outputDirectory)) \(directory) received checkpoints from another run while this one started; run the command again to resume from them")
+                    }
                 }
+                try log.open(directory: directory)
+                try ConfigFile.write(o, to: directory + "/config.yaml")
+            } catch {
+                undoStart()
+                throw error
             }
-            try log.open(directory: directory)
-            try ConfigFile.write(o, to: directory + "/config.yaml")
         }
         log.say("model: \(model.parameters.parameterCount) parameters (dModel \(model.config.dModel), \(model.config.encoderLayers)+\(model.config.decoderLayers) layers), " +
                 (world.size > 1 ? "\(world.size) ranks × \(Threads.count) thread\(Threads.count == 1 ? "" : "s") (\(world.name))" : "\(Threads.count) threads"))

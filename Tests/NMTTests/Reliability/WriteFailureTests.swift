@@ -108,4 +108,57 @@ func runNMTWithRedirections(_ arguments: [String], _ redirections: String, stdin
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path("run")).filter { $0.contains(".tmp-") }
         #expect(leftovers.isEmpty)
     }
+
+    /// Runs `nmt train` under `ulimit -f blocks` (512-byte blocks); returns stderr and the exit status.
+    func trainUnderFileSizeLimit(_ blocks: Int, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let quoted = ([try nmtExecutable().path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -f \(blocks); exec \(quoted)"]
+        let error = Pipe()
+        process.standardError = error
+        try process.run()
+        let stderr = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stderr)
+    }
+
+    /// A disk that is full from the start: the run stops with one line, and its --out is left as it
+    /// was — no lock, log or config file, no directory it created.
+    @Test func aRunThatCannotWriteAtTheStartLeavesItsDirectoryAsItFoundIt() throws {
+        let dir = try TemporaryDirectory()
+        let corpus = try smallCorpus(dir, lines: 40)
+        let fresh = dir.path("new/run")
+        let r = try trainUnderFileSizeLimit(0, tinyTrainArguments(corpus, out: fresh, steps: 2))
+        #expect(r.status == 1 && r.stderr.components(separatedBy: "nmt: error:").count == 2, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("new")))
+        let existing = dir.path("existing")
+        try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: false)
+        let again = try trainUnderFileSizeLimit(0, tinyTrainArguments(corpus, out: existing, steps: 2))
+        #expect(again.status == 1, "\(again.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: existing).isEmpty)
+    }
+
+    /// A disk that fills between a checkpoint's files: never a checkpoint without the state that
+    /// resumes it (every limit from the first checkpoint's smallest file to its largest).
+    @Test func aCheckpointIsNeverLeftWithoutItsState() throws {
+        let dir = try TemporaryDirectory()
+        let corpus = try smallCorpus(dir, lines: 40)
+        let full = dir.path("full")
+        let r = try trainUnderFileSizeLimit(100_000, tinyTrainArguments(corpus, out: full, steps: 5))
+        #expect(r.status == 0, "\(r.stderr)")
+        func blocks(_ name: String) throws -> Int {
+            let bytes = try FileManager.default.attributesOfItem(atPath: full + "/" + name)[.size] as? Int ?? 0
+            return (bytes + 511) / 512
+        }
+        let sizes = [try blocks("checkpoint-5.safetensors"), try blocks("checkpoint-5.state.safetensors")].sorted()
+        for limit in [sizes[0], (sizes[0] + sizes[1]) / 2, sizes[1] - 1] {
+            let out = dir.path("limit-\(limit)")
+            _ = try trainUnderFileSizeLimit(limit, tinyTrainArguments(corpus, out: out, steps: 5))
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
+            for name in names where name.hasPrefix("checkpoint-") && !name.contains(".state.") {
+                #expect(names.contains(name.replacingOccurrences(of: ".safetensors", with: ".state.safetensors")), "limit \(limit): \(names)")
+            }
+        }
+    }
 }
