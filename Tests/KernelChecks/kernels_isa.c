@@ -20,8 +20,12 @@ int main(void) {
         for (int i = 0; i < c; i++) q[i] = (rand() % 2001 - 1000) / 997.0f;
         for (int i = 0; i < n * c; i++) kv[i] = (rand() % 2001 - 1000) / 991.0f;
         for (int t = 0; t < n; t++) idx[t] = (t * 7) % n;
-        nmt_gathered_scores(s, q, kv, idx, n, c, heads, d, 0.125f);
-        nmt_gathered_weighted_values(ctx, s, kv, idx, n, c, heads, d);
+        nmt_gathered_scores(s, n, q, kv, idx, n, c, heads, d, 0.125f);
+        nmt_gathered_weighted_values(ctx, s, n, kv, idx, n, c, heads, d);
+        h = hash(ctx, c, hash(s, heads * n, h));
+        // A contiguous block of keys (no index), fewer than the row holds.
+        nmt_gathered_scores(s, n, q, kv, NULL, n - 5, c, heads, d, 0.125f);
+        nmt_gathered_weighted_values(ctx, s, n, kv, NULL, n - 5, c, heads, d);
         h = hash(ctx, c, hash(s, heads * n, h));
     }
     // int8 rows: quantize 5 rows of 77 (ties included), scale 5×43 sums back.
