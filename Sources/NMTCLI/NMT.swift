@@ -16,6 +16,7 @@ struct NMTCommand: ParsableCommand {
     /// Every failure a user can cause ends the same way: one `nmt: error:` line on stderr and exit
     /// status 1 — bad flags included (ArgumentParser's own message, without its usage block).
     static func main() {
+        Threads.restartWithoutOpenBLASThreads()
         StandardStreams.prepare()
         // SIGINT/SIGTERM/SIGHUP end a command at once, removing a temporary file it was writing
         // (training replaces this with its own: finish the step and save).

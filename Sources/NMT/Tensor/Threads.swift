@@ -33,6 +33,17 @@ public enum Threads {
         openblas_set_num_threads(1)
     }
 
+    /// OpenBLAS starts a thread per core when it loads, each allocating a 128 MB buffer at once —
+    /// and under a tight `ulimit -v` retrying that allocation forever, which also blocks exit.
+    /// nmt never uses them (OpenBLAS always runs on the calling thread, see above), so a command
+    /// calls this first thing: unless OPENBLAS_NUM_THREADS is set, it sets it to 1 and executes
+    /// itself again, so OpenBLAS loads without them. (If exec fails, the command goes on as it is.)
+    public static func restartWithoutOpenBLASThreads() {
+        guard getenv("OPENBLAS_NUM_THREADS") == nil else { return }
+        setenv("OPENBLAS_NUM_THREADS", "1", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+    }
+
     /// True on a thread that is running the body of a `parallelFor` (nested parallel loops run serially).
     public static var inParallelRegion: Bool { pthread_getspecific(regionKey) != nil }
 
