@@ -13,6 +13,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // `nmt serve`: HTTP on SwiftNIO, and Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // OpenBLAS (Debian: libopenblas-dev). Every matrix product goes through it.
@@ -33,13 +37,20 @@ let package = Package(
         // The toolkit: tensors and kernels, text, model, training, decoding, evaluation, I/O.
         .target(name: "NMT", dependencies: ["CBLAS", "CDNNL", "CKernels", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
                                             .product(name: "Yams", package: "Yams")]),
-        // The `nmt` command: a thin layer over the library.
+        // `nmt serve`: LibreTranslate's and OpenNMT-py's HTTP APIs over shared translators, with
+        // sentences of concurrent requests batched together.
+        .target(name: "NMTServer", dependencies: ["NMT", .product(name: "Hummingbird", package: "hummingbird"),
+                                                  .product(name: "HummingbirdCore", package: "hummingbird"),
+                                                  .product(name: "NIOCore", package: "swift-nio"),
+                                                  .product(name: "Prometheus", package: "swift-prometheus"),
+                                                  .product(name: "Yams", package: "Yams")]),
+        // The `nmt` command: a thin layer over the libraries.
         .executableTarget(
             name: "NMTCLI",
-            dependencies: ["NMT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NMT", "NMTServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Benchmarks run by scripts/bench-*; kept out of the user-facing CLI.
         .executableTarget(name: "NMTBench", dependencies: ["NMT", "CBLAS", "CKernels"]),
-        .testTarget(name: "NMTTests", dependencies: ["NMT"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NMTTests", dependencies: ["NMT", "NMTServer"], resources: [.copy("Fixtures")]),
     ]
 )

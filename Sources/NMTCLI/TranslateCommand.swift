@@ -41,15 +41,9 @@ struct TranslateCommand: ParsableCommand {
         try reportingErrors {
             try useThreads(threads)
             let loaded = try loadModel(model, computeType: computeType.computeType)
-            let defaults = loaded.translationDefaults ?? TranslationDefaults()
-            var options = TranslationOptions()
-            options.search.style = searchStyle ?? loaded.model.config.search
-            options.search.beam = greedy ? 1 : beam ?? defaults.beam ?? 5
-            options.search.lengthPenalty = lengthPenalty ?? defaults.lengthPenalty ?? 1
-            options.search.lengthPenaltyStyle = lengthPenaltyStyle
-            options.search.nbest = nbest
-            options.search.maxLengthA = maxLenA ?? defaults.maxLengthA ?? 1.5
-            options.search.maxLengthB = maxLenB ?? defaults.maxLengthB ?? 10
+            var options = TranslationOptions(for: loaded, beam: greedy ? 1 : beam, lengthPenalty: lengthPenalty,
+                                             lengthPenaltyStyle: lengthPenaltyStyle, nbest: nbest,
+                                             maxLengthA: maxLenA, maxLengthB: maxLenB, searchStyle: searchStyle)
             options.batchSize = batchSize
             options.maxTokens = maxTokens
             try checkOption("--max-search-memory", maxSearchMemory, .closed(1, 1e9), "megabytes")

@@ -1,5 +1,5 @@
 // Translator: text in, text out, over one loaded model — what `nmt translate`, validation BLEU and
-// `nmt rescore` run, and what a server would share across requests.
+// `nmt rescore` run, and what `nmt serve` shares across requests.
 //
 //   lines → BPE ids (truncated to the model, with a warning) → length-sorted batches (by sentences
 //   or by source tokens) → a queue of batches that every worker takes from, largest first → beam
@@ -12,46 +12,6 @@
 
 import Foundation
 import Synchronization
-
-public struct TranslationOptions: Sendable {
-    public var search = SearchOptions()
-    /// Sentences per batch.
-    public var batchSize = 32
-    /// Source tokens per batch (padded: sentences × longest), instead of `batchSize`.
-    public var maxTokens: Int? = nil
-    /// Bytes of search state (self- and cross-attention caches) the batches being searched at
-    /// once may hold, or nil for no bound. A worker whose next batch would exceed it waits for the
-    /// others (a batch alone always runs): less memory for less parallelism. Batches are never
-    /// changed by it, so neither are translations.
-    public var searchMemory: Int? = nil
-    public init() {}
-
-    /// Sentences per batch, or source tokens with `maxTokens`.
-    public var batchLimit: BatchLimit { maxTokens.map { .tokens($0) } ?? .sentences(batchSize) }
-
-    /// The options as `nmt translate` (and the server) name them: the one table messages use.
-    public enum Option: String, CaseIterable, Sendable {
-        case beam, nbest, lengthPenalty = "length-penalty", maxLengthA = "max-len-a", maxLengthB = "max-len-b"
-        case batchSize = "batch-size", maxTokens = "max-tokens", searchMemory = "max-search-memory"
-
-        public var flag: String { "--" + rawValue }
-    }
-
-    /// Checks every option against `config`'s model (named as `nmt translate`'s flags): a beam no
-    /// wider than the tokens the model can output, lengths and batch sizes that are finite and
-    /// could be allocated.
-    public func validate(for config: TransformerConfig) throws {
-        let outputs = config.vocabularySize - Int(Vocabulary.firstByte)  // <pad>, <unk>, <s> are never output
-        try checkOption(Option.beam.flag, search.beam, .closed(1, Double(max(outputs, 1))), "the tokens this model can output")
-        try checkOption(Option.nbest.flag, search.nbest, .closed(1, Double(search.beam)), "at most the beam")
-        try checkOption(Option.lengthPenalty.flag, search.lengthPenalty, .closed(-100, 100))
-        try checkOption(Option.maxLengthA.flag, search.maxLengthA, .closed(0, Double(config.maxPositions)))
-        try checkOption(Option.maxLengthB.flag, search.maxLengthB, .closed(0, Double(config.maxPositions)))
-        try checkOption(Option.batchSize.flag, batchSize, .closed(1, 1e6))
-        try checkOption(Option.maxTokens.flag, maxTokens, .closed(1, 1e9))
-        try checkOption(Option.searchMemory.flag, searchMemory.map { $0 >> 20 }, .closed(1, 1e9), "megabytes")
-    }
-}
 
 /// The translation of one line: its n-best hypotheses, best first (none for an empty line).
 public struct Translation: Sendable {
@@ -191,7 +151,7 @@ public final class Translator: @unchecked Sendable {
 
     /// A line with nothing to translate — empty, or only spaces, tabs and other white space —
     /// gives an empty line, as fairseq and Marian do.
-    static func isBlank(_ line: String) -> Bool {
+    public static func isBlank(_ line: String) -> Bool {
         line.unicodeScalars.allSatisfy(\.properties.isWhitespace)
     }
 
@@ -218,12 +178,11 @@ public final class Translator: @unchecked Sendable {
         let budget = options.searchMemory ?? Int.max
         let next = Atomic<Int>(0)
         let inFlight = Gate()
-        let workers = min(Threads.count, queue.count)
+        let workers = min(options.workers ?? Threads.count, queue.count)
         let workspaces = idleWorkspaces.withLock { idle in
             (0..<workers).map { _ in idle.popLast() ?? DecodingWorkspace() }
         }
-        // (With one worker the batch's kernels use every thread instead.)
-        Threads.parallelFor(workers) { w in
+        func work(_ w: Int) {
             while true {
                 let taken = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if taken >= queue.count { break }
@@ -232,6 +191,12 @@ public final class Translator: @unchecked Sendable {
                 workspaces[w].releaseBatchMemory()
                 inFlight.leave(needs[taken])
             }
+        }
+        // With one worker the batch's kernels use every thread instead, unless `workers` asked for one.
+        if options.workers == 1 {
+            Threads.serially { work(0) }
+        } else {
+            Threads.parallelFor(workers, work)
         }
         idleWorkspaces.withLock { $0.append(contentsOf: workspaces) }
     }
