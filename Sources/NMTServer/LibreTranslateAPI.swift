@@ -23,13 +23,8 @@ struct LibreTranslateAPI: Sendable {
         if alternatives > limits.alternativesLimit {
             throw APIError.badRequest("Invalid request: alternatives parameter must be <= \(limits.alternativesLimit)")
         }
-        if isList && texts.count > limits.batchLimit {
-            throw APIError.badRequest("Invalid request: request (\(texts.count)) exceeds text limit (\(limits.batchLimit))")
-        }
-        let characters = texts.reduce(0) { $0 + $1.count }
-        if characters > limits.charLimit {
-            throw APIError.badRequest("Invalid request: request (\(characters)) exceeds text limit (\(limits.charLimit))")
-        }
+        if isList { try limits.checkTextCount(texts.count) }
+        try limits.checkCharacters(texts)
         let detected = source == "auto" ? models.detect(target: target).first : nil
         let sourceCode = detected?.language ?? source
         guard models.languages.contains(sourceCode) else { throw APIError.badRequest("\(sourceCode) is not supported") }
@@ -84,10 +79,7 @@ struct LibreTranslateAPI: Sendable {
     func detect(_ fields: RequestFields) throws -> Response {
         try keys?.check(try fields.string("api_key"))
         guard let (texts, _) = try fields.texts("q") else { throw APIError.badRequest("Invalid request: missing q parameter") }
-        let characters = texts.reduce(0) { $0 + $1.count }
-        if characters > limits.charLimit {
-            throw APIError.badRequest("Invalid request: request (\(characters)) exceeds text limit (\(limits.charLimit))")
-        }
+        try limits.checkCharacters(texts)
         return JSONResponse.make(models.detect(target: nil).map { ["confidence": $0.confidence, "language": $0.language] as [String: Any] })
     }
 }
@@ -105,5 +97,18 @@ struct APIKeys: Sendable {
     func check(_ key: String?) throws {
         guard let key else { throw APIError(.forbidden, "Invalid API key: this server needs an api_key") }
         guard keys.contains(key) else { throw APIError(.forbidden, "Invalid API key") }
+    }
+}
+
+extension ServerLimits {
+    /// LibreTranslate's batch_limit: texts in one request.
+    func checkTextCount(_ count: Int) throws {
+        if count > batchLimit { throw APIError.badRequest("Invalid request: request (\(count)) exceeds text limit (\(batchLimit))") }
+    }
+
+    /// LibreTranslate's char_limit (characters are Unicode scalars), over all of a request's texts.
+    func checkCharacters(_ texts: [String]) throws {
+        let characters = texts.reduce(0) { $0 + $1.unicodeScalars.count }  // as Python's len
+        if characters > charLimit { throw APIError.badRequest("Invalid request: request (\(characters)) exceeds text limit (\(charLimit))") }
     }
 }

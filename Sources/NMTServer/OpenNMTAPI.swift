@@ -14,9 +14,7 @@ struct OpenNMTAPI: Sendable {
         guard let inputs = body as? [Any], !inputs.isEmpty else {
             throw APIError.badRequest("Invalid request: expected a non-empty list of {\"src\": TEXT, \"id\": MODEL_ID}")
         }
-        guard inputs.count <= limits.batchLimit else {
-            throw APIError.badRequest("Invalid request: request (\(inputs.count)) exceeds text limit (\(limits.batchLimit))")
-        }
+        try limits.checkTextCount(inputs.count)
         var texts: [String] = [], ids: [Int] = []
         for (i, input) in inputs.enumerated() {
             guard let entry = input as? [String: Any], let src = entry["src"] as? String else {
@@ -36,10 +34,7 @@ struct OpenNMTAPI: Sendable {
             throw APIError.badRequest("No such model id \(id) (served: \(models.all.map { String($0.settings.id) }.joined(separator: ", ")))")
         }
         guard ids.allSatisfy({ $0 == id }) else { throw APIError.badRequest("Invalid request: every item of a request must name the same model id") }
-        let characters = texts.reduce(0) { $0 + $1.count }
-        if characters > limits.charLimit {
-            throw APIError.badRequest("Invalid request: request (\(characters)) exceeds text limit (\(limits.charLimit))")
-        }
+        try limits.checkCharacters(texts)
         let nbest = model.settings.nbest
         let results = try await model.translate(texts, count: nbest)
         let ranks: [[[String: Any]]] = (0 ..< nbest).map { k in

@@ -1,10 +1,12 @@
-// SentenceQueue: batching across requests. Requests hand in their sentences (token ids) and wait;
-// one thread per model takes everything waiting — after the first arrival it waits up to
-// `batchWait` for more, or until a full batch's tokens have gathered — and searches it in one
-// `Translator.search` call, which cuts it into length-sorted batches on the model's workers. Each
-// request gets its own sentences' hypotheses back, in order. Decoding is batch-independent
-// (Compute.rowIndependent), so a sentence's translation is what `nmt translate` gives for it,
-// whoever it shares a batch with.
+// SentenceQueue: batching across requests. Requests hand in their sentences (token ids) and wait.
+// A model has a thread per worker; an idle one, once sentences arrive, waits up to `batchWait` for
+// more (or until a full batch's tokens have gathered), takes its share of what is waiting — in
+// arrival order, an equal part for each idle worker, splitting a request if need be — and searches
+// it in one `Translator.search` with single-threaded kernels, which cuts it into length-sorted
+// batches. A worker that finishes takes the next sentences at once, so no core waits for
+// another's longest sentence. A request resumes when all its sentences are back, in order.
+// Decoding is batch-independent (Compute.rowIndependent), so a sentence's translation is what
+// `nmt translate` gives for it, whoever it shares a batch with.
 //
 // The queue is bounded: a request whose sentences would take the waiting count past `capacity`
 // is refused at once (the server answers 503 with Retry-After) rather than queued without end.
@@ -20,45 +22,68 @@ final class SentenceQueue: @unchecked Sendable {
         case stopped
     }
 
-    /// What the queue reports after each search: sentences, and source tokens with padding.
+    /// What the queue reports after each search.
     struct BatchReport {
         var sentences: Int
         var waitingAfter: Int
         var seconds: Double
     }
 
-    private struct Job {
-        var sources: [[Int32]]
-        var empty: [Bool]
-        var done: CheckedContinuation<[[Hypothesis]], any Error>
+    /// A request's sentences and the hypotheses found so far.
+    private final class Request {
+        let sources: [[Int32]]
+        let empty: [Bool]
+        var found: [[Hypothesis]]
+        var missing: Int
+        let done: CheckedContinuation<[[Hypothesis]], any Error>
+
+        init(sources: [[Int32]], empty: [Bool], done: CheckedContinuation<[[Hypothesis]], any Error>) {
+            self.sources = sources
+            self.empty = empty
+            self.found = Array(repeating: [], count: sources.count)
+            self.missing = sources.count
+            self.done = done
+        }
+    }
+
+    /// Sentences `range` of `request`.
+    private struct Part {
+        var request: Request
+        var range: Range<Int>
+        var tokens: Int { request.sources[range].reduce(0) { $0 + $1.count + 1 } }
     }
 
     let translator: Translator
     let capacity: Int
+    private let workers: Int
     private let batchWait: Double
     private let batchTokens: Int
     private let report: @Sendable (BatchReport) -> Void
     private let condition = NSCondition()
-    private var jobs: [Job] = []
+    /// Parts not yet taken, in arrival order.
+    private var parts: [Part] = []
     private var waitingSentences = 0
     private var waitingTokens = 0
     private var stopping = false
-    private var thread: Thread?
+    /// Workers waiting for sentences (in `nextParts`).
+    private var idleWorkers = 0
     private let finished = DispatchSemaphore(value: 0)
 
-    init(translator: Translator, capacity: Int, batchWait: Double, report: @escaping @Sendable (BatchReport) -> Void) {
+    /// `workers` threads search at once, each a batch at a time on one core.
+    init(translator: Translator, workers: Int, capacity: Int, batchWait: Double, report: @escaping @Sendable (BatchReport) -> Void) {
         self.translator = translator
+        self.workers = workers
         self.capacity = capacity
         self.batchWait = batchWait
-        // A full batch: what one worker's batch may hold, times the workers.
-        let perBatch = translator.options.maxTokens ?? translator.options.batchSize * 24
-        self.batchTokens = perBatch * (translator.options.workers ?? Threads.count)
+        // A full batch: what one worker's batch may hold (sentences of ~24 tokens).
+        self.batchTokens = translator.options.maxTokens ?? translator.options.batchSize * 24
         self.report = report
-        let thread = Thread { [unowned self] in self.run() }
-        thread.name = "nmt-serve-batches"
-        thread.stackSize = 8 << 20
-        self.thread = thread
-        thread.start()
+        for w in 0 ..< workers {
+            let thread = Thread { [unowned self] in self.run() }
+            thread.name = "nmt-serve-\(w)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
     }
 
     /// Sentences waiting now.
@@ -76,53 +101,80 @@ final class SentenceQueue: @unchecked Sendable {
                 done.resume(throwing: Refusal.full(waiting: waitingSentences, capacity: capacity))
                 return
             }
-            jobs.append(Job(sources: sources, empty: empty, done: done))
+            let part = Part(request: Request(sources: sources, empty: empty, done: done), range: 0 ..< sources.count)
+            parts.append(part)
             waitingSentences += sources.count
-            waitingTokens += sources.reduce(0) { $0 + $1.count + 1 }
-            condition.signal()
+            waitingTokens += part.tokens
+            condition.broadcast()
         }
     }
 
-    /// Translates what is already waiting, then ends the thread; later requests are refused.
+    /// Translates what is already waiting, then ends the threads; later requests are refused.
     func stop() {
         condition.withLock {
             stopping = true
-            condition.signal()
+            condition.broadcast()
         }
-        finished.wait()
+        for _ in 0 ..< workers { finished.wait() }
     }
 
     private func run() {
-        while let taken = nextJobs() {
+        while let taken = nextParts() {
             let start = DispatchTime.now().uptimeNanoseconds
-            let sources = taken.flatMap(\.sources), empty = taken.flatMap(\.empty)
-            let found = translator.search(sources, empty: empty)
-            var offset = 0
-            for job in taken {
-                job.done.resume(returning: Array(found[offset ..< offset + job.sources.count]))
-                offset += job.sources.count
+            let sources = taken.flatMap { $0.request.sources[$0.range] }, empty = taken.flatMap { $0.request.empty[$0.range] }
+            let found = translator.search(sources, empty: empty, workers: 1)
+            var completed: [Request] = []
+            condition.withLock {
+                var offset = 0
+                for part in taken {
+                    part.request.found.replaceSubrange(part.range, with: found[offset ..< offset + part.range.count])
+                    offset += part.range.count
+                    part.request.missing -= part.range.count
+                    if part.request.missing == 0 { completed.append(part.request) }
+                }
             }
+            for request in completed { request.done.resume(returning: request.found) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             report(BatchReport(sentences: sources.count, waitingAfter: waiting, seconds: seconds))
         }
         finished.signal()
     }
 
-    /// Everything waiting, once the first job has waited `batchWait` or a full batch has gathered;
-    /// nil when stopping with nothing left.
-    private func nextJobs() -> [Job]? {
+    /// This worker's share of the waiting sentences (whole requests where they fit), once the first has waited `batchWait` or a
+    /// full batch has gathered for each idle worker; nil when stopping with nothing left.
+    private func nextParts() -> [Part]? {
         condition.lock()
         defer { condition.unlock() }
-        while jobs.isEmpty {
-            if stopping { return nil }
-            condition.wait()
+        idleWorkers += 1
+        defer { idleWorkers -= 1 }
+        while true {
+            while parts.isEmpty {
+                if stopping { return nil }
+                condition.wait()
+            }
+            let deadline = Date(timeIntervalSinceNow: batchWait)
+            while waitingTokens < batchTokens * idleWorkers && !stopping && condition.wait(until: deadline) {}
+            if !parts.isEmpty { break }  // other idle workers took them all
         }
-        let deadline = Date(timeIntervalSinceNow: batchWait)
-        while waitingTokens < batchTokens && !stopping && condition.wait(until: deadline) {}
-        let taken = jobs
-        jobs.removeAll()
-        waitingSentences = 0
-        waitingTokens = 0
+        // An equal part for each idle worker — but a lone idle worker leaves the busy ones their
+        // part of a long queue (at least a batch), so all finish together.
+        let perIdle = (waitingSentences + idleWorkers - 1) / idleWorkers
+        let perWorker = (waitingSentences + workers - 1) / workers
+        let share = min(perIdle, max(translator.options.batchSize, perWorker))
+        var taken: [Part] = []
+        var count = 0
+        while count < share, !parts.isEmpty {
+            var part = parts.removeFirst()
+            if count + part.range.count > share {  // split: the rest stays first in line
+                let cut = part.range.lowerBound + (share - count)
+                parts.insert(Part(request: part.request, range: cut ..< part.range.upperBound), at: 0)
+                part.range = part.range.lowerBound ..< cut
+            }
+            count += part.range.count
+            waitingTokens -= part.tokens
+            taken.append(part)
+        }
+        waitingSentences -= count
         return taken
     }
 }

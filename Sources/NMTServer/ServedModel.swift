@@ -22,7 +22,6 @@ final class ServedModel: Sendable {
         options.search.nbest = options.search.beam
         options.batchSize = settings.batchSize
         options.maxTokens = settings.maxTokens
-        options.workers = settings.threads
         try options.validate(for: loaded.model.config)
         guard settings.nbest <= options.search.beam else {
             throw NMTError("\(settings.model): nbest \(settings.nbest) must be at most the beam (\(options.search.beam))")
@@ -30,7 +29,8 @@ final class ServedModel: Sendable {
         self.settings = settings
         translator = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options)
         let pair = "\(settings.source)-\(settings.target)"
-        queue = SentenceQueue(translator: translator, capacity: limits.maxQueue, batchWait: limits.batchWait) { report in
+        queue = SentenceQueue(translator: translator, workers: settings.threads ?? Threads.count, capacity: limits.maxQueue,
+                              batchWait: limits.batchWait) { report in
             metrics.recordBatch(pair: pair, sentences: report.sentences, waiting: report.waitingAfter, seconds: report.seconds)
         }
         loadSeconds = Date().timeIntervalSince(start)

@@ -1,5 +1,5 @@
 // TranslationOptions: how a Translator searches and batches — beam, length penalty, n-best,
-// maximum length, batch limits, search memory and workers — checked against a model.
+// maximum length, batch limits and search memory — checked against a model.
 
 public struct TranslationOptions: Sendable {
     public var search = SearchOptions()
@@ -12,9 +12,6 @@ public struct TranslationOptions: Sendable {
     /// others (a batch alone always runs): less memory for less parallelism. Batches are never
     /// changed by it, so neither are translations.
     public var searchMemory: Int? = nil
-    /// Batches searched at once (each on a worker with single-threaded kernels), or nil for
-    /// `Threads.count`. A server gives each of its models a share of the cores this way.
-    public var workers: Int? = nil
     public init() {}
 
     /// The options for a loaded model as `nmt translate` and `nmt serve` choose them: what is

@@ -116,20 +116,31 @@ public final class Translator: @unchecked Sendable {
     // MARK: token ids
 
     /// Searches hypotheses for token ids (without </s>), in input order; `empty` lines are skipped.
-    public func search(_ sources: [[Int32]], empty: [Bool]? = nil) -> [[Hypothesis]] {
+    /// `workers`: batches searched at once (default `Threads.count`); a server runs a search per
+    /// worker, each with `workers: 1` (single-threaded kernels throughout).
+    public func search(_ sources: [[Int32]], empty: [Bool]? = nil, workers: Int? = nil) -> [[Hypothesis]] {
         let wanted = sources.indices.filter { !(empty?[$0] ?? false) }
         var results = [[Hypothesis]](repeating: [], count: sources.count)
         let lengths = wanted.map { sources[$0].count }
-        let batches = Batcher.batches(Batcher.byLength(lengths), length: { lengths[$0] }, limit: options.batchLimit).map { $0.map { wanted[$0] } }
+        let batches = Batcher.batches(Batcher.byLength(lengths), length: { lengths[$0] }, limit: batchLimit(sentences: wanted.count, workers: workers)).map { $0.map { wanted[$0] } }
         results.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
-            forEachBatch(batches, cost: { $0.count * sources[$0.last!].count },
+            forEachBatch(batches, workers: workers, cost: { $0.count * sources[$0.last!].count },
                          memory: { self.searchMemory(sentences: $0.count, longest: sources[$0.last!].count) }) { indices, workspace in
                 let found = beamSearch(model: model, sources: indices.map { sources[$0] }, options: options.search, workspace: workspace)
                 for (i, index) in indices.enumerated() { out[index] = found[i] }
             }
         }
         return results
+    }
+
+    /// The batch limit for `sentences` sentences: the options' — but too few sentences to give
+    /// every worker a full batch are spread over the workers (a server's gathered requests, a
+    /// short window of a pipe), which batch independence lets change no output.
+    func batchLimit(sentences: Int, workers: Int?) -> BatchLimit {
+        let workers = max(1, workers ?? Threads.count)
+        guard options.maxTokens == nil, sentences < options.batchSize * workers else { return options.batchLimit }
+        return .sentences(max(1, (sentences + workers - 1) / workers))
     }
 
     /// The search state of `sentences` sources of `longest` tokens, as it typically peaks: per
@@ -170,7 +181,7 @@ public final class Translator: @unchecked Sendable {
     /// per-step products of decoding that beats splitting every product across threads. A batch
     /// starts only while the `memory` of the batches in flight stays within the search-memory
     /// bound (or when none is in flight), so two of the largest batches do not peak together.
-    private func forEachBatch(_ batches: [[Int]], cost: ([Int]) -> Int, memory: (([Int]) -> Int)? = nil,
+    private func forEachBatch(_ batches: [[Int]], workers requested: Int? = nil, cost: ([Int]) -> Int, memory: (([Int]) -> Int)? = nil,
                               _ body: ([Int], DecodingWorkspace) -> Void) {
         guard !batches.isEmpty else { return }
         let queue = batches.sorted { cost($0) > cost($1) }
@@ -178,7 +189,7 @@ public final class Translator: @unchecked Sendable {
         let budget = options.searchMemory ?? Int.max
         let next = Atomic<Int>(0)
         let inFlight = Gate()
-        let workers = min(options.workers ?? Threads.count, queue.count)
+        let workers = min(requested ?? Threads.count, queue.count)
         let workspaces = idleWorkspaces.withLock { idle in
             (0..<workers).map { _ in idle.popLast() ?? DecodingWorkspace() }
         }
@@ -193,7 +204,7 @@ public final class Translator: @unchecked Sendable {
             }
         }
         // With one worker the batch's kernels use every thread instead, unless `workers` asked for one.
-        if options.workers == 1 {
+        if requested == 1 {
             Threads.serially { work(0) }
         } else {
             Threads.parallelFor(workers, work)
