@@ -110,6 +110,44 @@ private let sentences = ["in the beginning god created the heaven and the earth"
         #expect(try await server.post("/translate", json: ["q": "light", "source": "en", "target": "es"]).status == 200)
     }
 
+    @Test func aBodyInAnUnknownFormatGets415() async throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        let server = try ServerProcess(["-m", model, "--source", "en", "--target", "es"])
+        let reply = try await server.request("POST", "/translate", body: Data("q=light".utf8), contentType: "application/pdf")
+        #expect(reply.status == 415 && reply.error?.contains("application/json") == true, "\(reply.text)")
+    }
+
+    @Test func aBodyNotSentInTimeGets408AndTheServerGoesOn() async throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        let server = try ServerProcess(["-m", model, "--source", "en", "--target", "es", "--request-timeout", "0.5"])
+        let head = "POST /translate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"q\": \"li"
+        let answer = try server.rawExchange(Array(head.utf8))
+        #expect(answer.hasPrefix("HTTP/1.1 408") && answer.contains("not received within 0.5 seconds"), "\(answer)")
+        #expect(try await server.get("/health").status == 200)
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        let server = try ServerProcess(["-m", model, "--source", "en", "--target", "es"])
+        let texts = ["light", "and the earth", "in the beginning"]
+        let requests = texts.map { text -> String in
+            let body = "{\"q\": \"\(text)\", \"source\": \"en\", \"target\": \"es\"}"
+            return "POST /translate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }.joined() + "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        let answer = try server.rawExchange(Array(requests.utf8))
+        let expected = try offline(model, texts)
+        var position = answer.startIndex
+        for translation in expected {
+            let escaped = String(decoding: try JSONSerialization.data(withJSONObject: [translation], options: [.withoutEscapingSlashes]), as: UTF8.self).dropFirst().dropLast()
+            let found = try #require(answer.range(of: "\"translatedText\":\(escaped)}", range: position ..< answer.endIndex), "\(answer)")
+            position = found.upperBound
+        }
+        #expect(answer.components(separatedBy: "HTTP/1.1 200").count == 5)
+    }
+
     @Test func htmlKeepsEveryTagAndTranslatesTheTextBetween() async throws {
         let dir = try TemporaryDirectory()
         let model = try savedRandomModel(dir)
