@@ -44,9 +44,8 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var configuration = try makeConfiguration()
-            if let threads = configuration.threads { try useThreads(threads) }
-            configuration.threads = Threads.count
+            let configuration = try makeConfiguration()
+            try useThreads(configuration.threads)
             let server = try TranslationServer(configuration, say: printError)
             // The server stops on SIGTERM/SIGINT itself (finishing requests in flight); it writes no files.
             for signalNumber in [SIGINT, SIGTERM] { signal(signalNumber, SIG_DFL) }
@@ -101,7 +100,6 @@ struct ServeCommand: ParsableCommand {
         if let requestsPerMinute { configuration.limits.requestsPerMinute = requestsPerMinute }
         if let requestTimeout { configuration.limits.requestTimeout = requestTimeout }
         if let idleTimeout { configuration.limits.idleTimeout = idleTimeout }
-        try configuration.validate()
-        return configuration
+        return configuration  // checked by the server
     }
 }

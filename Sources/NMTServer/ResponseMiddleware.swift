@@ -56,7 +56,7 @@ enum AccessLog {
     static func write(request: Request, remote: String, status: Int, duration: Duration) {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         let entry: [String: Any] = [
-            "time": ISO8601DateFormatter().string(from: Date()), "remote": remote, "method": request.method.rawValue,
+            "time": Date().formatted(.iso8601), "remote": remote, "method": request.method.rawValue,
             "path": String(request.uri.path.prefix(200)), "status": status, "ms": (seconds * 1e4).rounded() / 10,
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }

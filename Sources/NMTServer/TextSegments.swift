@@ -70,10 +70,9 @@ struct TextSegments {
             let ids = encoder.encode(String(sentence))
             if ids.count <= limit {
                 result.append(((sentence, ids), space))
-            } else {
-                for (words, gap) in packed(split(sentence, at: wordEnds(in: sentence)), encoder: &encoder, limit: limit) {
-                    let ids = encoder.encode(String(words))
-                    result.append(((words, Array(ids.prefix(limit))), gap))
+            } else {  // its words (merged below while they fit); a word alone too long is truncated
+                for (word, gap) in split(sentence, at: wordEnds(in: sentence)) {
+                    result.append(((word, Array(encoder.encode(String(word)).prefix(limit))), gap))
                 }
                 if let last = result.indices.last { result[last].1 = space }
             }
@@ -96,22 +95,6 @@ struct TextSegments {
             merged.append((part, space))
         }
         return merged
-    }
-
-    /// Runs of `pieces` packed while they fit (by their joined text's tokens).
-    private static func packed(_ pieces: [(Substring, Substring)], encoder: inout any TokenEncoder, limit: Int) -> [(Substring, Substring)] {
-        var out: [(Substring, Substring)] = []
-        for (text, space) in pieces {
-            if let (last, _) = out.last {
-                let joined = last.base[last.startIndex ..< text.endIndex]
-                if encoder.encode(String(joined)).count <= limit {
-                    out[out.count - 1] = (joined, space)
-                    continue
-                }
-            }
-            out.append((text, space))
-        }
-        return out
     }
 
     /// `text` cut after each index in `ends` into (text, following white space) pairs.

@@ -88,9 +88,7 @@ public final class TranslationServer: Sendable {
             group.addTask {
                 do {
                     return try await request.body.collect(upTo: limits.maxBodyBytes)
-                } catch is NIOTooManyBytesError {
-                    throw APIError(.contentTooLarge, "Request body exceeds the limit of \(limits.maxBodyBytes) bytes")
-                } catch let error as HTTPError where error.status == .contentTooLarge {
+                } catch where error is NIOTooManyBytesError || (error as? HTTPError)?.status == .contentTooLarge {
                     throw APIError(.contentTooLarge, "Request body exceeds the limit of \(limits.maxBodyBytes) bytes")
                 }
             }
