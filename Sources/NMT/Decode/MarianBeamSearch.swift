@@ -9,15 +9,17 @@
 //     sentence ends when its beam is empty;
 //   - the n best finished hypotheses by score are the result.
 // <pad>, <unk> and <s> are never generated (Marian suppresses <unk>; the others are nmt's).
+// A target prefix is forced first (Marian has none; as nmt's own search); repetition guards apply
+// after it.
 
 import Foundation
 
-func marianBeamSearch(model: Transformer, _ encoded: EncodedSources, maxLengths: [Int], options: SearchOptions,
+func marianBeamSearch(model: Transformer, _ encoded: EncodedSources, prefixes: [[Int32]], maxLengths: [Int], options: SearchOptions,
                       workspace: DecodingWorkspace) -> [[Hypothesis]] {
     let b = encoded.count, k = max(1, options.beam), v = model.config.vocabularySize
     let eos = Vocabulary.endOfSentence
     let state = model.decoderState(for: encoded, maxLength: maxLengths.max()!, capacity: b * k, workspace: workspace)
-    struct Live { var tokens: [Int32]; var score: Float; var logProbability: Double }
+    struct Live { var tokens: [Int32]; var score: Float; var logProbability: Double; var attention: [Float] = [] }
     // Sentence `live[i]` owns decoder rows rowsStart[i]..<rowsStart[i] + beams[i].count, and `places[i]` beam places.
     var live = Array(0..<b)
     var beams = [[Live]](repeating: [Live(tokens: [], score: 0, logProbability: 0)], count: b)
@@ -26,7 +28,7 @@ func marianBeamSearch(model: Transformer, _ encoded: EncodedSources, maxLengths:
     var last = [Int32](repeating: Vocabulary.beginOfSentence, count: b)
     var candidates: [(score: Float, row: Int, token: Int32, logp: Float)] = []
     for t in 0..<maxLengths.max()! {
-        let next = model.step(last, state: state)
+        let next = model.step(last, state: state, attention: options.recordAttention)
         var parents: [Int] = [], nextLive: [Int] = [], nextBeams: [[Live]] = [], nextPlaces: [Int] = []
         last.removeAll(keepingCapacity: true)
         var row = 0
@@ -34,8 +36,14 @@ func marianBeamSearch(model: Transformer, _ encoded: EncodedSources, maxLengths:
             let beam = beams[slot], base = row
             row += beam.count
             candidates.removeAll(keepingCapacity: true)
+            let forced: Int32? = t < prefixes[sentence].count ? prefixes[sentence][t] : nil
             for (i, hypothesis) in beam.enumerated() {
                 let r = base + i
+                if let forced {
+                    candidates.append((hypothesis.score + next.logits[r * v + Int(forced)] - next.logZ[r], r, forced, next.logits[r * v + Int(forced)] - next.logZ[r]))
+                    continue
+                }
+                if options.repetition.isActive { options.repetition.apply(to: next, row: r, previous: hypothesis.tokens) }
                 for (token, logit) in topK(next.logits.pointer + r * v, v, places[slot]) {
                     let logp = logit - next.logZ[r]
                     candidates.append((hypothesis.score + logp, r, token, logp))
@@ -47,12 +55,16 @@ func marianBeamSearch(model: Transformer, _ encoded: EncodedSources, maxLengths:
             for candidate in candidates.prefix(places[slot]) {
                 let parent = beam[candidate.row - base]
                 let logProbability = parent.logProbability + Double(candidate.logp)
+                let attention = options.recordAttention
+                    ? parent.attention + next.attentionRow(candidate.row, sourceLength: encoded.length, count: encoded.positions(of: sentence)) : []
                 if candidate.token == eos || atMaximum {
                     let tokens = candidate.token == eos ? parent.tokens : parent.tokens + [candidate.token]
                     let score = candidate.score / Float(pow(Double(t + 1), options.lengthPenalty))
-                    finished[sentence].append((Hypothesis(tokens: tokens, logProbability: logProbability, score: Double(score)), score))
+                    finished[sentence].append((Hypothesis(tokens: tokens, logProbability: logProbability, score: Double(score),
+                                                          attention: options.recordAttention ? attention : nil), score))
                 } else {
-                    survivors.append(Live(tokens: parent.tokens + [candidate.token], score: candidate.score, logProbability: logProbability))
+                    survivors.append(Live(tokens: parent.tokens + [candidate.token], score: candidate.score, logProbability: logProbability,
+                                          attention: attention))
                     parents.append(candidate.row)
                     last.append(candidate.token)
                 }

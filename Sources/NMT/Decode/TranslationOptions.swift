@@ -12,6 +12,10 @@ public struct TranslationOptions: Sendable {
     /// others (a batch alone always runs): less memory for less parallelism. Batches are never
     /// changed by it, so neither are translations.
     public var searchMemory: Int? = nil
+    /// Word alignments of every translation, in this format (the search records attention).
+    public var alignments: AlignmentFormat? = nil {
+        didSet { search.recordAttention = alignments != nil }
+    }
     public init() {}
 
     /// The options for a loaded model as `nmt translate` and `nmt serve` choose them: what is
@@ -36,6 +40,8 @@ public struct TranslationOptions: Sendable {
     /// The options as `nmt translate` (and the server) name them: the one table messages use.
     public enum Option: String, CaseIterable, Sendable {
         case beam, nbest, lengthPenalty = "length-penalty", maxLengthA = "max-len-a", maxLengthB = "max-len-b"
+        case maxLengthRatio = "max-len-ratio", sampling, temperature, repetitionPenalty = "repetition-penalty"
+        case noRepeatNgram = "no-repeat-ngram"
         case batchSize = "batch-size", maxTokens = "max-tokens", searchMemory = "max-search-memory"
 
         public var flag: String { "--" + rawValue }
@@ -47,7 +53,18 @@ public struct TranslationOptions: Sendable {
     public func validate(for config: TransformerConfig) throws {
         let outputs = config.vocabularySize - Int(Vocabulary.firstByte)  // <pad>, <unk>, <s> are never output
         try checkOption(Option.beam.flag, search.beam, .closed(1, Double(max(outputs, 1))), "the tokens this model can output")
-        try checkOption(Option.nbest.flag, search.nbest, .closed(1, Double(search.beam)), "at most the beam")
+        if let sampling = search.sampling {
+            try checkOption(Option.nbest.flag, search.nbest, .closed(1, 1000), "samples per line")
+            if case .topK(let k) = sampling {
+                try checkOption(Option.sampling.flag + " topk:", k, .closed(1, Double(max(outputs, 1))), "the tokens this model can output")
+            }
+        } else {
+            try checkOption(Option.nbest.flag, search.nbest, .closed(1, Double(search.beam)), "at most the beam")
+        }
+        try checkOption(Option.temperature.flag, search.temperature, .above(0, upTo: 100))
+        try checkOption(Option.repetitionPenalty.flag, search.repetition.penalty, .above(0, upTo: 100))
+        try checkOption(Option.noRepeatNgram.flag, search.repetition.noRepeatNgram, .closed(0, Double(config.maxPositions)))
+        try checkOption(Option.maxLengthRatio.flag, search.maxLengthRatio, .above(0, upTo: Double(config.maxPositions)))
         try checkOption(Option.lengthPenalty.flag, search.lengthPenalty, .closed(-100, 100))
         try checkOption(Option.maxLengthA.flag, search.maxLengthA, .closed(0, Double(config.maxPositions)))
         try checkOption(Option.maxLengthB.flag, search.maxLengthB, .closed(0, Double(config.maxPositions)))

@@ -22,6 +22,8 @@ public struct Translation: Sendable {
         public var score: Double
         /// Σ log p over the tokens and </s>.
         public var logProbability: Double
+        /// With `TranslationOptions.alignments`: the word alignment (WordAlignment.swift).
+        public var alignment: String? = nil
     }
     public var candidates: [Candidate]
 
@@ -29,14 +31,18 @@ public struct Translation: Sendable {
     public var text: String { candidates.first?.text ?? "" }
 
     /// The lines `nmt translate` prints for it: the text (with a tab and the score when `scores`),
-    /// or with n-best lists Moses's `INDEX ||| hypothesis ||| score`, one per hypothesis.
-    public func formatted(index: Int, nbest: Bool, scores: Bool) -> String {
-        if nbest {
-            if candidates.isEmpty { return "\(index) |||  ||| 0\n" }
-            return candidates.map { "\(index) ||| \($0.text) ||| \(String(format: "%.6f", $0.score))\n" }.joined()
+    /// or with n-best lists Moses's `INDEX ||| hypothesis ||| score`, one per hypothesis. An
+    /// alignment follows the text after " ||| ", as Marian prints it (`alignments`: the line has one).
+    public func formatted(index: Int, nbest: Bool, scores: Bool, alignments: Bool = false) -> String {
+        func text(_ candidate: Candidate?) -> String {
+            (candidate?.text ?? "") + (alignments ? " ||| " + (candidate?.alignment ?? "") : "")
         }
-        guard let best = candidates.first else { return scores ? "\t0\n" : "\n" }
-        return best.text + (scores ? "\t" + String(format: "%.6f", best.score) : "") + "\n"
+        if nbest {
+            if candidates.isEmpty { return "\(index) ||| \(text(nil)) ||| 0\n" }
+            return candidates.map { "\(index) ||| \(text($0)) ||| \(String(format: "%.6f", $0.score))\n" }.joined()
+        }
+        guard let best = candidates.first else { return text(nil) + (scores ? "\t0\n" : "\n") }
+        return text(best) + (scores ? "\t" + String(format: "%.6f", best.score) : "") + "\n"
     }
 }
 
@@ -59,29 +65,56 @@ public final class Translator: @unchecked Sendable {
 
     // MARK: text
 
-    /// Translations of `lines` in input order; empty and blank lines give empty translations. `warn` hears
-    /// about lines truncated to the model (numbered from `firstLineNumber`).
-    public func translate(_ lines: [String], firstLineNumber: Int = 1, warn: (String) -> Void = { _ in }) -> [Translation] {
-        var encoder = tokenizer.makeEncoder(for: .source)
+    /// Translations of `lines` in input order; empty and blank lines give empty translations.
+    /// `prefixes` (one per line, or none): target text each translation must start with. `warn`
+    /// hears about lines truncated to the model (numbered from `firstLineNumber`).
+    public func translate(_ lines: [String], prefixes: [String]? = nil, firstLineNumber: Int = 1,
+                          warn: (String) -> Void = { _ in }) -> [Translation] {
+        var encoder = tokenizer.makeEncoder(for: .source), prefixEncoder = tokenizer.makeEncoder(for: .target)
         let sources = lines.enumerated().map { encode($1, lineNumber: firstLineNumber + $0, encoder: &encoder, warn: warn) }
-        return translate(ids: sources, empty: lines.map(Translator.isBlank))
+        let contexts = lines.indices.map { i in
+            SentenceContext(prefix: prefixes.map { encodePrefix($0[i], lineNumber: firstLineNumber + i, encoder: &prefixEncoder, warn: warn) } ?? [],
+                            line: firstLineNumber - 1 + i)
+        }
+        return translate(ids: sources, contexts: contexts, empty: lines.map(Translator.isBlank))
+    }
+
+    /// Where the target prefixes of a stream's lines come from.
+    public enum PrefixSource {
+        /// Each input line is `source<TAB>prefix` (a line without a tab has no prefix).
+        case afterTab
+        /// Line i of this reader is line i's prefix.
+        case lines(LineReader)
     }
 
     /// Translates a stream: reads a window of lines (full, or whatever arrived before the input
     /// paused), translates it, and hands its translations to `window` with the window's first line
     /// index (0-based), so output can follow input promptly on endless pipes. Invalid UTF-8 is
-    /// replaced by U+FFFD with a warning.
-    public func translate(stream reader: LineReader, warn: (String) -> Void,
+    /// replaced by U+FFFD with a warning. `firstIndex`: the index of the stream's first line (a
+    /// resumed run's; it picks the lines' sampling streams).
+    public func translate(stream reader: LineReader, prefixes: PrefixSource? = nil, firstIndex: Int = 0, warn: (String) -> Void,
                           window: (_ firstIndex: Int, _ translations: [Translation]) throws -> Void) throws {
-        var encoder = tokenizer.makeEncoder(for: .source)
-        var first = 0
+        var encoder = tokenizer.makeEncoder(for: .source), prefixEncoder = tokenizer.makeEncoder(for: .target)
+        var first = firstIndex
         while let lines = try reader.nextWindow(size: max(options.batchSize * 8, 256), { bytes in
             let lineNumber = reader.lineNumber
             if firstInvalidUTF8Offset(bytes) != nil { warn("line \(lineNumber): invalid UTF-8 replaced by U+FFFD") }
-            let line = String(decoding: bytes, as: UTF8.self)
-            return (ids: encode(line, lineNumber: lineNumber, encoder: &encoder, warn: warn), empty: Translator.isBlank(line))
+            var line = String(decoding: bytes, as: UTF8.self), prefix = ""
+            switch prefixes {
+            case nil: break
+            case .afterTab:
+                if let tab = line.firstIndex(of: "\t") { (line, prefix) = (String(line[..<tab]), String(line[line.index(after: tab)...])) }
+            case .lines(let file):
+                guard let text = try file.nextString() else {
+                    throw NMTError("\(file.name):\(file.lineNumber + 1): no prefix for input line \(lineNumber) (the prefix file has \(file.lineNumber) lines)")
+                }
+                prefix = text
+            }
+            return (ids: encode(line, lineNumber: lineNumber, encoder: &encoder, warn: warn), empty: Translator.isBlank(line),
+                    prefix: encodePrefix(prefix, lineNumber: lineNumber, encoder: &prefixEncoder, warn: warn))
         }) {
-            try window(first, translate(ids: lines.map(\.ids), empty: lines.map(\.empty)))
+            let contexts = lines.indices.map { SentenceContext(prefix: lines[$0].prefix, line: first + $0) }
+            try window(first, translate(ids: lines.map(\.ids), contexts: contexts, empty: lines.map(\.empty)))
             first += lines.count
         }
     }
@@ -116,9 +149,10 @@ public final class Translator: @unchecked Sendable {
     // MARK: token ids
 
     /// Searches hypotheses for token ids (without </s>), in input order; `empty` lines are skipped.
+    /// `contexts`: each source's target prefix and line index (default: none, and its position).
     /// `workers`: batches searched at once (default `Threads.count`); a server runs a search per
     /// worker, each with `workers: 1` (single-threaded kernels throughout).
-    public func search(_ sources: [[Int32]], empty: [Bool]? = nil, workers: Int? = nil) -> [[Hypothesis]] {
+    public func search(_ sources: [[Int32]], contexts: [SentenceContext]? = nil, empty: [Bool]? = nil, workers: Int? = nil) -> [[Hypothesis]] {
         let wanted = sources.indices.filter { !(empty?[$0] ?? false) }
         var results = [[Hypothesis]](repeating: [], count: sources.count)
         let lengths = wanted.map { sources[$0].count }
@@ -127,7 +161,8 @@ public final class Translator: @unchecked Sendable {
             nonisolated(unsafe) let out = out
             forEachBatch(batches, workers: workers, cost: { $0.count * sources[$0.last!].count },
                          memory: { self.searchMemory(sentences: $0.count, longest: sources[$0.last!].count) }) { indices, workspace in
-                let found = beamSearch(model: model, sources: indices.map { sources[$0] }, options: options.search, workspace: workspace)
+                let found = beamSearch(model: model, sources: indices.map { sources[$0] },
+                                       contexts: indices.map { contexts?[$0] ?? SentenceContext(line: $0) }, options: options.search, workspace: workspace)
                 for (i, index) in indices.enumerated() { out[index] = found[i] }
             }
         }
@@ -152,10 +187,17 @@ public final class Translator: @unchecked Sendable {
         return sentences * (max(options.search.beam, 1) + 1) * (longest + 1) * perPosition
     }
 
-    private func translate(ids sources: [[Int32]], empty: [Bool]) -> [Translation] {
-        search(sources, empty: empty).map { list in
-            Translation(candidates: list.map {
-                Translation.Candidate(text: tokenizer.decode($0.tokens), tokens: $0.tokens, score: $0.score, logProbability: $0.logProbability)
+    private func translate(ids sources: [[Int32]], contexts: [SentenceContext], empty: [Bool]) -> [Translation] {
+        zip(sources, search(sources, contexts: contexts, empty: empty)).map { source, list in
+            Translation(candidates: list.map { hypothesis in
+                var candidate = Translation.Candidate(text: tokenizer.decode(hypothesis.tokens), tokens: hypothesis.tokens, score: hypothesis.score,
+                                                      logProbability: hypothesis.logProbability)
+                if let format = options.alignments, let attention = hypothesis.attention {
+                    candidate.alignment = WordAlignment.format(format, attention: attention, source: source, target: hypothesis.tokens,
+                                                               sourceText: { self.tokenizer.decode($0, side: .source) },
+                                                               targetText: { self.tokenizer.decode($0) })
+                }
+                return candidate
             })
         }
     }
@@ -164,6 +206,15 @@ public final class Translator: @unchecked Sendable {
     /// gives an empty line, as fairseq and Marian do.
     public static func isBlank(_ line: String) -> Bool {
         line.unicodeScalars.allSatisfy(\.properties.isWhitespace)
+    }
+
+    /// A target prefix's ids, cut to leave the search room for one token more.
+    private func encodePrefix(_ text: String, lineNumber: Int, encoder: inout any TokenEncoder, warn: (String) -> Void) -> [Int32] {
+        if text.isEmpty { return [] }
+        let ids = encoder.encode(text)
+        if ids.count < lengthLimit { return ids }
+        warn("line \(lineNumber): prefix of \(ids.count) tokens, cut to \(lengthLimit - 1)")
+        return Array(ids.prefix(lengthLimit - 1))
     }
 
     private func encode(_ line: String, lineNumber: Int, encoder: inout any TokenEncoder, warn: (String) -> Void) -> [Int32] {

@@ -19,12 +19,19 @@ public struct EncodedSources {
     /// B sentences of S positions.
     public let count: Int
     public let length: Int
+
+    /// Sentence b's positions: its tokens and </s>.
+    public func positions(of b: Int) -> Int {
+        (0..<length).reduce(0) { $0 + (padding[b * length + $1] == 0 ? 1 : 0) }
+    }
 }
 
-/// One decoding step's result, valid until the next step: log p(j) = logits[r, j] − logZ[r].
+/// One decoding step's result, valid until the next step: log p(j) = logits[r, j] − logZ[r];
+/// when asked for, the alignment attention [R, S] of each row over its source positions.
 public struct StepLogits {
     public let logits: Tensor
     public let logZ: UnsafeMutablePointer<Float>
+    public var attention: UnsafeMutablePointer<Float>? = nil
 }
 
 extension Transformer {
@@ -79,7 +86,9 @@ extension Transformer {
 
     /// Feeds `tokens` (one per hypothesis) at the state's position; returns the next position's
     /// logits [R, V] and log-normalisers, and moves the state on. Valid until the next step.
-    public func step(_ tokens: [Int32], state: DecoderState) -> StepLogits {
+    /// `attention`: also the alignment attention — the last decoder layer's cross-attention
+    /// probabilities averaged over its heads, [R, S].
+    public func step(_ tokens: [Int32], state: DecoderState, attention: Bool = false) -> StepLogits {
         require(tokens.count == state.rows, "Transformer.step: \(tokens.count) tokens for \(state.rows) hypotheses")
         require(state.position < state.maxLength && state.position < config.maxPositions, "Transformer.step: position \(state.position) beyond the cache")
         let arena = state.arena
@@ -87,11 +96,14 @@ extension Transformer {
         let rows = state.rows
         let ids = arena.ids(rows)
         for (r, t) in tokens.enumerated() { ids[r] = t }
+        let s = state.sourceLength, alignment = attention ? arena.floats(rows * s) : nil
         var (x, _) = embed(.target, ids, count: rows, length: 1, positionOffset: state.position, dropout: nil, arena: arena)
         state.addPosition()
         x = runLayers(decoderLayers.count, x, arena: arena) { l, x in
-            _ = decoderLayers[l].forward(&x, memory: nil, cache: state.layerCache(l), batch: rows, queries: 1, selfMask: AttentionMask(),
-                                         crossMask: AttentionMask(keyPadding: state.sourcePadding), dropout: nil, compute: .rowIndependent, arena: arena)
+            let a = decoderLayers[l].forward(&x, memory: nil, cache: state.layerCache(l), batch: rows, queries: 1, selfMask: AttentionMask(),
+                                             crossMask: AttentionMask(keyPadding: state.sourcePadding), dropout: nil, compute: .rowIndependent,
+                                             arena: arena)
+            if let alignment, l == decoderLayers.count - 1 { averageHeads(a.crossAttention.probs, rows: rows, heads: config.heads, keys: s, into: alignment) }
         }
         x = finalNorm(x, weights.decoderNorm, arena: arena).1
         let logits = arena.tensor(Shape(rows, config.vocabularySize))
@@ -99,7 +111,22 @@ extension Transformer {
         let logZ = arena.floats(rows)
         logNormalizers(logits, into: logZ)
         state.position += 1
-        return StepLogits(logits: logits, logZ: logZ)
+        return StepLogits(logits: logits, logZ: logZ, attention: alignment)
+    }
+
+    /// out[r, s] = mean over heads h of probs[r, h, 0, s], for probabilities [R, H, 1, S] (entries
+    /// past a row's source length are undefined).
+    private func averageHeads(_ probs: Tensor, rows: Int, heads: Int, keys s: Int, into out: UnsafeMutablePointer<Float>) {
+        let scale = 1 / Float(heads)
+        for r in 0..<rows {
+            let o = out + r * s
+            o.initialize(repeating: 0, count: s)
+            for h in 0..<heads {
+                let p = probs.pointer + (r * heads + h) * s
+                for j in 0..<s { o[j] += p[j] }
+            }
+            for j in 0..<s { o[j] *= scale }
+        }
     }
 
     /// Log-probabilities [R, V] of the next token after `tokens`: `step`'s logits minus their

@@ -182,10 +182,14 @@ public final class SentencePieceTokenizer: Tokenizer {
     }
 
     /// The target text of `ids`.
-    public func decode(_ ids: [Int32]) -> String {
-        let numbers = ids.compactMap { id in id > Vocabulary.endOfSentence && Int(id) < target.pieceIds.count ? target.pieceIds[Int(id)] : nil }
-        guard let pieceList = target.pieceList else { return target.sentencePiece.decode(ids: numbers) }
-        return Self.cleanUp(target.sentencePiece.decode(pieces: numbers.map { pieceList[$0] }))
+    public func decode(_ ids: [Int32]) -> String { decode(ids, side: .target) }
+
+    /// The text of `side`'s `ids`.
+    public func decode(_ ids: [Int32], side: TextSide) -> String {
+        let s = side == .source ? source : target
+        let numbers = ids.compactMap { id in id > Vocabulary.endOfSentence && Int(id) < s.pieceIds.count ? s.pieceIds[Int(id)] : nil }
+        guard let pieceList = s.pieceList else { return s.sentencePiece.decode(ids: numbers) }
+        return Self.cleanUp(s.sentencePiece.decode(pieces: numbers.map { pieceList[$0] }))
     }
 
     /// Hugging Face MarianTokenizer's last step: ▁ → space, whitespace trimmed at both ends.

@@ -25,6 +25,8 @@ public protocol Tokenizer: AnyObject, Sendable {
     func makeEncoder(for side: TextSide) -> any TokenEncoder
     /// The text of `ids`; specials are dropped.
     func decode(_ ids: [Int32]) -> String
+    /// The text of `side`'s `ids` (by default `decode(ids)`: both sides share the vocabulary).
+    func decode(_ ids: [Int32], side: TextSide) -> String
     /// The text of a line as `nmt bpe apply` segmented it (`nmt bpe decode`), or an error naming
     /// the piece that no segmentation produces.
     func decode(segmented line: String) -> Result<String, NMTError>
@@ -32,6 +34,7 @@ public protocol Tokenizer: AnyObject, Sendable {
 
 extension Tokenizer {
     public var sourceVocabulary: Vocabulary { vocabulary }
+    public func decode(_ ids: [Int32], side: TextSide) -> String { decode(ids) }
     /// Whether the two sides have vocabularies of their own.
     public var hasSeparateVocabularies: Bool { sourceVocabulary != vocabulary }
 }

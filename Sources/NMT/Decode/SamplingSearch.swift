@@ -1,0 +1,130 @@
+// Sampling search: each output token is drawn from the model's distribution instead of searched
+// for (beam 1 per sample) — the sampled back-translations of Edunov et al. 2018.
+//   - the distribution at each step is softmax(logits / temperature), restricted by `Sampling`
+//     (top-k: the k likeliest tokens; top-p: the smallest set of likeliest tokens whose tempered
+//     probability reaches p) and renormalised; <pad>, <unk> and <s> are never drawn;
+//   - a sentence asked for n samples decodes n rows, each drawing from a stream of its own,
+//     seeded by (seed, line index, sample number) — so a line's samples depend on neither its
+//     batch, nor the threads, nor where a resumed run restarted;
+//   - a target prefix is forced first; repetition guards apply after it; </s> is forced at the
+//     maximum length;
+//   - a sample's score is beam search's, Σ log p / lp(|Y|), from the untempered (guarded)
+//     distribution; the samples of a line are returned best score first.
+// Top-k with k = 1 is greedy search.
+
+import Foundation
+
+func samplingSearch(model: Transformer, _ encoded: EncodedSources, contexts: [SentenceContext], maxLengths: [Int], options: SearchOptions,
+                    workspace: DecodingWorkspace) -> [[Hypothesis]] {
+    let n = max(1, options.nbest), b = encoded.count, v = model.config.vocabularySize
+    let sentenceOf = (0..<(b * n)).map { $0 / n }
+    let state = model.decoderState(for: encoded, sentenceOf: sentenceOf, maxLength: maxLengths.max()!, workspace: workspace)
+    var streams = sentenceOf.indices.map { SamplingStream(seed: options.seed, line: contexts[sentenceOf[$0]].line, sample: $0 % n) }
+    var tokens = [[Int32]](repeating: [], count: b * n)
+    var attention = [[Float]](repeating: [], count: b * n)
+    var logProbabilities = [Double](repeating: 0, count: b * n)
+    var live = Array(0..<(b * n))  // decoder row r is sample live[r]
+    var last = [Int32](repeating: Vocabulary.beginOfSentence, count: b * n)
+    var results = [[Hypothesis]](repeating: [], count: b)
+    var scratch = SamplingScratch()
+    for t in 0..<maxLengths.max()! {
+        let next = model.step(last, state: state, attention: options.recordAttention)
+        var parents: [Int] = [], nextLive: [Int] = [], nextLast: [Int32] = []
+        for (r, sample) in live.enumerated() {
+            let sentence = sentenceOf[sample], prefix = contexts[sentence].prefix
+            let row = next.logits.pointer + r * v
+            if t >= prefix.count && options.repetition.isActive { options.repetition.apply(to: next, row: r, previous: tokens[sample]) }
+            let token: Int32
+            if t < prefix.count {
+                token = prefix[t]
+            } else if t < maxLengths[sentence] - 1 {
+                token = scratch.draw(row, v, sampling: options.sampling ?? .full, temperature: options.temperature, stream: &streams[sample])
+            } else {
+                token = Vocabulary.endOfSentence
+            }
+            logProbabilities[sample] += Double(row[Int(token)] - next.logZ[r])
+            if options.recordAttention {
+                attention[sample] += next.attentionRow(r, sourceLength: encoded.length, count: encoded.positions(of: sentence))
+            }
+            if token == Vocabulary.endOfSentence {
+                let lp = options.lengthPenaltyStyle.penalty(length: tokens[sample].count + 1, alpha: options.lengthPenalty)
+                results[sentence].append(Hypothesis(tokens: tokens[sample], logProbability: logProbabilities[sample],
+                                                    score: logProbabilities[sample] / lp, attention: options.recordAttention ? attention[sample] : nil))
+            } else {
+                tokens[sample].append(token)
+                parents.append(r)
+                nextLive.append(sample)
+                nextLast.append(token)
+            }
+        }
+        if nextLive.isEmpty { break }
+        live = nextLive
+        last = nextLast
+        state.select(parents: parents)
+    }
+    // Best score first; equal scores keep sample order. (Samples finish in any order.)
+    return results.map { list in list.enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }.map(\.element) }
+}
+
+/// The random stream of one sample of one line.
+struct SamplingStream {
+    var generator: RandomGenerator
+
+    init(seed: UInt64, line: Int, sample: Int) {
+        generator = RandomGenerator(seed: mix64(mix64(mix64(seed) ^ UInt64(truncatingIfNeeded: line)) ^ UInt64(truncatingIfNeeded: sample)))
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    mutating func nextUnit() -> Double { Double(generator.next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+}
+
+/// Candidate buffers reused from step to step.
+struct SamplingScratch {
+    private var ids: [Int32] = []
+    private var weights: [Double] = []
+
+    /// Draws a token from row `logits` (v entries) as `sampling` and `temperature` define.
+    mutating func draw(_ logits: UnsafeMutablePointer<Float>, _ v: Int, sampling: Sampling, temperature: Double,
+                       stream: inout SamplingStream) -> Int32 {
+        let first = Int(Vocabulary.endOfSentence)
+        ids.removeAll(keepingCapacity: true)
+        switch sampling {
+        case .full:
+            ids.append(contentsOf: (first..<v).lazy.map { Int32($0) })
+        case .topK(let k):
+            ids.append(contentsOf: topK(logits, v, min(k, v - first)).map(\.0))
+        case .topP:
+            ids.append(contentsOf: (first..<v).lazy.map { Int32($0) })
+            ids.sort { logits[Int($0)] != logits[Int($1)] ? logits[Int($0)] > logits[Int($1)] : $0 < $1 }
+        }
+        var top = -Float.infinity
+        for id in ids { top = max(top, logits[Int(id)]) }
+        guard top > -.infinity else { return Vocabulary.endOfSentence }
+        weights.removeAll(keepingCapacity: true)
+        var total = 0.0
+        for id in ids {
+            let w = exp(Double(logits[Int(id)] - top) / temperature)
+            weights.append(w)
+            total += w
+        }
+        if case .topP(let p) = sampling {
+            // The smallest set of likeliest tokens whose probability reaches p.
+            var kept = 0, mass = 0.0
+            while kept < weights.count && (kept == 0 || mass < p * total) {
+                mass += weights[kept]
+                kept += 1
+            }
+            ids.removeLast(ids.count - kept)
+            weights.removeLast(weights.count - kept)
+            total = mass
+        }
+        let target = stream.nextUnit() * total
+        var cumulative = 0.0
+        for (i, w) in weights.enumerated() {
+            cumulative += w
+            if target < cumulative && w > 0 { return ids[i] }
+        }
+        // Rounding left the target past the sum: the last token with any weight.
+        return ids[weights.lastIndex { $0 > 0 } ?? 0]
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import NMT
+
+@Suite struct WordAlignmentTests {
+    /// Pieces: source "a b c" as 4 tokens (b split in two), target "x y" as 3 (y split).
+    static let sourceText = ["10": "a", "11": " b", "12": "b", "13": " c"]
+    static func text(_ pieces: [String: String]) -> ([Int32]) -> String {
+        { ids in ids.map { pieces["\($0)"] ?? "" }.joined() }
+    }
+
+    @Test func hardAlignmentTakesEachTokensMostAttendedSourceTokenAndMergesPiecesIntoWords() {
+        let source: [Int32] = [10, 11, 12, 13], target: [Int32] = [20, 21, 22]
+        let targetText = Self.text(["20": "x", "21": " y", "22": "y"])
+        // Rows: x → c, y(1) → b(2nd piece), y(2) → b(1st piece), </s> → a; the </s> column last.
+        let attention: [Float] = [
+            0.1, 0.1, 0.1, 0.6, 0.1,
+            0.1, 0.2, 0.5, 0.1, 0.1,
+            0.0, 0.7, 0.1, 0.1, 0.1,
+            0.9, 0.0, 0.0, 0.0, 0.1,
+        ]
+        let hard = WordAlignment.format(.hard, attention: attention, source: source, target: target,
+                                        sourceText: Self.text(Self.sourceText), targetText: targetText)
+        #expect(hard == "1-1 2-0")
+    }
+
+    @Test func tokensAttendingMostToTheSourceEndAreUnaligned() {
+        let attention: [Float] = [0.1, 0.9, 0.8, 0.2]
+        let hard = WordAlignment.format(.hard, attention: attention, source: [10], target: [20],
+                                        sourceText: Self.text(["10": "a"]), targetText: Self.text(["20": "x"]))
+        #expect(hard == "")
+    }
+
+    @Test func softAlignmentPrintsTheMatrixAsMarianDoes() {
+        let soft = WordAlignment.format(.soft, attention: [0.25, 0.75, 1, 0], source: [10], target: [20],
+                                        sourceText: Self.text([:]), targetText: Self.text([:]))
+        #expect(soft == "0.25,0.75 1,0")
+    }
+
+    @Test func searchesRecordARowOfSourceAttentionPerOutputToken() throws {
+        let model = try randomModel(vocabulary: 30)
+        let sources: [[Int32]] = [[5, 6, 7, 8, 9], [10, 11]]
+        for (name, var options) in DecodingConstraintTests.searches() {
+            options.recordAttention = true
+            for (i, list) in beamSearch(model: model, sources: sources, options: options).enumerated() {
+                for h in list {
+                    let s = sources[i].count + 1, attention = h.attention ?? []
+                    #expect(attention.count % s == 0 && attention.count / s >= h.tokens.count, "\(name)")
+                    for row in 0..<(attention.count / s) {
+                        let sum = attention[(row * s)..<((row + 1) * s)].reduce(0, +)
+                        #expect(abs(sum - 1) < 1e-4, "\(name): row \(row) sums to \(sum)")
+                    }
+                }
+            }
+        }
+    }
+}
