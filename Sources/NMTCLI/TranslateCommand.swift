@@ -20,6 +20,11 @@ struct TranslateCommand: ParsableCommand {
     )
 
     @Option(name: [.customShort("m"), .long], help: "Model file.") var model: String
+    @Option(name: [.customShort("i"), .long], help: "Input file (default: standard input).") var input: String?
+    @Option(name: [.customShort("o"), .long],
+            help: "Output file, written resumably with -i: run the same command again after an interruption to continue (default: standard output).")
+    var output: String?
+    @Option(help: "Translate shard I of N: the I-th of every N blocks of 1000 input lines (merge with 'nmt merge-shards').") var shard: String?
     @Option(help: "Beam size (1: greedy; default 5, or the model's own: an imported model's decoder.yml).") var beam: Int?
     @Option(help: "Length penalty α (an imported Marian model: its --normalize; default 1, or the model's own).") var lengthPenalty: Double?
     @Option(help: "average: score/|Y|^α (fairseq, CTranslate2); gnmt: score/((5+|Y|)/6)^α.") var lengthPenaltyStyle = LengthPenaltyStyle.average
@@ -53,6 +58,7 @@ struct TranslateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try useThreads(threads)
+            let shard = try self.shard.map(Shard.init)
             if tabPrefix && prefixFile != nil { throw NMTError("--tab-prefix and --prefix-file: choose one source of prefixes") }
             let prefixes: Translator.PrefixSource? = try prefixFile.map { .lines(try LineReader(path: $0)) } ?? (tabPrefix ? .afterTab : nil)
             let loaded = try loadModel(model, computeType: computeType.computeType)
@@ -67,14 +73,41 @@ struct TranslateCommand: ParsableCommand {
             try options.validate(for: loaded.model.config)
             printError("nmt: computing in \(loaded.model.computeType.rawValue) (\(kernelDescription(loaded.model.computeType, decoding: true)))")
             let translator = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options)
-            let sink = try OutputSink.standardOutput()
-            try translator.translate(stream: LineReader.standardInput(), prefixes: prefixes, warn: { printError("nmt: warning: " + $0) }) { first, translations in
-                for (i, translation) in translations.enumerated() {
-                    try sink.write(translation.formatted(index: first + i, nbest: nbest > 1, scores: scores, alignments: alignments != nil))
+            let format = { (index: Int, translation: Translation) in
+                translation.formatted(index: index, nbest: nbest > 1, scores: scores, alignments: alignments != nil)
+            }
+            if let input, let output {
+                try translateResumably(translator, input: input, output: output, job: job(), prefixes: prefixes, shard: shard, format: format)
+                return
+            }
+            let reader = try input.map { try LineReader(path: $0) } ?? LineReader.standardInput()
+            try withOutput(output) { sink in
+                try translator.translate(stream: reader, prefixes: prefixes, selecting: shard.map { s in { s.contains(line: $0) } },
+                                         warn: { printError("nmt: warning: " + $0) }) { indices, translations in
+                    for (index, translation) in zip(indices, translations) { try sink.write(format(index, translation)) }
+                    if output == nil { try sink.drain() }
                 }
-                try sink.drain()
             }
         }
+    }
+
+    /// What a resumable output depends on: the input file, the model file and every option that
+    /// can change the output (not threads or batching, which never do).
+    private func job() throws -> String {
+        func identity(_ path: String) throws -> String {
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw NMTError("cannot read \(path): \(String(cString: strerror(errno)))") }
+            return "\(URL(fileURLWithPath: path).standardizedFileURL.path) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        }
+        let unaffected: Set<String> = ["--threads", "--batch-size", "--max-tokens", "--max-search-memory"]
+        var arguments: [String] = [], skipNext = false
+        for argument in CommandLine.arguments.dropFirst(2) {
+            if skipNext { skipNext = false; continue }
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            if unaffected.contains(name) { skipNext = !argument.contains("="); continue }
+            arguments.append(argument)
+        }
+        return ([try identity(input!), try identity(model), (try prefixFile.map { try identity($0) }) ?? ""] + arguments).joined(separator: "\u{1F}")
     }
 
     /// Sampling, repetition guards, the length ratio and alignments, checked as given.

@@ -88,34 +88,37 @@ public final class Translator: @unchecked Sendable {
     }
 
     /// Translates a stream: reads a window of lines (full, or whatever arrived before the input
-    /// paused), translates it, and hands its translations to `window` with the window's first line
-    /// index (0-based), so output can follow input promptly on endless pipes. Invalid UTF-8 is
-    /// replaced by U+FFFD with a warning. `firstIndex`: the index of the stream's first line (a
-    /// resumed run's; it picks the lines' sampling streams).
-    public func translate(stream reader: LineReader, prefixes: PrefixSource? = nil, firstIndex: Int = 0, warn: (String) -> Void,
-                          window: (_ firstIndex: Int, _ translations: [Translation]) throws -> Void) throws {
+    /// paused), translates it, and hands its translations to `window` with the lines' indices
+    /// (0-based; they pick the lines' sampling streams), so output can follow input promptly on
+    /// endless pipes. Invalid UTF-8 is replaced by U+FFFD with a warning. `skipping`: lines to pass
+    /// over first (a resumed run's); `selecting`: which lines to translate (a shard's) — the others
+    /// are read and passed over.
+    public func translate(stream reader: LineReader, prefixes: PrefixSource? = nil, skipping: Int = 0, selecting: ((Int) -> Bool)? = nil,
+                          warn: (String) -> Void, window: (_ lines: [Int], _ translations: [Translation]) throws -> Void) throws {
         var encoder = tokenizer.makeEncoder(for: .source), prefixEncoder = tokenizer.makeEncoder(for: .target)
-        var first = firstIndex
-        while let lines = try reader.nextWindow(size: max(options.batchSize * 8, 256), { bytes in
-            let lineNumber = reader.lineNumber
-            if firstInvalidUTF8Offset(bytes) != nil { warn("line \(lineNumber): invalid UTF-8 replaced by U+FFFD") }
-            var line = String(decoding: bytes, as: UTF8.self), prefix = ""
-            switch prefixes {
-            case nil: break
-            case .afterTab:
-                if let tab = line.firstIndex(of: "\t") { (line, prefix) = (String(line[..<tab]), String(line[line.index(after: tab)...])) }
-            case .lines(let file):
-                guard let text = try file.nextString() else {
-                    throw NMTError("\(file.name):\(file.lineNumber + 1): no prefix for input line \(lineNumber) (the prefix file has \(file.lineNumber) lines)")
-                }
-                prefix = text
+        func nextPrefix(_ lineNumber: Int) throws -> String {
+            guard case .lines(let file) = prefixes else { return "" }
+            guard let text = try file.nextString() else {
+                throw NMTError("\(file.name):\(file.lineNumber + 1): no prefix for input line \(lineNumber) (the prefix file has \(file.lineNumber) lines)")
             }
-            return (ids: encode(line, lineNumber: lineNumber, encoder: &encoder, warn: warn), empty: Translator.isBlank(line),
-                    prefix: encodePrefix(prefix, lineNumber: lineNumber, encoder: &prefixEncoder, warn: warn))
+            return text
+        }
+        while reader.lineNumber < skipping, try reader.nextLine({ _ in }) != nil { _ = try nextPrefix(reader.lineNumber) }
+        while let lines = try reader.nextWindow(size: max(options.batchSize * 8, 256), { bytes -> (index: Int, ids: [Int32], empty: Bool, prefix: [Int32])? in
+            let lineNumber = reader.lineNumber
+            var prefix = try nextPrefix(lineNumber)
+            if let selecting, !selecting(lineNumber - 1) { return nil }
+            if firstInvalidUTF8Offset(bytes) != nil { warn("line \(lineNumber): invalid UTF-8 replaced by U+FFFD") }
+            var line = String(decoding: bytes, as: UTF8.self)
+            if case .afterTab = prefixes, let tab = line.firstIndex(of: "\t") {
+                (line, prefix) = (String(line[..<tab]), String(line[line.index(after: tab)...]))
+            }
+            return (lineNumber - 1, encode(line, lineNumber: lineNumber, encoder: &encoder, warn: warn), Translator.isBlank(line),
+                    encodePrefix(prefix, lineNumber: lineNumber, encoder: &prefixEncoder, warn: warn))
         }) {
-            let contexts = lines.indices.map { SentenceContext(prefix: lines[$0].prefix, line: first + $0) }
-            try window(first, translate(ids: lines.map(\.ids), contexts: contexts, empty: lines.map(\.empty)))
-            first += lines.count
+            let chosen = lines.compactMap { $0 }
+            let contexts = chosen.map { SentenceContext(prefix: $0.prefix, line: $0.index) }
+            try window(chosen.map(\.index), translate(ids: chosen.map(\.ids), contexts: contexts, empty: chosen.map(\.empty)))
         }
     }
 

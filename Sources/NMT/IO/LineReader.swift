@@ -25,6 +25,8 @@ public final class LineReader {
     private let keepsByteOrderMark: Bool
     /// 1-based number of the line most recently returned.
     public private(set) var lineNumber = 0
+    /// Bytes of the lines read so far (newlines included).
+    public private(set) var bytesRead = 0
     /// True once the input's last line has been returned and it had no "\n".
     public private(set) var endedWithoutNewline = false
 
@@ -82,6 +84,7 @@ public final class LineReader {
                 let position = UnsafeMutablePointer<UInt8>(newline.assumingMemoryBound(to: UInt8.self)) - buffer
                 let crlf = !keepCarriageReturns && position > start && buffer[position - 1] == 0x0D
                 let line = withoutByteOrderMark(UnsafeBufferPointer(start: buffer + start, count: position - start - (crlf ? 1 : 0)))
+                bytesRead += position + 1 - start
                 start = position + 1
                 lineNumber += 1
                 return try body(line)
@@ -89,6 +92,7 @@ public final class LineReader {
             if atEOF {
                 if start < end {
                     let line = withoutByteOrderMark(UnsafeBufferPointer(start: buffer + start, count: end - start))
+                    bytesRead += end - start
                     start = end
                     lineNumber += 1
                     endedWithoutNewline = true
