@@ -19,7 +19,8 @@ struct TranslateCommand: ParsableCommand {
         discussion: "Example: nmt translate -m runs/en-es/average.safetensors < test.en > test.hyp.es"
     )
 
-    @Option(name: [.customShort("m"), .long], help: "Model file.") var model: String
+    @Option(name: [.customShort("m"), .long], help: "Model file; several -m: an ensemble of models sharing one tokenizer.") var model: [String]
+    @Option(help: "Ensemble weights, one per -m, comma-separated (default 1/N each): scores are Σ w·log p.") var weights: String?
     @Option(name: [.customShort("i"), .long], help: "Input file (default: standard input).") var input: String?
     @Option(name: [.customShort("o"), .long],
             help: "Output file, written resumably with -i: run the same command again after an interruption to continue (default: standard output).")
@@ -61,7 +62,10 @@ struct TranslateCommand: ParsableCommand {
             let shard = try self.shard.map(Shard.init)
             if tabPrefix && prefixFile != nil { throw NMTError("--tab-prefix and --prefix-file: choose one source of prefixes") }
             let prefixes: Translator.PrefixSource? = try prefixFile.map { .lines(try LineReader(path: $0)) } ?? (tabPrefix ? .afterTab : nil)
-            let loaded = try loadModel(model, computeType: computeType.computeType)
+            guard !model.isEmpty else { throw NMTError("-m: give a model file") }
+            let members = try model.map { try loadModel($0, computeType: computeType.computeType) }
+            let loaded = members[0]
+            let ensembleWeights = try checkEnsemble(members)
             var options = TranslationOptions(for: loaded, beam: greedy ? 1 : beam, lengthPenalty: lengthPenalty,
                                              lengthPenaltyStyle: lengthPenaltyStyle, nbest: nbest,
                                              maxLengthA: maxLenA, maxLengthB: maxLenB, searchStyle: searchStyle)
@@ -72,7 +76,7 @@ struct TranslateCommand: ParsableCommand {
             options.searchMemory = maxSearchMemory.map { $0 << 20 }
             try options.validate(for: loaded.model.config)
             printError("nmt: computing in \(loaded.model.computeType.rawValue) (\(kernelDescription(loaded.model.computeType, decoding: true)))")
-            let translator = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options)
+            let translator = Translator(models: members.map(\.model), weights: ensembleWeights, tokenizer: loaded.tokenizer, options: options)
             let format = { (index: Int, translation: Translation) in
                 translation.formatted(index: index, nbest: nbest > 1, scores: scores, alignments: alignments != nil)
             }
@@ -107,7 +111,24 @@ struct TranslateCommand: ParsableCommand {
             if unaffected.contains(name) { skipNext = !argument.contains("="); continue }
             arguments.append(argument)
         }
-        return ([try identity(input!), try identity(model), (try prefixFile.map { try identity($0) }) ?? ""] + arguments).joined(separator: "\u{1F}")
+        return ([try identity(input!), try model.map(identity).joined(separator: " "), (try prefixFile.map { try identity($0) }) ?? ""] + arguments).joined(separator: "\u{1F}")
+    }
+
+    /// An ensemble's members share the first's tokenizer; its weights, one per member, or nil (1/N each).
+    private func checkEnsemble(_ members: [LoadedModel]) throws -> [Double]? {
+        for (path, member) in zip(model, members).dropFirst() {
+            guard member.tokenizer.kind == members[0].tokenizer.kind, member.tokenizer.data == members[0].tokenizer.data,
+                  member.model.config.vocabularySize == members[0].model.config.vocabularySize else {
+                throw NMTError("-m \(path): its tokenizer or vocabulary differs from \(model[0])'s; an ensemble needs one")
+            }
+        }
+        guard let weights else { return nil }
+        let values = weights.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == members.count, values.allSatisfy({ $0 != nil }) else {
+            throw NMTError("--weights '\(weights)': give \(members.count) comma-separated numbers, one per -m")
+        }
+        for value in values { try checkOption("--weights", value, .closed(0, 100)) }
+        return values.map { $0! }
     }
 
     /// Sampling, repetition guards, the length ratio and alignments, checked as given.

@@ -21,7 +21,7 @@ import Foundation
 /// best first. `contexts` (one per source; default: no prefix, line = position in `sources`) give
 /// each sentence's target prefix, which every hypothesis starts with, and its line index, which
 /// picks its sampling streams.
-public func beamSearch(model: Transformer, sources: [[Int32]], contexts: [SentenceContext]? = nil, options: SearchOptions,
+public func beamSearch<Model: SearchModel>(model: Model, sources: [[Int32]], contexts: [SentenceContext]? = nil, options: SearchOptions,
                        alwaysUseBeamPath: Bool = false, workspace: DecodingWorkspace = DecodingWorkspace()) -> [[Hypothesis]] {
     if sources.isEmpty { return [] }
     let b = sources.count
@@ -31,16 +31,15 @@ public func beamSearch(model: Transformer, sources: [[Int32]], contexts: [Senten
         options.maxLength(sourceLength: $0.count + 1, prefixLength: $1.count, modelLimit: model.config.maxPositions)
     }
     let longest = maxLengths.max()!
-    let encoded = model.encode(sources: sources, arena: workspace.batch)
     let k = max(1, options.beam)
     if options.sampling != nil {
-        return samplingSearch(model: model, encoded, contexts: contexts, maxLengths: maxLengths, options: options, workspace: workspace)
+        return samplingSearch(model: model, sources, contexts: contexts, maxLengths: maxLengths, options: options, workspace: workspace)
     }
     if options.style == .marian {
-        return marianBeamSearch(model: model, encoded, prefixes: prefixes, maxLengths: maxLengths, options: options, workspace: workspace)
+        return marianBeamSearch(model: model, sources, prefixes: prefixes, maxLengths: maxLengths, options: options, workspace: workspace)
     }
     if k == 1 && !alwaysUseBeamPath {
-        return greedySearch(model: model, encoded, prefixes: prefixes, maxLengths: maxLengths, options: options, workspace: workspace)
+        return greedySearch(model: model, sources, prefixes: prefixes, maxLengths: maxLengths, options: options, workspace: workspace)
     }
 
     // Row slot·width + j of the decoder is hypothesis j of sentence live[slot]; finished sentences
@@ -48,7 +47,7 @@ public func beamSearch(model: Transformer, sources: [[Int32]], contexts: [Senten
     // first step decodes one row per sentence (every beam starts from the same <s>), width 1.
     var live = Array(0..<b)
     var width = 1
-    let state = model.decoderState(for: encoded, maxLength: longest, capacity: b * k, workspace: workspace)
+    let state = model.start(sources: sources, maxLength: longest, capacity: b * k, workspace: workspace)
     let v = model.config.vocabularySize
     let eos = Vocabulary.endOfSentence
     var tokens = [[Int32]](repeating: [], count: b)
@@ -71,7 +70,7 @@ public func beamSearch(model: Transformer, sources: [[Int32]], contexts: [Senten
         var nextTokens: [[Int32]] = [], nextScores: [Double] = [], nextLast: [Int32] = [], nextAttention: [[Float]] = []
         func rowAttention(_ r: Int) -> [Float] {
             guard options.recordAttention else { return [] }
-            return attention[r] + next.attentionRow(r, sourceLength: state.sourceLength, count: encoded.positions(of: live[r / width]))
+            return attention[r] + next.attentionRow(r, sourceLength: state.sourceLength, count: state.sourcePositions(of: live[r / width]))
         }
         for (slot, sentence) in live.enumerated() {
             let base = slot * width

@@ -17,10 +17,21 @@ public final class DecodingWorkspace: @unchecked Sendable {
 
     public init() {}
 
+    /// The workspaces of an ensemble's other members (member i > 0 uses members[i − 1]).
+    private var members: [DecodingWorkspace] = []
+
+    /// The workspace of ensemble member `i` (0: this one).
+    func member(_ i: Int) -> DecodingWorkspace {
+        if i == 0 { return self }
+        while members.count < i { members.append(DecodingWorkspace()) }
+        return members[i - 1]
+    }
+
     /// After a batch: returns its memory beyond the resident part to the system.
     func releaseBatchMemory() {
         batch.reset()
         batch.discardPages(keeping: DecodingWorkspace.residentBatchFloats)
         selfAttention.discardAll()
+        for member in members { member.releaseBatchMemory() }
     }
 }

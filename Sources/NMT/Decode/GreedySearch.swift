@@ -3,10 +3,10 @@
 // Σ log p / lp(|Y|). A target prefix is forced first; repetition guards apply after it.
 
 /// Beam 1: the argmax at every step; finished sentences leave the decoder.
-func greedySearch(model: Transformer, _ encoded: EncodedSources, prefixes: [[Int32]], maxLengths: [Int], options: SearchOptions,
+func greedySearch<Model: SearchModel>(model: Model, _ sources: [[Int32]], prefixes: [[Int32]], maxLengths: [Int], options: SearchOptions,
                   workspace: DecodingWorkspace) -> [[Hypothesis]] {
-    let b = encoded.count
-    let state = model.decoderState(for: encoded, maxLength: maxLengths.max()!, workspace: workspace)
+    let b = sources.count
+    let state = model.start(sources: sources, maxLength: maxLengths.max()!, workspace: workspace)
     let v = model.config.vocabularySize
     var tokens = [[Int32]](repeating: [], count: b)
     var attention = [[Float]](repeating: [], count: b)
@@ -31,7 +31,7 @@ func greedySearch(model: Transformer, _ encoded: EncodedSources, prefixes: [[Int
             }
             logProbabilities[sentence] += Double(row[Int(best)] - logZ[r])
             if options.recordAttention {
-                attention[sentence] += next.attentionRow(r, sourceLength: encoded.length, count: encoded.positions(of: sentence))
+                attention[sentence] += next.attentionRow(r, sourceLength: state.sourceLength, count: state.sourcePositions(of: sentence))
             }
             if best == Vocabulary.endOfSentence {
                 let lp = options.lengthPenaltyStyle.penalty(length: tokens[sentence].count + 1, alpha: options.lengthPenalty)

@@ -14,22 +14,29 @@
 
 import Foundation
 
-func marianBeamSearch(model: Transformer, _ encoded: EncodedSources, prefixes: [[Int32]], maxLengths: [Int], options: SearchOptions,
+/// An open hypothesis of Marian's search.
+private struct MarianLive {
+    var tokens: [Int32]
+    var score: Float
+    var logProbability: Double
+    var attention: [Float] = []
+}
+
+func marianBeamSearch<Model: SearchModel>(model: Model, _ sources: [[Int32]], prefixes: [[Int32]], maxLengths: [Int], options: SearchOptions,
                       workspace: DecodingWorkspace) -> [[Hypothesis]] {
-    let b = encoded.count, k = max(1, options.beam), v = model.config.vocabularySize
+    let b = sources.count, k = max(1, options.beam), v = model.config.vocabularySize
     let eos = Vocabulary.endOfSentence
-    let state = model.decoderState(for: encoded, maxLength: maxLengths.max()!, capacity: b * k, workspace: workspace)
-    struct Live { var tokens: [Int32]; var score: Float; var logProbability: Double; var attention: [Float] = [] }
+    let state = model.start(sources: sources, maxLength: maxLengths.max()!, capacity: b * k, workspace: workspace)
     // Sentence `live[i]` owns decoder rows rowsStart[i]..<rowsStart[i] + beams[i].count, and `places[i]` beam places.
     var live = Array(0..<b)
-    var beams = [[Live]](repeating: [Live(tokens: [], score: 0, logProbability: 0)], count: b)
+    var beams = [[MarianLive]](repeating: [MarianLive(tokens: [], score: 0, logProbability: 0)], count: b)
     var places = [Int](repeating: k, count: b)
     var finished = [[(hypothesis: Hypothesis, score: Float)]](repeating: [], count: b)
     var last = [Int32](repeating: Vocabulary.beginOfSentence, count: b)
     var candidates: [(score: Float, row: Int, token: Int32, logp: Float)] = []
     for t in 0..<maxLengths.max()! {
         let next = model.step(last, state: state, attention: options.recordAttention)
-        var parents: [Int] = [], nextLive: [Int] = [], nextBeams: [[Live]] = [], nextPlaces: [Int] = []
+        var parents: [Int] = [], nextLive: [Int] = [], nextBeams: [[MarianLive]] = [], nextPlaces: [Int] = []
         last.removeAll(keepingCapacity: true)
         var row = 0
         for (slot, sentence) in live.enumerated() {
@@ -51,19 +58,19 @@ func marianBeamSearch(model: Transformer, _ encoded: EncodedSources, prefixes: [
             }
             candidates.sort { $0.score != $1.score ? $0.score > $1.score : ($0.row != $1.row ? $0.row < $1.row : $0.token < $1.token) }
             let atMaximum = t == maxLengths[sentence] - 1
-            var survivors: [Live] = []
+            var survivors: [MarianLive] = []
             for candidate in candidates.prefix(places[slot]) {
                 let parent = beam[candidate.row - base]
                 let logProbability = parent.logProbability + Double(candidate.logp)
                 let attention = options.recordAttention
-                    ? parent.attention + next.attentionRow(candidate.row, sourceLength: encoded.length, count: encoded.positions(of: sentence)) : []
+                    ? parent.attention + next.attentionRow(candidate.row, sourceLength: state.sourceLength, count: state.sourcePositions(of: sentence)) : []
                 if candidate.token == eos || atMaximum {
                     let tokens = candidate.token == eos ? parent.tokens : parent.tokens + [candidate.token]
                     let score = candidate.score / Float(pow(Double(t + 1), options.lengthPenalty))
                     finished[sentence].append((Hypothesis(tokens: tokens, logProbability: logProbability, score: Double(score),
                                                           attention: options.recordAttention ? attention : nil), score))
                 } else {
-                    survivors.append(Live(tokens: parent.tokens + [candidate.token], score: candidate.score, logProbability: logProbability,
+                    survivors.append(MarianLive(tokens: parent.tokens + [candidate.token], score: candidate.score, logProbability: logProbability,
                                           attention: attention))
                     parents.append(candidate.row)
                     last.append(candidate.token)

@@ -14,11 +14,11 @@
 
 import Foundation
 
-func samplingSearch(model: Transformer, _ encoded: EncodedSources, contexts: [SentenceContext], maxLengths: [Int], options: SearchOptions,
+func samplingSearch<Model: SearchModel>(model: Model, _ sources: [[Int32]], contexts: [SentenceContext], maxLengths: [Int], options: SearchOptions,
                     workspace: DecodingWorkspace) -> [[Hypothesis]] {
-    let n = max(1, options.nbest), b = encoded.count, v = model.config.vocabularySize
+    let n = max(1, options.nbest), b = sources.count, v = model.config.vocabularySize
     let sentenceOf = (0..<(b * n)).map { $0 / n }
-    let state = model.decoderState(for: encoded, sentenceOf: sentenceOf, maxLength: maxLengths.max()!, workspace: workspace)
+    let state = model.start(sources: sources, sentenceOf: sentenceOf, maxLength: maxLengths.max()!, capacity: nil, workspace: workspace)
     var streams = sentenceOf.indices.map { SamplingStream(seed: options.seed, line: contexts[sentenceOf[$0]].line, sample: $0 % n) }
     var tokens = [[Int32]](repeating: [], count: b * n)
     var attention = [[Float]](repeating: [], count: b * n)
@@ -44,7 +44,7 @@ func samplingSearch(model: Transformer, _ encoded: EncodedSources, contexts: [Se
             }
             logProbabilities[sample] += Double(row[Int(token)] - next.logZ[r])
             if options.recordAttention {
-                attention[sample] += next.attentionRow(r, sourceLength: encoded.length, count: encoded.positions(of: sentence))
+                attention[sample] += next.attentionRow(r, sourceLength: state.sourceLength, count: state.sourcePositions(of: sentence))
             }
             if token == Vocabulary.endOfSentence {
                 let lp = options.lengthPenaltyStyle.penalty(length: tokens[sample].count + 1, alpha: options.lengthPenalty)

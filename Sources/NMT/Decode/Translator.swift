@@ -50,6 +50,8 @@ public final class Translator: @unchecked Sendable {
     public let model: Transformer
     public let tokenizer: any Tokenizer
     public let options: TranslationOptions
+    /// With several models: all of them, searched as one (`model` is the first).
+    public let ensemble: Ensemble?
     private let idleWorkspaces = Mutex<[DecodingWorkspace]>([])
 
     /// A translator of `model` as it is now: a Float32 model's matrices are packed for decoding here
@@ -58,10 +60,21 @@ public final class Translator: @unchecked Sendable {
         self.model = model.forDecoding()
         self.tokenizer = tokenizer
         self.options = options
+        ensemble = nil
+    }
+
+    /// A translator of an ensemble of `models` (one vocabulary, `tokenizer`'s), weighted by
+    /// `weights` (default 1/N each); one model is `init(model:)`.
+    public init(models: [Transformer], weights: [Double]? = nil, tokenizer: any Tokenizer, options: TranslationOptions = TranslationOptions()) {
+        let packed = models.map { $0.forDecoding() }
+        model = packed[0]
+        self.tokenizer = tokenizer
+        self.options = options
+        ensemble = packed.count > 1 ? Ensemble(members: packed, weights: weights) : nil
     }
 
     /// Tokens a source or target sentence may have: positions minus </s> (or <s>) and one more.
-    public var lengthLimit: Int { model.config.maxPositions - 2 }
+    public var lengthLimit: Int { (ensemble?.config ?? model.config).maxPositions - 2 }
 
     // MARK: text
 
@@ -164,8 +177,9 @@ public final class Translator: @unchecked Sendable {
             nonisolated(unsafe) let out = out
             forEachBatch(batches, workers: workers, cost: { $0.count * sources[$0.last!].count },
                          memory: { self.searchMemory(sentences: $0.count, longest: sources[$0.last!].count) }) { indices, workspace in
-                let found = beamSearch(model: model, sources: indices.map { sources[$0] },
-                                       contexts: indices.map { contexts?[$0] ?? SentenceContext(line: $0) }, options: options.search, workspace: workspace)
+                let batch = indices.map { sources[$0] }, batchContexts = indices.map { contexts?[$0] ?? SentenceContext(line: $0) }
+                let found = ensemble.map { beamSearch(model: $0, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace) }
+                    ?? beamSearch(model: model, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)
                 for (i, index) in indices.enumerated() { out[index] = found[i] }
             }
         }
@@ -185,8 +199,7 @@ public final class Translator: @unchecked Sendable {
     /// decoder layer, keys and values of every hypothesis at as many positions as the source has
     /// (outputs run about as long as their sources), and of the source.
     func searchMemory(sentences: Int, longest: Int) -> Int {
-        let c = model.config
-        let perPosition = 2 * c.decoderLayers * c.dModel * 4
+        let perPosition = (ensemble?.members ?? [model]).reduce(0) { $0 + 2 * $1.config.decoderLayers * $1.config.dModel * 4 }
         return sentences * (max(options.search.beam, 1) + 1) * (longest + 1) * perPosition
     }
 

@@ -19,7 +19,7 @@ public final class DecoderState {
     public private(set) var rows: Int
     let capacity: Int
     let maxLength: Int       // Tmax positions cached
-    let sourceLength: Int    // S
+    public let sourceLength: Int    // S
     /// Positions decoded so far (the next step's position).
     public internal(set) var position = 0
     /// Nodes [capacity·Tmax, L, 2, C]: node n's layer-l keys at selfCache + n·nodeStride + 2l·C, values after them.
@@ -40,6 +40,9 @@ public final class DecoderState {
     private var crossKeys: [UnsafeMutablePointer<Float>] = []
     private var crossValues: [UnsafeMutablePointer<Float>] = []
     private let sentenceOfRow: UnsafeMutablePointer<Int32>  // [R]
+    /// Each source sentence's positions (tokens and </s>).
+    private let sentencePositions: [Int]
+    public func sourcePositions(of b: Int) -> Int { sentencePositions[b] }
     /// [R, S]: row r's sentence's source padding.
     let sourcePadding: UnsafeMutablePointer<UInt8>
     private let paddingScratch: UnsafeMutablePointer<UInt8> // [R, S]
@@ -61,6 +64,7 @@ public final class DecoderState {
         self.maxLength = maxLength
         let s = encoded.length
         sourceLength = s
+        sentencePositions = (0..<encoded.count).map { encoded.positions(of: $0) }
         dModel = c
         self.workspace = workspace
         let memory = workspace.batch

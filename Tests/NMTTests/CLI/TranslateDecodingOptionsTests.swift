@@ -88,3 +88,34 @@ import Testing
         }
     }
 }
+
+@Suite struct TranslateEnsembleTests {
+    @Test func anEnsembleOfAModelWithItselfTranslatesAsTheModelInBothComputeTypes() throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        for computeType in ["float32", "int8"] {
+            let options = ["translate", "--nbest", "3", "--scores", "--compute-type", computeType]
+            let alone = try runNMT(options + ["-m", model], stdin: TranslateDecodingOptionsTests.input)
+            let doubled = try runNMT(options + ["-m", model, "-m", model, "--weights", "0.5,0.5"], stdin: TranslateDecodingOptionsTests.input)
+            #expect(alone.status == 0 && doubled.status == 0, "\(doubled.stderr)")
+            #expect(alone.stdout == doubled.stdout, "\(computeType)")
+        }
+    }
+
+    @Test func anEnsembleOfModelsWithDifferentVocabulariesIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        let (en, es) = try smallCorpus(dir, lines: 20)
+        let small = try BPETokenizer.learn(files: [en, es], merges: 10)
+        let otherModel = try Transformer(config: TransformerConfig(vocabularySize: small.vocabulary.count, dModel: 16, ffnDim: 32, heads: 2,
+                                                                   encoderLayers: 1, decoderLayers: 1, maxPositions: 40))
+        otherModel.initialize(seed: 2)
+        try ModelFile.save(otherModel, tokenizer: small, step: 1, to: dir.path("other.safetensors"))
+        let r = try runNMT(["translate", "-m", model, "-m", dir.path("other.safetensors")], stdin: TranslateDecodingOptionsTests.input)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(r.status == 1 && lines.count == 1, "\(r.stderr)")
+        #expect(lines.first?.hasPrefix("nmt: error: -m \(dir.path("other.safetensors")): its tokenizer or vocabulary differs") == true, "\(r.stderr)")
+        let weights = try runNMT(["translate", "-m", model, "-m", model, "--weights", "1"], stdin: TranslateDecodingOptionsTests.input)
+        #expect(weights.status == 1 && weights.stderr.contains("--weights '1': give 2 comma-separated numbers"), "\(weights.stderr)")
+    }
+}
