@@ -30,6 +30,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Target language suffix.") var tgt: String?
     @Option(help: "Training source file (instead of --train/--src).") var trainSrc: String?
     @Option(help: "Training target file.") var trainTgt: String?
+    @Option(help: "How often the training pairs are drawn per epoch, against --corpus weights (default 1).") var trainWeight: Double?
+    @Option(help: "Another training corpus, SRC,TGT[,WEIGHT[,TAG]]: drawn WEIGHT times per epoch (default 1; 0.5: a random half), TAG put before each source line (tagged back-translation). Repeatable.")
+    var corpus: [String] = []
     @Option(help: "Validation source file.") var validSrc: String?
     @Option(help: "Validation target file.") var validTgt: String?
     @Option(help: "Output directory for checkpoints, log.jsonl and config.yaml (default \(d.outputDirectory)).") var out: String?
@@ -104,6 +107,8 @@ struct TrainCommand: ParsableCommand {
         if let files = try pair(valid, validSrc, validTgt, "valid", configured: (o.validSource, o.validTarget)) { (o.validSource, o.validTarget) = (files.0, files.1) }
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainingOptions, T>) { if let value { o[keyPath: keyPath] = value } }
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainingOptions, T?>) { if let value { o[keyPath: keyPath] = value } }
+        set(trainWeight, \.trainWeight)
+        if !corpus.isEmpty { o.corpora = try corpus.map(TrainingOptions.Corpus.init(argument:)) }
         set(out, \.outputDirectory); set(bpe, \.bpeCodes); set(bpeMerges, \.bpeMerges); set(bpeDropout, \.bpeDropout)
         set(maxLen, \.maxLength); set(maxLenRatio, \.maxLengthRatio)
         set(preset, \.preset); set(dModel, \.dModel); set(ffnDim, \.ffnDim); set(heads, \.heads)

@@ -43,13 +43,26 @@ public enum Batcher {
 
     /// The training batches of one epoch, fairseq-style: sentences shuffled, then stably sorted by
     /// (target, source) length — so equal lengths come in a new random order each epoch — cut by
-    /// padded tokens, and the batch order shuffled. Everything derives from (seed, epoch), so a
-    /// resumed run rebuilds the same plan.
+    /// padded tokens, and the batch order shuffled. A corpus part of weight w contributes its pairs
+    /// ⌊w⌋ times and a random (w − ⌊w⌋) of them once more. Everything derives from (seed, epoch),
+    /// so a resumed run rebuilds the same plan.
     public static func epoch(_ corpus: ParallelCorpus, maxTokens: Int, seed: UInt64, epoch: Int) -> [[Int]] {
         var rng = RandomGenerator(seed: seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
         var order = Array(0..<corpus.count)
+        if corpus.parts.contains(where: { $0.weight != 1 }) {
+            order = []
+            for part in corpus.parts {
+                for _ in 0..<Int(part.weight) { order += part.range }
+                let extra = Int(((part.weight - part.weight.rounded(.down)) * Double(part.range.count)).rounded())
+                if extra > 0 {
+                    var picks = Array(part.range)
+                    picks.shuffle(using: &rng)
+                    order += picks.prefix(extra)
+                }
+            }
+        }
         order.shuffle(using: &rng)
-        let lengths = (0..<corpus.count).map { (corpus.sourceLength($0), corpus.targetLength($0)) }
+        let lengths = (0..<corpus.count).map { (corpus.sourceLength($0), corpus.targetLength($0)) }  // by pair, not by place in `order`
         order = order.enumerated().sorted {
             let a = lengths[$0.element], b = lengths[$1.element]
             if a.1 != b.1 { return a.1 < b.1 }

@@ -13,6 +13,16 @@ public struct ParallelCorpus: Sendable {
     public private(set) var sourceText: [String]? = nil
     public private(set) var targetText: [String]? = nil
 
+    /// The corpora it was made of (`combine`), each with its pairs and how often an epoch draws
+    /// them; one corpus drawn once by default.
+    public struct Part: Sendable, Equatable {
+        public var name: String
+        public var range: Range<Int>
+        public var weight: Double
+    }
+    private var combinedParts: [Part]? = nil
+    public var parts: [Part] { combinedParts ?? [Part(name: "", range: 0..<count, weight: 1)] }
+
     public var count: Int { sourceOffsets.count - 1 }
     public func source(_ i: Int) -> ArraySlice<Int32> { sourceIds[sourceOffsets[i]..<sourceOffsets[i + 1]] }
     public func target(_ i: Int) -> ArraySlice<Int32> { targetIds[targetOffsets[i]..<targetOffsets[i + 1]] }
@@ -35,10 +45,30 @@ public struct ParallelCorpus: Sendable {
         return n
     }
 
+    /// The corpora one after another, as parts of the result with their names and weights.
+    public static func combine(_ corpora: [(corpus: ParallelCorpus, name: String, weight: Double)]) -> ParallelCorpus {
+        var out = ParallelCorpus()
+        var parts: [Part] = []
+        if corpora.contains(where: { $0.corpus.sourceText != nil }) { out.sourceText = []; out.targetText = [] }
+        for (corpus, name, weight) in corpora {
+            let first = out.count
+            out.sourceOffsets += corpus.sourceOffsets.dropFirst().map { $0 + out.sourceIds.count }
+            out.targetOffsets += corpus.targetOffsets.dropFirst().map { $0 + out.targetIds.count }
+            out.sourceIds += corpus.sourceIds
+            out.targetIds += corpus.targetIds
+            out.sourceText? += corpus.sourceText ?? []
+            out.targetText? += corpus.targetText ?? []
+            parts.append(Part(name: name, range: first..<out.count, weight: weight))
+        }
+        out.combinedParts = parts
+        return out
+    }
+
     /// Reads and tokenizes `sourcePath`/`targetPath`. Pairs with an empty side, a side longer than
     /// `maxLength` tokens, or a length ratio above `maxLengthRatio` are dropped and counted.
+    /// `sourceTag`: a word put before every source line (with a space), as if the file had it.
     public static func load(sourcePath: String, targetPath: String, tokenizer: any Tokenizer, maxLength: Int,
-                            maxLengthRatio: Double, keepText: Bool = false) throws -> (ParallelCorpus, Statistics) {
+                            maxLengthRatio: Double, keepText: Bool = false, sourceTag: String? = nil) throws -> (ParallelCorpus, Statistics) {
         let sourceLines = try countLines(sourcePath), targetLines = try countLines(targetPath)
         guard sourceLines == targetLines else {
             throw NMTError("\(sourcePath) has \(sourceLines) lines but \(targetPath) has \(targetLines); the files must be aligned line by line")
@@ -54,7 +84,8 @@ public struct ParallelCorpus: Sendable {
             var sources: [String] = [], targets: [String] = []
             while sources.count < blockSize, let s = try sourceReader.nextString() {
                 guard let t = try targetReader.nextString() else { break }
-                sources.append(s)
+                // A tag goes before a line with words only: a blank line stays empty (and is dropped).
+                sources.append(sourceTag.map { Translator.isBlank(s) ? s : $0 + " " + s } ?? s)
                 targets.append(t)
             }
             if sources.isEmpty { break }

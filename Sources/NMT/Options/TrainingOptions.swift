@@ -11,6 +11,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     // Data
     public var trainSource = ""
     public var trainTarget = ""
+    /// How often train-src/train-tgt's pairs are drawn per epoch, against `corpora`'s weights.
+    public var trainWeight = 1.0
+    /// More training corpora, each drawn `weight` times per epoch (a fraction: a random part of it
+    /// each epoch), its source lines prefixed with `tag` if given — tagged back-translation
+    /// (Caswell et al. 2019).
+    public var corpora: [Corpus] = []
     public var validSource: String?
     public var validTarget: String?
     public var bpeCodes: String?
@@ -73,6 +79,31 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public enum BestMetric: String, CaseIterable, Codable, Sendable { case loss, bleu }
 
+    /// A training corpus beside train-src/train-tgt.
+    public struct Corpus: Codable, Equatable, Sendable {
+        public var src: String
+        public var tgt: String
+        public var weight: Double?
+        public var tag: String?
+        public init(src: String, tgt: String, weight: Double? = nil, tag: String? = nil) {
+            (self.src, self.tgt, self.weight, self.tag) = (src, tgt, weight, tag)
+        }
+
+        /// "SRC,TGT[,WEIGHT[,TAG]]", as `--corpus` takes it.
+        public init(argument: String) throws {
+            let fields = argument.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard (2...4).contains(fields.count), !fields[0].isEmpty, !fields[1].isEmpty else {
+                throw NMTError("--corpus '\(argument)' must be SRC,TGT[,WEIGHT[,TAG]]")
+            }
+            var weight: Double? = nil
+            if fields.count > 2 {
+                guard let w = Double(fields[2]) else { throw NMTError("--corpus '\(argument)': weight '\(fields[2])' is not a number") }
+                weight = w
+            }
+            self.init(src: fields[0], tgt: fields[1], weight: weight, tag: fields.count > 3 ? fields[3] : nil)
+        }
+    }
+
     /// A model size and its learning-rate schedule, or `finetune`: a schedule for a model given
     /// with `initFrom` (whose architecture stays).
     public enum Preset: String, CaseIterable, Codable, Sendable {
@@ -100,7 +131,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     /// The option names, as flags (`--max-tokens`) and as config-file keys (`max-tokens`).
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case trainSource = "train-src", trainTarget = "train-tgt", validSource = "valid-src", validTarget = "valid-tgt"
+        case trainSource = "train-src", trainTarget = "train-tgt", trainWeight = "train-weight", corpora = "corpus"
+        case validSource = "valid-src", validTarget = "valid-tgt"
         case bpeCodes = "bpe", bpeMerges = "bpe-merges", bpeDropout = "bpe-dropout", maxLength = "max-len", maxLengthRatio = "max-len-ratio"
         case preset, dModel = "d-model", ffnDim = "ffn-dim", heads, encoderLayers = "encoder-layers", decoderLayers = "decoder-layers"
         case dropout, attentionDropout = "attention-dropout", activationDropout = "activation-dropout", maxPositions = "max-positions"
@@ -213,6 +245,17 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             throw NMTError("give the training data with --train PREFIX --src L1 --tgt L2, or \(flag(.trainSource)) FILE \(flag(.trainTarget)) FILE")
         }
         guard !outputDirectory.isEmpty else { throw NMTError("\(flag(.outputDirectory)) is empty: give the run's directory") }
+        try checkOption(flag(.trainWeight), trainWeight, .closed(0, 1000))
+        for corpus in corpora {
+            guard !corpus.src.isEmpty && !corpus.tgt.isEmpty else { throw NMTError("\(flag(.corpora)): each corpus needs src and tgt files") }
+            try checkOption(flag(.corpora) + " \(corpus.src) weight", corpus.weight, .closed(0, 1000))
+            if let tag = corpus.tag, tag.isEmpty || tag.contains(where: \.isNewline) {
+                throw NMTError("\(flag(.corpora)) \(corpus.src): a tag is a non-empty word, not '\(tag)'")
+            }
+        }
+        guard trainWeight > 0 || corpora.contains(where: { ($0.weight ?? 1) > 0 }) else {
+            throw NMTError("\(flag(.trainWeight)) 0 and no --corpus with a weight above 0: nothing to train on")
+        }
         guard (validSource == nil) == (validTarget == nil) else { throw NMTError("\(flag(validSource == nil ? .validSource : .validTarget)) is missing: validation needs both sides") }
         let many = 1e9, positions = Double(TransformerConfig.maxPositionsLimit)
         try checkOption(flag(.bpeMerges), bpeMerges, .closed(1, 1e7))

@@ -130,13 +130,14 @@ public final class Trainer {
         }
         try o.validate(bf16Backend: bf16Backend)
         Threads.set(o.threads ?? Trainer.defaultThreads(ranksOnThisMachine: world.localSize))
-        for path in [o.trainSource, o.trainTarget] + [o.validSource, o.validTarget].compactMap({ $0 }) {
+        for path in [o.trainSource, o.trainTarget] + o.corpora.flatMap { [$0.src, $0.tgt] } + [o.validSource, o.validTarget].compactMap({ $0 }) {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw NMTError("cannot open \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "No such file or directory")")
             }
         }
         // Data problems are found before anything is written.
         try checkAligned(o.trainSource, o.trainTarget)
+        for corpus in o.corpora { try checkAligned(corpus.src, corpus.tgt) }
         if let vs = o.validSource, let vt = o.validTarget { try checkAligned(vs, vt) }
         if world.isLeader {
             try RunDirectory.checkWritable(directory)
@@ -215,12 +216,29 @@ public final class Trainer {
 
         // Data.
         let loadStart = Date()
-        let (corpus, stats) = try ParallelCorpus.load(sourcePath: o.trainSource, targetPath: o.trainTarget, tokenizer: tokenizer,
-                                                      maxLength: o.maxLength, maxLengthRatio: o.maxLengthRatio, keepText: o.bpeDropout > 0)
+        let specs = [TrainingOptions.Corpus(src: o.trainSource, tgt: o.trainTarget, weight: o.trainWeight)] + o.corpora
+        var loadedCorpora: [(corpus: ParallelCorpus, name: String, weight: Double)] = []
+        var stats = ParallelCorpus.Statistics()
+        for spec in specs {
+            let (part, partStats) = try ParallelCorpus.load(sourcePath: spec.src, targetPath: spec.tgt, tokenizer: tokenizer, maxLength: o.maxLength,
+                                                            maxLengthRatio: o.maxLengthRatio, keepText: o.bpeDropout > 0, sourceTag: spec.tag)
+            loadedCorpora.append((part, spec.src + "|" + spec.tgt + (spec.tag.map { " tag " + $0 } ?? ""), spec.weight ?? 1))
+            (stats.lines, stats.kept, stats.empty) = (stats.lines + partStats.lines, stats.kept + partStats.kept, stats.empty + partStats.empty)
+            (stats.tooLong, stats.badRatio) = (stats.tooLong + partStats.tooLong, stats.badRatio + partStats.badRatio)
+        }
+        let corpus = specs.count == 1 ? loadedCorpora[0].corpus : ParallelCorpus.combine(loadedCorpora)
         guard corpus.count > 0 else {
             throw NMTError("no training pairs left after filtering \(stats.lines) lines (\(stats.empty) empty, \(stats.tooLong) longer than \(flag(.maxLength)) \(o.maxLength), \(stats.badRatio) with a length ratio above \(o.maxLengthRatio))")
         }
         log.say("training data: \(stats.lines) pairs read, \(stats.kept) kept; dropped \(stats.empty) empty, \(stats.tooLong) longer than \(o.maxLength) tokens, \(stats.badRatio) with length ratio > \(o.maxLengthRatio) (\(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s)")
+        if specs.count > 1 {
+            // Each corpus's share of an epoch's pairs.
+            let drawn = corpus.parts.map { Double($0.range.count) * $0.weight }, total = max(drawn.reduce(0, +), 1)
+            for (part, n) in zip(corpus.parts, drawn) {
+                log.say("corpus \(part.name): \(part.range.count) pairs × weight \(part.weight) = \(String(format: "%.1f", 100 * n / total))% of an epoch")
+            }
+            log.event("corpora", ["corpora": corpus.parts.map { ["name": $0.name, "pairs": $0.range.count, "weight": $0.weight, "share": Double($0.range.count) * $0.weight / total] as [String: Any] }])
+        }
         var validation: Validation? = nil
         if let vs = o.validSource, let vt = o.validTarget {
             validation = try Validation(sourcePath: vs, targetPath: vt, tokenizer: tokenizer, maxLength: model.config.maxPositions - 2,
@@ -233,7 +251,8 @@ public final class Trainer {
         let inputFiles = o.resolvedInputFiles
         func fingerprint(resolved: Bool) -> String {
             let (source, target) = resolved ? (inputFiles["train-src"] ?? o.trainSource, inputFiles["train-tgt"] ?? o.trainTarget) : (o.trainSource, o.trainTarget)
-            return "train=\(source)|\(target)|pairs=\(corpus.count)|max-tokens=\(o.maxTokens)|seed=\(o.seed)|update-freq=\(o.updateFrequency)"
+            let parts = specs.count == 1 ? "" : "|corpora=" + corpus.parts.map { "\($0.name):\($0.range.count)×\($0.weight)" }.joined(separator: ",")
+            return "train=\(source)|\(target)|pairs=\(corpus.count)|max-tokens=\(o.maxTokens)|seed=\(o.seed)|update-freq=\(o.updateFrequency)" + parts
         }
         var progress = TrainingProgress(dropoutRng: RandomGenerator(seed: o.seed &+ 1).state, bpeDropoutRng: RandomGenerator(seed: o.seed &+ 2).state,
                                         fingerprint: fingerprint(resolved: true), options: o)

@@ -38,4 +38,34 @@ import Testing
         #expect(plan == Batcher.epoch(corpus, maxTokens: 500, seed: 3, epoch: 1))
         #expect(plan != Batcher.epoch(corpus, maxTokens: 500, seed: 3, epoch: 2))
     }
+
+    @Test func anEpochDrawsEachCorpusByItsWeight() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 200)
+        let tokenizer = try BPETokenizer.learn(files: [en, es], merges: 100)
+        let corpus = try ParallelCorpus.load(sourcePath: en, targetPath: es, tokenizer: tokenizer, maxLength: 120, maxLengthRatio: 1e9).0
+        let combined = ParallelCorpus.combine([(corpus, "a", 2), (corpus, "b", 0.5), (corpus, "c", 0)])
+        let n = corpus.count
+        for epoch in 1...2 {
+            let drawn = Batcher.epoch(combined, maxTokens: 500, seed: 3, epoch: epoch).flatMap { $0 }
+            let counts = Dictionary(grouping: drawn, by: { $0 }).mapValues(\.count)
+            #expect((0..<n).allSatisfy { counts[$0] == 2 })                                      // weight 2: every pair twice
+            #expect((n..<(2 * n)).filter { counts[$0] != nil }.count == Int((0.5 * Double(n)).rounded()))  // 0.5: half of them
+            #expect((n..<(2 * n)).allSatisfy { (counts[$0] ?? 0) <= 1 })
+            #expect(((2 * n)..<(3 * n)).allSatisfy { counts[$0] == nil })                          // 0: none
+        }
+        let halves = (1...2).map { epoch in Set(Batcher.epoch(combined, maxTokens: 500, seed: 3, epoch: epoch).flatMap { $0 }.filter { $0 >= n && $0 < 2 * n }) }
+        #expect(halves[0] != halves[1])  // a new random half each epoch
+    }
+
+    @Test func aTaggedCorpusReadsAsIfEachSourceLineStartedWithTheTag() throws {
+        let dir = try TemporaryDirectory()
+        let (en, es) = try smallCorpus(dir, lines: 50)
+        let tokenizer = try BPETokenizer.learn(files: [en, es], merges: 100)
+        let tagged = try ParallelCorpus.load(sourcePath: en, targetPath: es, tokenizer: tokenizer, maxLength: 100_000, maxLengthRatio: 1e9, sourceTag: "<BT>").0
+        var encoder = tokenizer.makeEncoder(for: .source)
+        let lines = try readLines(path: en)
+        #expect(tagged.count == lines.count)
+        for i in 0..<tagged.count { #expect(Array(tagged.source(i)) == encoder.encode("<BT> " + lines[i])) }
+    }
 }
