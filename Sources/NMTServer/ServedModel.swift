@@ -8,6 +8,8 @@ import NMT
 final class ServedModel: Sendable {
     let settings: ServedModelSettings
     let translator: Translator
+    /// The same model recording alignment attention (for /attention; the weights are shared).
+    let attentionTranslator: Translator
     let queue: SentenceQueue
     let loadSeconds: Double
 
@@ -28,6 +30,10 @@ final class ServedModel: Sendable {
         }
         self.settings = settings
         translator = Translator(model: loaded.model, tokenizer: loaded.tokenizer, options: options)
+        var attentionOptions = options
+        attentionOptions.search.nbest = 1
+        attentionOptions.alignments = .soft
+        attentionTranslator = Translator(model: translator.model, tokenizer: loaded.tokenizer, options: attentionOptions)
         let pair = "\(settings.source)-\(settings.target)"
         queue = SentenceQueue(translator: translator, workers: settings.threads ?? Threads.count, capacity: limits.maxQueue,
                               batchWait: limits.batchWait) { report in

@@ -40,6 +40,7 @@ public final class TranslationServer: Sendable {
         let limits = configuration.limits
         let libre = LibreTranslateAPI(models: models, limits: limits, keys: keys)
         let openNMT = OpenNMTAPI(models: models, limits: limits)
+        let attention = AttentionAPI(models: models, limits: limits, keys: keys)
         let router = Router(context: ServerContext.self)
         router.add(middleware: ResponseMiddleware(metrics: metrics, clients: clients))
 
@@ -48,6 +49,9 @@ public final class TranslationServer: Sendable {
         router.get("/languages") { _, _ in libre.languages() }
         router.post("/translate") { request, context in
             try await libre.translate(RequestFields(request: request, body: try await self.body(of: request)))
+        }
+        router.post("/attention") { request, context in
+            try await attention.attention(RequestFields(request: request, body: try await self.body(of: request)))
         }
         router.post("/detect") { request, context in
             try libre.detect(RequestFields(request: request, body: try await self.body(of: request)))

@@ -1,6 +1,7 @@
 // WebPage: the page at `/` — pick a language pair, type text, see the translation and its
-// alternatives. One self-contained document (no build step, nothing fetched from elsewhere) that
-// calls the server's own LibreTranslate API. `/?q=…&source=…&target=…` translates on load.
+// alternatives, and for one line the source–output attention as a heat map (POST /attention). One
+// self-contained document (no build step, nothing fetched from elsewhere) that calls the server's
+// own API. `/?q=…&source=…&target=…` translates on load.
 
 import Hummingbird
 
@@ -33,6 +34,12 @@ enum WebPage {
   .alternatives li { margin: .25rem 0; color: #3a3a3c; }
   .error { color: #b00020; margin-top: .5rem; min-height: 1.2rem; }
   .meta { color: #6e6e73; font-size: .85rem; margin-top: .5rem; }
+  .heatmap { margin-top: 1rem; overflow-x: auto; }
+  .heatmap table { border-collapse: collapse; font-size: .8rem; }
+  .heatmap td { width: 1.6rem; height: 1.6rem; border: 1px solid #e5e5ea; }
+  .heatmap th { font-weight: 400; padding: 0 .3rem; white-space: nowrap; color: #3a3a3c; }
+  .heatmap thead th { writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; padding: .3rem 0; }
+  .heatmap tbody th { text-align: right; }
 </style>
 </head>
 <body>
@@ -50,6 +57,7 @@ enum WebPage {
 <div class="error" id="error"></div>
 <ol class="alternatives" id="alts"></ol>
 <div class="meta" id="meta"></div>
+<div class="heatmap" id="heatmap" aria-label="attention of each output token (rows) over the source tokens (columns)"></div>
 <script>
 "use strict";
 const $ = id => document.getElementById(id);
@@ -79,11 +87,43 @@ async function translate() {
     $("output").textContent = body.translatedText;
     $("alts").replaceChildren(...(body.alternatives || []).map(a => { const li = document.createElement("li"); li.textContent = a; return li; }));
     $("meta").textContent = "translated in " + Math.round(performance.now() - started) + " ms";
+    await showAttention(text);
   } catch (error) {
     $("error").textContent = String(error.message || error);
   } finally {
     $("go").disabled = false;
   }
+}
+
+// The attention of each output token over the source tokens, darker for more weight (one line only).
+async function showAttention(text) {
+  $("heatmap").replaceChildren();
+  if (text.includes("\n")) return;
+  const response = await fetch("attention", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ q: text, source: $("source").value, target: $("target").value }) });
+  if (!response.ok) return;
+  const body = await response.json();
+  if (!body.attention || body.attention.length === 0) return;
+  const cell = (tag, text) => { const c = document.createElement(tag); c.textContent = text; return c; };
+  const head = document.createElement("tr");
+  head.append(cell("th", ""), ...body.source.map(t => cell("th", t)));
+  const rows = body.attention.map((weights, i) => {
+    const row = document.createElement("tr");
+    row.append(cell("th", body.target[i]));
+    for (const w of weights) {
+      const td = document.createElement("td");
+      td.style.background = "rgba(10, 102, 194, " + Math.min(1, w).toFixed(3) + ")";
+      td.title = w.toFixed(3);
+      row.append(td);
+    }
+    return row;
+  });
+  const table = document.createElement("table");
+  const thead = document.createElement("thead"), tbody = document.createElement("tbody");
+  thead.append(head);
+  tbody.append(...rows);
+  table.append(thead, tbody);
+  $("heatmap").append(table);
 }
 
 async function start() {

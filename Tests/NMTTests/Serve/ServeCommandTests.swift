@@ -34,6 +34,26 @@ private let sentences = ["in the beginning god created the heaven and the earth"
         #expect(reply.object["translatedText"] as? String == "\(expected[0])\n\n\(expected[2])\r\n\(expected[3])")
     }
 
+    @Test func attentionGivesTheTranslationWithARowOfSourceWeightsPerOutputToken() async throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        let server = try ServerProcess(["-m", model, "--source", "en", "--target", "es"])
+        let line = "and the earth was without form"
+        let reply = try await server.post("/attention", json: ["q": line, "source": "en", "target": "es"])
+        #expect(reply.status == 200, "\(reply.text)")
+        #expect(reply.object["translatedText"] as? String == (try offline(model, [line]))[0])
+        let source = try #require(reply.object["source"] as? [String])
+        let target = try #require(reply.object["target"] as? [String])
+        let rows = try #require(reply.object["attention"] as? [[Double]])
+        #expect(source.last == "</s>" && target.last == "</s>" && rows.count == target.count)
+        for row in rows {
+            #expect(row.count == source.count)
+            #expect(abs(row.reduce(0, +) - 1) < 1e-3)
+        }
+        let twoLines = try await server.post("/attention", json: ["q": "light\nlight", "source": "en", "target": "es"])
+        #expect(twoLines.status == 400 && twoLines.error == "Invalid request: q must be one line")
+    }
+
     @Test func formBodiesAreReadLikeJSON() async throws {
         let dir = try TemporaryDirectory()
         let model = try savedRandomModel(dir)
