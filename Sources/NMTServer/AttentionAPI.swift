@@ -16,9 +16,8 @@ struct AttentionAPI: Sendable {
 
     func attention(_ fields: RequestFields) async throws -> Response {
         try keys?.check(try fields.string("api_key"))
-        guard let text = try fields.string("q") else { throw APIError.badRequest("Invalid request: missing q parameter (one line of text)") }
-        guard let source = try fields.string("source") else { throw APIError.badRequest("Invalid request: missing source parameter") }
-        guard let target = try fields.string("target") else { throw APIError.badRequest("Invalid request: missing target parameter") }
+        let text = try fields.requiredString("q")
+        let source = try fields.requiredString("source"), target = try fields.requiredString("target")
         try limits.checkCharacters([text])
         guard !text.contains(where: \.isNewline) else { throw APIError.badRequest("Invalid request: q must be one line") }
         guard let model = models.model(source: source, target: target) else {

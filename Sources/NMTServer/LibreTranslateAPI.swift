@@ -17,8 +17,7 @@ struct LibreTranslateAPI: Sendable {
     func translate(_ fields: RequestFields) async throws -> Response {
         try keys?.check(try fields.string("api_key"))
         guard let (texts, isList) = try fields.texts("q") else { throw APIError.badRequest("Invalid request: missing q parameter") }
-        guard let source = try fields.string("source") else { throw APIError.badRequest("Invalid request: missing source parameter") }
-        guard let target = try fields.string("target") else { throw APIError.badRequest("Invalid request: missing target parameter") }
+        let source = try fields.requiredString("source"), target = try fields.requiredString("target")
         let alternatives = max(0, try fields.int("alternatives") ?? 0)
         if alternatives > limits.alternativesLimit {
             throw APIError.badRequest("Invalid request: alternatives parameter must be <= \(limits.alternativesLimit)")

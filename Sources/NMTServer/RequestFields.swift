@@ -63,6 +63,12 @@ struct RequestFields {
     }
 
     /// A text field (numbers are accepted as their text); nil when absent or empty.
+    /// A string field that must be there ("Invalid request: missing NAME parameter", as LibreTranslate says).
+    func requiredString(_ name: String) throws -> String {
+        guard let value = try string(name) else { throw APIError.badRequest("Invalid request: missing \(name) parameter") }
+        return value
+    }
+
     func string(_ name: String) throws -> String? {
         switch values[name] {
         case nil, is NSNull: return nil

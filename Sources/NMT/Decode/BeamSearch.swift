@@ -39,7 +39,7 @@ public func beamSearch<Model: SearchModel>(model: Model, sources: [[Int32]], con
         return marianBeamSearch(model: model, sources, prefixes: prefixes, maxLengths: maxLengths, options: options, workspace: workspace)
     }
     if k == 1 && !alwaysUseBeamPath {
-        return greedySearch(model: model, sources, prefixes: prefixes, maxLengths: maxLengths, options: options, workspace: workspace)
+        return greedySearch(model: model, sources, contexts: contexts, maxLengths: maxLengths, options: options, workspace: workspace)
     }
 
     // Row slot·width + j of the decoder is hypothesis j of sentence live[slot]; finished sentences

@@ -10,60 +10,18 @@
 //     maximum length;
 //   - a sample's score is beam search's, Σ log p / lp(|Y|), from the untempered (guarded)
 //     distribution; the samples of a line are returned best score first.
-// Top-k with k = 1 is greedy search.
+// It is the path search of GreedySearch.swift with a draw for the argmax: top-k 1 is greedy search.
 
 import Foundation
 
 func samplingSearch<Model: SearchModel>(model: Model, _ sources: [[Int32]], contexts: [SentenceContext], maxLengths: [Int], options: SearchOptions,
-                    workspace: DecodingWorkspace) -> [[Hypothesis]] {
-    let n = max(1, options.nbest), b = sources.count, v = model.config.vocabularySize
-    let sentenceOf = (0..<(b * n)).map { $0 / n }
-    let state = model.start(sources: sources, sentenceOf: sentenceOf, maxLength: maxLengths.max()!, capacity: nil, workspace: workspace)
-    var streams = sentenceOf.indices.map { SamplingStream(seed: options.seed, line: contexts[sentenceOf[$0]].line, sample: $0 % n) }
-    var tokens = [[Int32]](repeating: [], count: b * n)
-    var attention = [[Float]](repeating: [], count: b * n)
-    var logProbabilities = [Double](repeating: 0, count: b * n)
-    var live = Array(0..<(b * n))  // decoder row r is sample live[r]
-    var last = [Int32](repeating: Vocabulary.beginOfSentence, count: b * n)
-    var results = [[Hypothesis]](repeating: [], count: b)
+                                        workspace: DecodingWorkspace) -> [[Hypothesis]] {
+    let n = max(1, options.nbest)
+    var streams = (0..<(sources.count * n)).map { SamplingStream(seed: options.seed, line: contexts[$0 / n].line, sample: $0 % n) }
     var scratch = SamplingScratch()
-    for t in 0..<maxLengths.max()! {
-        let next = model.step(last, state: state, attention: options.recordAttention)
-        var parents: [Int] = [], nextLive: [Int] = [], nextLast: [Int32] = []
-        for (r, sample) in live.enumerated() {
-            let sentence = sentenceOf[sample], prefix = contexts[sentence].prefix
-            let row = next.logits.pointer + r * v
-            if t >= prefix.count && options.repetition.isActive { options.repetition.apply(to: next, row: r, previous: tokens[sample]) }
-            let token: Int32
-            if t < prefix.count {
-                token = prefix[t]
-            } else if t < maxLengths[sentence] - 1 {
-                token = scratch.draw(row, v, sampling: options.sampling ?? .full, temperature: options.temperature, stream: &streams[sample])
-            } else {
-                token = Vocabulary.endOfSentence
-            }
-            logProbabilities[sample] += Double(row[Int(token)] - next.logZ[r])
-            if options.recordAttention {
-                attention[sample] += next.attentionRow(r, sourceLength: state.sourceLength, count: state.sourcePositions(of: sentence))
-            }
-            if token == Vocabulary.endOfSentence {
-                let lp = options.lengthPenaltyStyle.penalty(length: tokens[sample].count + 1, alpha: options.lengthPenalty)
-                results[sentence].append(Hypothesis(tokens: tokens[sample], logProbability: logProbabilities[sample],
-                                                    score: logProbabilities[sample] / lp, attention: options.recordAttention ? attention[sample] : nil))
-            } else {
-                tokens[sample].append(token)
-                parents.append(r)
-                nextLive.append(sample)
-                nextLast.append(token)
-            }
-        }
-        if nextLive.isEmpty { break }
-        live = nextLive
-        last = nextLast
-        state.select(parents: parents)
+    return pathSearch(model: model, sources, contexts: contexts, maxLengths: maxLengths, options: options, paths: n, workspace: workspace) { row, v, path in
+        scratch.draw(row, v, sampling: options.sampling ?? .full, temperature: options.temperature, stream: &streams[path])
     }
-    // Best score first; equal scores keep sample order. (Samples finish in any order.)
-    return results.map { list in list.enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }.map(\.element) }
 }
 
 /// The random stream of one sample of one line.
