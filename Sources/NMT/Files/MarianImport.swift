@@ -105,6 +105,7 @@ public enum MarianImport {
         config.sourceVocabularySize = separate ? tokenizer.sourceVocabulary.count : nil
         config.tiedOutput = architecture.tiedOutput
         config.embeddingNorm = architecture.embeddingNorm
+        (config.alignmentLayer, config.alignmentHead) = (architecture.alignmentLayer, 0)
         config.layerNormEpsilon = 1e-6
         config.outputBias = true  // Marian's own, or zero; it also carries `absentTokenBias`
         config.search = .marian
@@ -167,6 +168,9 @@ public enum MarianImport {
         var tiedAll, sharedEmbeddings, tiedOutput: Bool
         /// transformer-postprocess-emb n: a LayerNorm over the embeddings.
         var embeddingNorm: Bool
+        /// The decoder layer (0-based) whose head 0 Marian reports alignments from:
+        /// transformer-guided-alignment-layer, "last" or 1-based.
+        var alignmentLayer: Int
 
         init(_ o: [String: Any], source: String) throws {
             func fail(_ option: String, _ value: Any?) -> NMTError {
@@ -214,6 +218,13 @@ public enum MarianImport {
                 throw fail(key, true)
             }
             if let tied = o["transformer-tied-layers"] as? [Any], !tied.isEmpty { throw fail("transformer-tied-layers", tied) }
+            let alignment = o["transformer-guided-alignment-layer"].map { "\($0)" } ?? "last"
+            if alignment == "last" {
+                alignmentLayer = decoderLayers - 1
+            } else {
+                guard let layer = Int(alignment), (1...decoderLayers).contains(layer) else { throw fail("transformer-guided-alignment-layer", alignment) }
+                alignmentLayer = layer - 1
+            }
             if let factors = o["factors-dim-emb"] as? Int, factors != 0 { throw fail("factors-dim-emb", factors) }
             if let types = o["input-types"] as? [Any], !types.isEmpty { throw fail("input-types", types) }
         }

@@ -37,6 +37,12 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     /// Tokens the model never produces (an imported model's <pad> and <s>, which its own
     /// vocabulary lacks: their logits sit at −10⁴); label smoothing gives them no share.
     public var absentTokens: [Int32] = []
+    /// The cross-attention word alignments are read from (`nmt translate --alignments`): decoder
+    /// layer `alignmentLayer` (0-based; nil: the last), head `alignmentHead` (nil: the heads'
+    /// average). Marian reports head 0 of its transformer-guided-alignment-layer; imported
+    /// models say so here.
+    public var alignmentLayer: Int? = nil
+    public var alignmentHead: Int? = nil
 
     /// How a beam search treats finished hypotheses (SearchOptions; BeamSearch.swift).
     public enum SearchStyle: String, Codable, Sendable, CaseIterable {
@@ -69,7 +75,7 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     private enum CodingKeys: String, CodingKey {
         case vocabularySize, dModel, ffnDim, heads, encoderLayers, decoderLayers, dropout, attentionDropout, activationDropout, maxPositions
         case preNorm, activation, sharedEmbeddings, layerNormEpsilon, outputBias, search, absentTokens
-        case tiedOutput, sourceVocabularySize, embeddingNorm
+        case tiedOutput, sourceVocabularySize, embeddingNorm, alignmentLayer, alignmentHead
     }
 
     public init(from decoder: Decoder) throws {
@@ -88,6 +94,8 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         tiedOutput = try c.decodeIfPresent(Bool.self, forKey: .tiedOutput) ?? tiedOutput
         sourceVocabularySize = try c.decodeIfPresent(Int.self, forKey: .sourceVocabularySize)
         embeddingNorm = try c.decodeIfPresent(Bool.self, forKey: .embeddingNorm) ?? embeddingNorm
+        alignmentLayer = try c.decodeIfPresent(Int.self, forKey: .alignmentLayer)
+        alignmentHead = try c.decodeIfPresent(Int.self, forKey: .alignmentHead)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -104,6 +112,8 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         if !tiedOutput { try c.encode(tiedOutput, forKey: .tiedOutput) }
         if let sourceVocabularySize { try c.encode(sourceVocabularySize, forKey: .sourceVocabularySize) }
         if embeddingNorm { try c.encode(embeddingNorm, forKey: .embeddingNorm) }
+        if let alignmentLayer { try c.encode(alignmentLayer, forKey: .alignmentLayer) }
+        if let alignmentHead { try c.encode(alignmentHead, forKey: .alignmentHead) }
     }
 
     public enum Preset: String, CaseIterable, Codable, Sendable {
@@ -145,6 +155,8 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
             guard sourceVocabularySize > Int(Vocabulary.endOfSentence) else { throw fail("sourceVocabularySize \(sourceVocabularySize) is too small") }
         }
         guard absentTokens.allSatisfy({ $0 >= 0 && Int($0) < vocabularySize }) else { throw fail("absentTokens \(absentTokens) must be ids below vocabularySize \(vocabularySize)") }
+        if let alignmentLayer, !(0..<decoderLayers).contains(alignmentLayer) { throw fail("alignmentLayer \(alignmentLayer) must be in [0, \(decoderLayers))") }
+        if let alignmentHead, !(0..<heads).contains(alignmentHead) { throw fail("alignmentHead \(alignmentHead) must be in [0, \(heads))") }
         guard layerNormEpsilon.isFinite && layerNormEpsilon > 0 && layerNormEpsilon < 1 else { throw fail("layerNormEpsilon \(layerNormEpsilon) must be in (0, 1)") }
     }
 

@@ -86,8 +86,9 @@ extension Transformer {
 
     /// Feeds `tokens` (one per hypothesis) at the state's position; returns the next position's
     /// logits [R, V] and log-normalisers, and moves the state on. Valid until the next step.
-    /// `attention`: also the alignment attention — the last decoder layer's cross-attention
-    /// probabilities averaged over its heads, [R, S].
+    /// `attention`: also the alignment attention [R, S] — the cross-attention probabilities of
+    /// `config.alignmentLayer` (default the last decoder layer), of `config.alignmentHead` or
+    /// averaged over the heads.
     public func step(_ tokens: [Int32], state: DecoderState, attention: Bool = false) -> StepLogits {
         require(tokens.count == state.rows, "Transformer.step: \(tokens.count) tokens for \(state.rows) hypotheses")
         require(state.position < state.maxLength && state.position < config.maxPositions, "Transformer.step: position \(state.position) beyond the cache")
@@ -103,7 +104,9 @@ extension Transformer {
             let a = decoderLayers[l].forward(&x, memory: nil, cache: state.layerCache(l), batch: rows, queries: 1, selfMask: AttentionMask(),
                                              crossMask: AttentionMask(keyPadding: state.sourcePadding), dropout: nil, compute: .rowIndependent,
                                              arena: arena)
-            if let alignment, l == decoderLayers.count - 1 { averageHeads(a.crossAttention.probs, rows: rows, heads: config.heads, keys: s, into: alignment) }
+            if let alignment, l == (config.alignmentLayer ?? decoderLayers.count - 1) {
+                alignmentAttention(a.crossAttention.probs, rows: rows, heads: config.heads, keys: s, head: config.alignmentHead, into: alignment)
+            }
         }
         x = finalNorm(x, weights.decoderNorm, arena: arena).1
         let logits = arena.tensor(Shape(rows, config.vocabularySize))
@@ -114,9 +117,13 @@ extension Transformer {
         return StepLogits(logits: logits, logZ: logZ, attention: alignment)
     }
 
-    /// out[r, s] = mean over heads h of probs[r, h, 0, s], for probabilities [R, H, 1, S] (entries
-    /// past a row's source length are undefined).
-    private func averageHeads(_ probs: Tensor, rows: Int, heads: Int, keys s: Int, into out: UnsafeMutablePointer<Float>) {
+    /// out[r, s] = probs[r, head, 0, s], or the mean over heads h of probs[r, h, 0, s], for
+    /// probabilities [R, H, 1, S] (entries past a row's source length are undefined).
+    private func alignmentAttention(_ probs: Tensor, rows: Int, heads: Int, keys s: Int, head: Int?, into out: UnsafeMutablePointer<Float>) {
+        if let head {
+            for r in 0..<rows { (out + r * s).update(from: probs.pointer + (r * heads + head) * s, count: s) }
+            return
+        }
         let scale = 1 / Float(heads)
         for r in 0..<rows {
             let o = out + r * s

@@ -54,4 +54,25 @@ import Testing
             }
         }
     }
+
+    @Test func aModelsAlignmentHeadIsReportedInsteadOfTheHeadsAverage() throws {
+        let model = try randomModel(vocabulary: 30)
+        let sources: [[Int32]] = [[5, 6, 7, 8, 9], [10, 11]]
+        func attention(layer: Int?, head: Int?) throws -> [Float] {
+            var config = model.config
+            (config.alignmentLayer, config.alignmentHead) = (layer, head)
+            let m = try Transformer(config: config, parameters: model.parameters)
+            let state = m.start(sources: sources, maxLength: 2, workspace: DecodingWorkspace())
+            let next = m.step([Vocabulary.beginOfSentence, Vocabulary.beginOfSentence], state: state, attention: true)
+            return (0..<2).flatMap { next.attentionRow($0, sourceLength: state.sourceLength, count: state.sourcePositions(of: $0)) }
+        }
+        let average = try attention(layer: nil, head: nil)
+        let heads = try (0..<model.config.heads).map { try attention(layer: 1, head: $0) }
+        #expect(heads[0] != heads[1])
+        for i in average.indices {
+            let mean = heads.map { $0[i] }.reduce(0, +) / Float(heads.count)
+            #expect(abs(mean - average[i]) < 1e-6)
+        }
+        #expect(try attention(layer: 0, head: nil) != average)
+    }
 }
