@@ -210,8 +210,8 @@ public final class Translator: @unchecked Sendable {
                                                       logProbability: hypothesis.logProbability)
                 if let format = options.alignments, let attention = hypothesis.attention {
                     candidate.alignment = WordAlignment.format(format, attention: attention, source: source, target: hypothesis.tokens,
-                                                               sourceText: { self.tokenizer.decode($0, side: .source) },
-                                                               targetText: { self.tokenizer.decode($0) })
+                                                               sourceWords: { self.tokenizer.wordIndices($0, side: .source) },
+                                                               targetWords: { self.tokenizer.wordIndices($0, side: .target) })
                 }
                 return candidate
             })

@@ -2,9 +2,9 @@
 // output token over the source tokens and </s>), as Marian's --alignment prints them:
 //   hard: each output token is aligned to the source token it attends to most (Marian's
 //     ConvertSoftAlignToHardAlign with threshold 1); the pairs are carried to words — the
-//     whitespace-separated words of the source line and of the output, subword pieces merged —
-//     tokens attending most to the source's </s> are left unaligned; Moses format "s-t …",
-//     sorted by source word, then target word, each pair once;
+//     whitespace-separated words of the source line and of the output, subword pieces merged
+//     (Tokenizer.wordIndices) — tokens attending most to the source's </s> are left unaligned;
+//     Moses format "s-t …", sorted by source word, then target word, each pair once;
 //   soft: the attention matrix itself, token by token and </s> included, as Marian prints it —
 //     a row per output position separated by spaces, its source weights by commas.
 
@@ -16,10 +16,9 @@ public enum AlignmentFormat: String, CaseIterable, Sendable {
 
 public enum WordAlignment {
     /// The alignment of `target` (output tokens, no </s>) to `source` (source tokens, no </s>) from
-    /// `attention` [rows, source.count + 1]; `sourceText`/`targetText` decode token prefixes of
-    /// each side (word positions come from them).
+    /// `attention` [rows, source.count + 1]; `sourceWords`/`targetWords` give each token's word.
     public static func format(_ format: AlignmentFormat, attention: [Float], source: [Int32], target: [Int32],
-                              sourceText: ([Int32]) -> String, targetText: ([Int32]) -> String) -> String {
+                              sourceWords: ([Int32]) -> [Int], targetWords: ([Int32]) -> [Int]) -> String {
         let s = source.count + 1
         let rows = attention.count / s
         switch format {
@@ -28,7 +27,7 @@ public enum WordAlignment {
                 (0..<s).map { String(format: "%g", attention[t * s + $0]) }.joined(separator: ",")
             }.joined(separator: " ")
         case .hard:
-            let sourceWords = wordIndices(source, text: sourceText), targetWords = wordIndices(target, text: targetText)
+            let sourceWords = sourceWords(source), targetWords = targetWords(target)
             var pairs = Set<Pair>()
             for t in 0..<min(rows, target.count) {
                 var best = 0
@@ -37,22 +36,6 @@ public enum WordAlignment {
             }
             return pairs.sorted().map { "\($0.source)-\($0.target)" }.joined(separator: " ")
         }
-    }
-
-    /// The word of each token: how many whitespace-separated words the text of the tokens up to
-    /// and including it has, less one (a token that starts no word belongs to the word before).
-    static func wordIndices(_ tokens: [Int32], text: ([Int32]) -> String) -> [Int] {
-        let total = max(wordCount(text(tokens)), 1)
-        var indices: [Int] = []
-        indices.reserveCapacity(tokens.count)
-        for i in tokens.indices {
-            indices.append(min(max(wordCount(text(Array(tokens[...i]))) - 1, 0), total - 1))
-        }
-        return indices
-    }
-
-    static func wordCount(_ text: String) -> Int {
-        text.split(whereSeparator: { $0.isWhitespace }).count
     }
 
     struct Pair: Hashable, Comparable {

@@ -52,6 +52,16 @@ public final class SubwordNMTTokenizer: Tokenizer {
     /// subword-nmt's own decoding: "@@ " removed.
     public func decode(segmented line: String) -> Result<String, NMTError> { .success(SubwordNMT.decode(line)) }
 
+    /// A word ends at a piece without "@@".
+    public func wordIndices(_ ids: [Int32], side: TextSide) -> [Int] {
+        var word = -1, continues = false
+        return ids.map { id in
+            if !continues { word += 1 }
+            continues = Int(id) < vocabulary.count && vocabulary[id].hasSuffix("@@")
+            return word
+        }
+    }
+
     /// The pieces' text with "@@ " joins undone; specials are dropped.
     public func decode(_ ids: [Int32]) -> String {
         SubwordNMT.decode(ids.filter { $0 > Vocabulary.endOfSentence && Int($0) < vocabulary.count }.map { vocabulary[$0] }.joined(separator: " "))

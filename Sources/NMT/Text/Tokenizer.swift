@@ -25,8 +25,9 @@ public protocol Tokenizer: AnyObject, Sendable {
     func makeEncoder(for side: TextSide) -> any TokenEncoder
     /// The text of `ids`; specials are dropped.
     func decode(_ ids: [Int32]) -> String
-    /// The text of `side`'s `ids` (by default `decode(ids)`: both sides share the vocabulary).
-    func decode(_ ids: [Int32], side: TextSide) -> String
+    /// The whitespace-separated word (0-based) of the text each of `side`'s tokens `ids` belongs
+    /// to. By default a token spelled with a leading ▁ starts a word (nmt's BPE, SentencePiece).
+    func wordIndices(_ ids: [Int32], side: TextSide) -> [Int]
     /// The text of a line as `nmt bpe apply` segmented it (`nmt bpe decode`), or an error naming
     /// the piece that no segmentation produces.
     func decode(segmented line: String) -> Result<String, NMTError>
@@ -34,7 +35,14 @@ public protocol Tokenizer: AnyObject, Sendable {
 
 extension Tokenizer {
     public var sourceVocabulary: Vocabulary { vocabulary }
-    public func decode(_ ids: [Int32], side: TextSide) -> String { decode(ids) }
+    public func wordIndices(_ ids: [Int32], side: TextSide) -> [Int] {
+        let vocabulary = side == .source ? sourceVocabulary : vocabulary
+        var word = -1
+        return ids.map { id in
+            if word < 0 || (Int(id) < vocabulary.count && vocabulary[id].hasPrefix("\u{2581}")) { word += 1 }
+            return word
+        }
+    }
     /// Whether the two sides have vocabularies of their own.
     public var hasSeparateVocabularies: Bool { sourceVocabulary != vocabulary }
 }

@@ -3,15 +3,14 @@ import Testing
 @testable import NMT
 
 @Suite struct WordAlignmentTests {
-    /// Pieces: source "a b c" as 4 tokens (b split in two), target "x y" as 3 (y split).
-    static let sourceText = ["10": "a", "11": " b", "12": "b", "13": " c"]
-    static func text(_ pieces: [String: String]) -> ([Int32]) -> String {
-        { ids in ids.map { pieces["\($0)"] ?? "" }.joined() }
+    /// Source "a b c" as 4 tokens (b split in two), target "x y" as 3 (y split).
+    static func words(_ starts: Set<Int32>) -> ([Int32]) -> [Int] {
+        { ids in var w = -1; return ids.map { if w < 0 || starts.contains($0) { w += 1 }; return w } }
     }
 
     @Test func hardAlignmentTakesEachTokensMostAttendedSourceTokenAndMergesPiecesIntoWords() {
         let source: [Int32] = [10, 11, 12, 13], target: [Int32] = [20, 21, 22]
-        let targetText = Self.text(["20": "x", "21": " y", "22": "y"])
+
         // Rows: x → c, y(1) → b(2nd piece), y(2) → b(1st piece), </s> → a; the </s> column last.
         let attention: [Float] = [
             0.1, 0.1, 0.1, 0.6, 0.1,
@@ -20,20 +19,20 @@ import Testing
             0.9, 0.0, 0.0, 0.0, 0.1,
         ]
         let hard = WordAlignment.format(.hard, attention: attention, source: source, target: target,
-                                        sourceText: Self.text(Self.sourceText), targetText: targetText)
+                                        sourceWords: Self.words([10, 11, 13]), targetWords: Self.words([20, 21]))
         #expect(hard == "1-1 2-0")
     }
 
     @Test func tokensAttendingMostToTheSourceEndAreUnaligned() {
         let attention: [Float] = [0.1, 0.9, 0.8, 0.2]
         let hard = WordAlignment.format(.hard, attention: attention, source: [10], target: [20],
-                                        sourceText: Self.text(["10": "a"]), targetText: Self.text(["20": "x"]))
+                                        sourceWords: Self.words([]), targetWords: Self.words([]))
         #expect(hard == "")
     }
 
     @Test func softAlignmentPrintsTheMatrixAsMarianDoes() {
         let soft = WordAlignment.format(.soft, attention: [0.25, 0.75, 1, 0], source: [10], target: [20],
-                                        sourceText: Self.text([:]), targetText: Self.text([:]))
+                                        sourceWords: Self.words([]), targetWords: Self.words([]))
         #expect(soft == "0.25,0.75 1,0")
     }
 
