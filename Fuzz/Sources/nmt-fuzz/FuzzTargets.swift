@@ -101,8 +101,8 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
     case .translate:
         writeScratch(data)
         guard let reader = try? LineReader(path: scratchPath) else { return 0 }
-        try? translator.translate(stream: reader, warn: { _ in }) { first, translations in
-            for (i, t) in translations.enumerated() { _ = t.formatted(index: first + i, nbest: true, scores: true) }
+        try? translator.translate(stream: reader, warn: { _ in }) { indices, translations in
+            for (index, t) in zip(indices, translations) { _ = t.formatted(index: index, nbest: true, scores: true) }
         }
     }
     return 0

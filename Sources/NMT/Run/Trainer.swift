@@ -130,7 +130,7 @@ public final class Trainer {
         }
         try o.validate(bf16Backend: bf16Backend)
         Threads.set(o.threads ?? Trainer.defaultThreads(ranksOnThisMachine: world.localSize))
-        for path in [o.trainSource, o.trainTarget] + o.corpora.flatMap { [$0.src, $0.tgt] } + [o.validSource, o.validTarget].compactMap({ $0 }) {
+        for path in [o.trainSource, o.trainTarget] + o.corpora.flatMap({ [$0.src, $0.tgt] }) + [o.validSource, o.validTarget].compactMap({ $0 }) {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw NMTError("cannot open \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "No such file or directory")")
             }
