@@ -12,13 +12,16 @@
 // weight type (WeightMatrix).
 
 /// Source sentences as the encoder left them: output [B·S, C] and padding [B, S] (1 = <pad>),
-/// each sentence x_1 … x_m </s> <pad> …, in an arena (valid until its next reset).
+/// each sentence x_1 … x_m </s> <pad> …, in an arena (valid until its next reset; the arena
+/// lives at least as long as this value).
 public struct EncodedSources {
     public let output: Tensor
     public let padding: UnsafeMutablePointer<UInt8>
     /// B sentences of S positions.
     public let count: Int
     public let length: Int
+    /// The memory behind `output` and `padding`.
+    let arena: Arena
 
     /// Sentence b's positions: its tokens and </s>.
     public func positions(of b: Int) -> Int {
@@ -68,7 +71,7 @@ extension Transformer {
             output.rows(rows).copy(from: finalNorm(x, weights.encoderNorm, arena: arena).1)
             arena.release(to: groupStart)
         }
-        return EncodedSources(output: output, padding: padding, count: batch, length: length)
+        return EncodedSources(output: output, padding: padding, count: batch, length: length, arena: arena)
     }
 
     /// The decoder's state before its first step, for hypotheses `sentenceOf` (row r continues
