@@ -33,6 +33,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "How often the training pairs are drawn per epoch, against --corpus weights (default 1).") var trainWeight: Double?
     @Option(help: "Another training corpus, SRC,TGT[,WEIGHT[,TAG]]: drawn WEIGHT times per epoch (default 1; 0.5: a random half), TAG put before each source line (tagged back-translation). Repeatable.")
     var corpus: [String] = []
+    @Option(help: "Word alignments of the training pairs (Moses format \"0-0 1-2 …\", a line per pair, words = whitespace-separated words, as fast_align/eflomal print them): one cross-attention head learns them (Marian's option), and --alignments reads it.")
+    var guidedAlignment: String?
+    @Option(help: "Weight of the guided-alignment loss against the token cross-entropy (default \(d.guidedAlignmentWeight)).") var guidedAlignmentWeight: Double?
+    @Option(help: "Decoder layer (1-based) whose first head learns the alignments (default: the last).") var guidedAlignmentLayer: Int?
     @Option(help: "Validation source file.") var validSrc: String?
     @Option(help: "Validation target file.") var validTgt: String?
     @Option(help: "Output directory for checkpoints, log.jsonl and config.yaml (default \(d.outputDirectory)).") var out: String?
@@ -108,6 +112,7 @@ struct TrainCommand: ParsableCommand {
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainingOptions, T>) { if let value { o[keyPath: keyPath] = value } }
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainingOptions, T?>) { if let value { o[keyPath: keyPath] = value } }
         set(trainWeight, \.trainWeight)
+        set(guidedAlignment, \.guidedAlignment); set(guidedAlignmentWeight, \.guidedAlignmentWeight); set(guidedAlignmentLayer, \.guidedAlignmentLayer)
         if !corpus.isEmpty { o.corpora = try corpus.map(TrainingOptions.Corpus.init(argument:)) }
         set(out, \.outputDirectory); set(bpe, \.bpeCodes); set(bpeMerges, \.bpeMerges); set(bpeDropout, \.bpeDropout)
         set(maxLen, \.maxLength); set(maxLenRatio, \.maxLengthRatio)

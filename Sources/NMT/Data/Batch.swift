@@ -10,6 +10,9 @@ public struct Batch: Sendable {
     public var source: [Int32]
     public var targetInput: [Int32]
     public var targetOutput: [Int32]
+    /// Guided-alignment links (AlignmentLinks): decoder position t of pair b attends to source
+    /// position s; empty without guided alignment.
+    public var alignment: [AlignmentLink] = []
 
     /// `pairs` hold BPE token ids without specials.
     public init(pairs: [(source: [Int32], target: [Int32])]) {

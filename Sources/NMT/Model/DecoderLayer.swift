@@ -53,8 +53,10 @@ struct DecoderLayer {
 
     /// Given the gradient at the layer's output in `d`, leaves the gradient at its input there
     /// (sub-layer by sub-layer, as EncoderLayer.backward does) and adds the encoder output's share
-    /// to `dMemory`.
-    func backward(_ d: Tensor, _ a: DecoderLayerActivations, gradients g: DecoderLayerWeights, dMemory: Tensor, compute: Compute, arena: Arena) {
+    /// to `dMemory`. `crossAttentionProbsGradient`: a loss's gradient at the cross-attention
+    /// probabilities (guided alignment).
+    func backward(_ d: Tensor, _ a: DecoderLayerActivations, gradients g: DecoderLayerWeights, dMemory: Tensor,
+                  crossAttentionProbsGradient: SparseGradient? = nil, compute: Compute, arena: Arena) {
         let w = weights
         a.feedForwardBlock.backward(d, norm: w.finalNorm, normGradients: g.finalNorm, arena: arena) { dOut, dropout, dIn, accumulate in
             FeedForward.backward(dx: dIn, accumulate: accumulate, dy: dOut, dyDropout: dropout, a.feedForward, weights: w.feedForward,
@@ -62,7 +64,8 @@ struct DecoderLayer {
         }
         a.crossAttentionBlock.backward(d, norm: w.crossAttentionNorm, normGradients: g.crossAttentionNorm, arena: arena) { dOut, dropout, dIn, accumulate in
             MultiHeadAttention.backward(dQuery: dIn, dKeyValue: dMemory, accumulate: accumulate, dOut: dOut, dOutDropout: dropout, a.crossAttention,
-                                        weights: w.crossAttention, gradients: g.crossAttention, heads: config.heads, compute: compute, arena: arena)
+                                        weights: w.crossAttention, gradients: g.crossAttention, heads: config.heads,
+                                        probsGradient: crossAttentionProbsGradient, compute: compute, arena: arena)
         }
         a.selfAttentionBlock.backward(d, norm: w.selfAttentionNorm, normGradients: g.selfAttentionNorm, arena: arena) { dOut, dropout, dIn, accumulate in
             MultiHeadAttention.backward(dQuery: dIn, dKeyValue: dIn, accumulate: accumulate, dOut: dOut, dOutDropout: dropout, a.selfAttention,

@@ -5,7 +5,7 @@
 //   q = x_q·Wqᵀ + bq,  k = x_kv·Wkᵀ + bk,  v = x_kv·Wvᵀ + bv
 //   S_bh = q_bh·k_bhᵀ / √D,  P = softmax(S, masked),  P' = dropout(P)
 //   ctx_bh = P'_bh·v_bh,  out = ctx·Woᵀ + bo
-// Backward (per head):  dP' = dctx·vᵀ,  dv = P'ᵀ·dctx,  dP = dP'·mask,  dS = softmax′(dP),
+// Backward (per head):  dP' = dctx·vᵀ,  dv = P'ᵀ·dctx,  dP = dP'·mask (+ a loss's own ∂/∂P),  dS = softmax′(dP),
 //   dq = dS·k/√D,  dk = dSᵀ·q/√D; then the four projections.
 // One forward and one backward serve training, rescoring and incremental decoding (keys and values
 // from a cache) in every precision: q, k, v, ctx and their gradients are Matrices in the pass's
@@ -158,10 +158,12 @@ public enum MultiHeadAttention {
     /// Accumulates dQuery and dKeyValue (the same tensor for self-attention) and the weight
     /// gradients; with `accumulate` false, dQuery is written instead (q's product first: for
     /// self-attention, k's and v's then add to it). With `dOutDropout`, the output gradient is
-    /// dropout′(dOut) (a sub-layer's dropout, applied by Wo's backward).
+    /// dropout′(dOut) (a sub-layer's dropout, applied by Wo's backward). `probsGradient`: a
+    /// gradient at P (before dropout) from a loss on the probabilities themselves (guided
+    /// alignment), added to the one from the context.
     public static func backward(dQuery: Tensor, dKeyValue: Tensor, accumulate: Bool = true, dOut: Tensor, dOutDropout: DropoutMask? = nil,
                                 _ a: AttentionActivations, weights w: AttentionWeights, gradients g: AttentionWeights, heads: Int,
-                                compute: Compute, arena: Arena) {
+                                probsGradient: SparseGradient? = nil, compute: Compute, arena: Arena) {
         guard let keyValue = a.keyValue, case .sequences(let k, let v, let tk) = a.keys else {
             fatalError("MultiHeadAttention.backward: a decoding step has no backward pass")
         }
@@ -189,6 +191,7 @@ public enum MultiHeadAttention {
         compute.headProducts(outer: b, inner: heads, dV.perHead(length: tk, heads: heads), probsHeads, dContext.perHead(length: tq, heads: heads),
                              m: tk, n: d, k: tq, transposeA: true, columnSums: g.v.bias.pointer)
         a.dropMask?.apply(to: dProbs)
+        probsGradient?.add(to: dProbs)
         attentionSoftmaxBackward(dProbs, probs: a.probs, rows: b * heads * tq, keys: tk)
         // dq = dS·k·α  [Tq, Tk]·[Tk, D];  dk = dSᵀ·q·α  [Tk, Tq]·[Tq, D]
         compute.headProducts(outer: b, inner: heads, dQ.perHead(length: tq, heads: heads), dProbsHeads, k.perHead(length: tk, heads: heads),

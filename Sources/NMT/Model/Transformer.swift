@@ -41,6 +41,8 @@ public struct BatchLoss {
     public var loss: CrossEntropyResult
     /// −log p of each target position [B·T] (0 at padding); valid until the arena is reset.
     public var tokenNLL: UnsafeMutablePointer<Float>
+    /// The guided-alignment loss (GuidedAlignmentLoss), when the pass had one.
+    public var alignment = AlignmentLoss()
 }
 
 /// A forward pass's loss with its logits [B·T, V] (inference: rescoring, validation).
@@ -176,12 +178,14 @@ public final class Transformer: @unchecked Sendable {
 
     /// The loss of a forward pass and its backward pass: accumulates the gradients of
     /// (loss sum · gradientScale) into `gradients`; the default scale is 1/targetTokens (per-token
-    /// mean). The [B·T, V] logits — the largest buffer of a step — are made a chunk of rows at a
+    /// mean). With `alignmentWeight` λ > 0 and links in the batch, the loss sum is Σ CE + λ·L_align
+    /// (GuidedAlignmentLoss) over head `config.alignmentHead` (default 0) of decoder layer
+    /// `config.alignmentLayer` (default the last). The [B·T, V] logits — the largest buffer of a step — are made a chunk of rows at a
     /// time (`chunkFloats` floats at most): logits, loss and gradient in place, then that chunk's
     /// share of dH and dE.
     @discardableResult
-    public func backward(_ pass: ForwardPass, labelSmoothing: Float, gradientScale: Float? = nil, gradients: TransformerGradients,
-                         compute: Compute, arena: Arena, chunkFloats: Int = 1 << 22) -> BatchLoss {
+    public func backward(_ pass: ForwardPass, labelSmoothing: Float, gradientScale: Float? = nil, alignmentWeight: Float = 0,
+                         gradients: TransformerGradients, compute: Compute, arena: Arena, chunkFloats: Int = 1 << 22) -> BatchLoss {
         let g = gradients.weights
         let batch = pass.batch
         let (b, t) = (batch.size, batch.targetLength)
@@ -214,13 +218,24 @@ public final class Transformer: @unchecked Sendable {
         }
         let loss = crossEntropyTotals(rowLoss: rowLoss, rowNLL: rowNLL, targets: pass.targets, count: b * t, paddingIndex: Vocabulary.padding)
 
+        // Guided alignment: its gradient at the aligned head's probabilities.
+        var alignment = AlignmentLoss()
+        var alignmentGradient: SparseGradient? = nil
+        let alignmentLayer = config.alignmentLayer ?? decoderLayers.count - 1
+        if alignmentWeight > 0 && !batch.alignment.isEmpty {
+            (alignment, alignmentGradient) = GuidedAlignmentLoss.evaluate(probs: pass.decoderLayers[alignmentLayer].crossAttention.probs,
+                                                                          head: config.alignmentHead ?? 0, links: batch.alignment,
+                                                                          scale: alignmentWeight * scale, arena: arena)
+        }
+
         // Decoder stack.
         // Each layer turns the gradient at its output into the one at its input, in place.
         let dY = finalNormBackward(dH, pass.decoderFinal, weights.decoderNorm, g.decoderNorm, arena: arena)
         let dEncoderOutput = arena.zeros(pass.encoderOutput.shape)
         for (i, layer) in decoderLayers.enumerated().reversed() {
             let temporaries = arena.mark()
-            layer.backward(dY, pass.decoderLayers[i], gradients: g.decoder[i], dMemory: dEncoderOutput, compute: compute, arena: arena)
+            layer.backward(dY, pass.decoderLayers[i], gradients: g.decoder[i], dMemory: dEncoderOutput,
+                           crossAttentionProbsGradient: i == alignmentLayer ? alignmentGradient : nil, compute: compute, arena: arena)
             arena.release(to: temporaries)
         }
         embeddingBackward(dY, pass.targetEmbedding, gradients: g, arena: arena)
@@ -233,7 +248,7 @@ public final class Transformer: @unchecked Sendable {
             arena.release(to: temporaries)
         }
         embeddingBackward(dX, pass.sourceEmbedding, gradients: g, arena: arena)
-        return BatchLoss(loss: loss, tokenNLL: rowNLL)
+        return BatchLoss(loss: loss, tokenNLL: rowNLL, alignment: alignment)
     }
 
     // MARK: pieces

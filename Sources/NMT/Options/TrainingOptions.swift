@@ -17,6 +17,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// each epoch), its source lines prefixed with `tag` if given — tagged back-translation
     /// (Caswell et al. 2019).
     public var corpora: [Corpus] = []
+    /// Word alignments of train-src/train-tgt (Moses format, a line per pair) that one
+    /// cross-attention head learns (Garg et al. 2019; Marian's --guided-alignment).
+    public var guidedAlignment: String?
+    /// λ: the alignment loss's weight against the token cross-entropy (Marian's default).
+    public var guidedAlignmentWeight = 0.1
+    /// The decoder layer (1-based) whose head 0 learns the alignments (nil: the last, Marian's
+    /// --transformer-guided-alignment-layer).
+    public var guidedAlignmentLayer: Int?
     public var validSource: String?
     public var validTarget: String?
     public var bpeCodes: String?
@@ -132,6 +140,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// The option names, as flags (`--max-tokens`) and as config-file keys (`max-tokens`).
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case trainSource = "train-src", trainTarget = "train-tgt", trainWeight = "train-weight", corpora = "corpus"
+        case guidedAlignment = "guided-alignment", guidedAlignmentWeight = "guided-alignment-weight", guidedAlignmentLayer = "guided-alignment-layer"
         case validSource = "valid-src", validTarget = "valid-tgt"
         case bpeCodes = "bpe", bpeMerges = "bpe-merges", bpeDropout = "bpe-dropout", maxLength = "max-len", maxLengthRatio = "max-len-ratio"
         case preset, dModel = "d-model", ffnDim = "ffn-dim", heads, encoderLayers = "encoder-layers", decoderLayers = "decoder-layers"
@@ -170,11 +179,13 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     /// The model these options describe (the vocabulary size comes from the tokenizer). With
     /// `initial`, the config of the model fine-tuning starts from: only the dropouts given change.
+    /// With guided alignment, the model reads its alignments from the head that learns them.
     public func modelConfig(vocabularySize: Int, initial: TransformerConfig? = nil) -> TransformerConfig {
         if var c = initial {
             if let v = dropout { c.dropout = v }
             if let v = attentionDropout { c.attentionDropout = v }
             if let v = activationDropout { c.activationDropout = v }
+            setAlignmentHead(&c)
             return c
         }
         var c = TransformerConfig.preset(effectivePreset.architecture ?? .tiny, vocabularySize: vocabularySize)
@@ -189,7 +200,20 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         if let v = maxPositions { c.maxPositions = v }
         c.preNorm = preNorm
         c.activation = activation
+        setAlignmentHead(&c)
         return c
+    }
+
+    /// Guided alignment trains head 0 of `guidedAlignmentLayer` (or of the layer an imported
+    /// Marian model already aligns with, else of the last).
+    private func setAlignmentHead(_ c: inout TransformerConfig) {
+        guard guidedAlignment != nil else { return }
+        if let layer = guidedAlignmentLayer {
+            c.alignmentLayer = layer - 1
+        } else if c.alignmentLayer == nil {
+            c.alignmentLayer = c.decoderLayers - 1
+        }
+        c.alignmentHead = 0
     }
 
     /// Sets every model option to `config`'s value (the preset stays as the name of the recipe).
@@ -255,6 +279,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         }
         guard trainWeight > 0 || corpora.contains(where: { ($0.weight ?? 1) > 0 }) else {
             throw NMTError("\(flag(.trainWeight)) 0 and no --corpus with a weight above 0: nothing to train on")
+        }
+        try checkOption(flag(.guidedAlignmentWeight), guidedAlignmentWeight, .above(0, upTo: 1000))
+        if let layer = guidedAlignmentLayer {
+            guard guidedAlignment != nil else { throw NMTError("\(flag(.guidedAlignmentLayer)) needs \(flag(.guidedAlignment)) FILE, the alignments to learn") }
+            let layers = decoderLayers ?? modelConfig(vocabularySize: 0).decoderLayers
+            try checkOption(flag(.guidedAlignmentLayer), layer, .closed(1, Double(layers)), "a decoder layer, 1 to \(layers)")
         }
         guard (validSource == nil) == (validTarget == nil) else { throw NMTError("\(flag(validSource == nil ? .validSource : .validTarget)) is missing: validation needs both sides") }
         let many = 1e9, positions = Double(TransformerConfig.maxPositionsLimit)
@@ -359,7 +389,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// The options that name input files.
     static var inputFileOptions: [(WritableKeyPath<TrainingOptions, String?>, CodingKeys)] { [
         (\.trainSourceOption, .trainSource), (\.trainTargetOption, .trainTarget), (\.validSource, .validSource), (\.validTarget, .validTarget),
-        (\.bpeCodes, .bpeCodes),
+        (\.bpeCodes, .bpeCodes), (\.guidedAlignment, .guidedAlignment),
     ] }
 
     /// The input files as resolved absolute paths, by option (what a state file records).

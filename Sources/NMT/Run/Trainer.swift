@@ -105,7 +105,7 @@ public final class Trainer {
         let frozen = model.parameters.entries.filter { entry in o.freeze.contains { $0.contains(entry.name) } }
             .map { $0.offset..<($0.offset + $0.shape.reduce(1, *)) }
         let step = TrainingStep(model: model, adam: start.adam, dropout: DropoutSampler(config: model.config, seed: o.seed &+ 1),
-                                labelSmoothing: o.labelSmoothing, clipNorm: o.clipNorm, frozen: frozen, world: world, precision: precision,
+                                labelSmoothing: o.labelSmoothing, alignmentWeight: o.guidedAlignment == nil ? 0 : Float(o.guidedAlignmentWeight), clipNorm: o.clipNorm, frozen: frozen, world: world, precision: precision,
                                 backend: bf16Backend)
         log.say("precision \(precision.rawValue): \(step.compute.kernels)")
         log.event("precision", ["precision": precision.rawValue, "kernels": step.compute.kernels])
@@ -130,7 +130,7 @@ public final class Trainer {
         }
         try o.validate(bf16Backend: bf16Backend)
         Threads.set(o.threads ?? Trainer.defaultThreads(ranksOnThisMachine: world.localSize))
-        for path in [o.trainSource, o.trainTarget] + o.corpora.flatMap({ [$0.src, $0.tgt] }) + [o.validSource, o.validTarget].compactMap({ $0 }) {
+        for path in [o.trainSource, o.trainTarget] + o.corpora.flatMap({ [$0.src, $0.tgt] }) + [o.validSource, o.validTarget, o.guidedAlignment].compactMap({ $0 }) {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw NMTError("cannot open \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "No such file or directory")")
             }
@@ -138,6 +138,7 @@ public final class Trainer {
         // Data problems are found before anything is written.
         try checkAligned(o.trainSource, o.trainTarget)
         for corpus in o.corpora { try checkAligned(corpus.src, corpus.tgt) }
+        if let path = o.guidedAlignment { try AlignmentLinks.check(path, sourcePath: o.trainSource, targetPath: o.trainTarget) }
         if let vs = o.validSource, let vt = o.validTarget { try checkAligned(vs, vt) }
         if world.isLeader {
             try RunDirectory.checkWritable(directory)
@@ -219,9 +220,11 @@ public final class Trainer {
         let specs = [TrainingOptions.Corpus(src: o.trainSource, tgt: o.trainTarget, weight: o.trainWeight)] + o.corpora
         var loadedCorpora: [(corpus: ParallelCorpus, name: String, weight: Double)] = []
         var stats = ParallelCorpus.Statistics()
-        for spec in specs {
+        for (index, spec) in specs.enumerated() {
+            // Guided alignment's links belong to train-src/train-tgt, the first corpus.
             let (part, partStats) = try ParallelCorpus.load(sourcePath: spec.src, targetPath: spec.tgt, tokenizer: tokenizer, maxLength: o.maxLength,
-                                                            maxLengthRatio: o.maxLengthRatio, keepText: o.bpeDropout > 0, sourceTag: spec.tag)
+                                                            maxLengthRatio: o.maxLengthRatio, keepText: o.bpeDropout > 0, sourceTag: spec.tag,
+                                                            alignmentPath: index == 0 ? o.guidedAlignment : nil)
             loadedCorpora.append((part, spec.src + "|" + spec.tgt + (spec.tag.map { " tag " + $0 } ?? ""), spec.weight ?? 1))
             (stats.lines, stats.kept, stats.empty) = (stats.lines + partStats.lines, stats.kept + partStats.kept, stats.empty + partStats.empty)
             (stats.tooLong, stats.badRatio) = (stats.tooLong + partStats.tooLong, stats.badRatio + partStats.badRatio)
@@ -238,6 +241,10 @@ public final class Trainer {
                 log.say("corpus \(part.name): \(part.range.count) pairs × weight \(part.weight) = \(String(format: "%.1f", 100 * n / total))% of an epoch")
             }
             log.event("corpora", ["corpora": corpus.parts.map { ["name": $0.name, "pairs": $0.range.count, "weight": $0.weight, "share": Double($0.range.count) * $0.weight / total] as [String: Any] }])
+        }
+        if let path = o.guidedAlignment {
+            let c = model.config
+            log.say("guided alignment: \(path) trains head \((c.alignmentHead ?? 0) + 1) of decoder layer \((c.alignmentLayer ?? c.decoderLayers - 1) + 1), weight \(o.guidedAlignmentWeight)")
         }
         var validation: Validation? = nil
         if let vs = o.validSource, let vt = o.validTarget {

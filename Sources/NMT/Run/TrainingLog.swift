@@ -85,8 +85,11 @@ public final class TrainingLog {
     /// Sums over the updates since the last recorded "train" event.
     public struct Interval {
         var loss = 0.0, nll = 0.0, tokens = 0, sourceTokens = 0, allreduceSeconds = 0.0, start = Date()
+        var alignment = AlignmentLoss()
         public init() {}
         mutating func add(_ r: TrainingStep.Result) {
+            alignment.lossSum += r.alignment.lossSum
+            alignment.alignedTokens += r.alignment.alignedTokens
             loss += r.lossSum
             nll += r.nllSum
             tokens += r.targetTokens
@@ -113,10 +116,13 @@ public final class TrainingLog {
                                      "gradient_norm": result.gradientNorm, "elapsed_s": elapsed]
         // Data-parallel runs: the share of the interval spent summing gradients across ranks.
         if interval.allreduceSeconds > 0 { fields["allreduce_share"] = interval.allreduceSeconds / recordSeconds }
+        // Guided alignment: its cross-entropy per aligned target token.
+        let alignment = interval.alignment.alignedTokens > 0 ? String(format: " | align %.3f", interval.alignment.loss) : ""
+        if interval.alignment.alignedTokens > 0 { fields["alignment_loss"] = interval.alignment.loss }
         event("train", fields)
         if !shown {
-            say(String(format: "train | step %d | epoch %d | loss %.3f | nll %.3f | ppl %.2f | lr %.2e | %.0f tgt tok/s | %@",
-                       step, epoch + 1, meanLoss, meanNLL, exp(meanNLL), lr, Double(interval.tokens) / recordSeconds, formatDuration(elapsed)))
+            say(String(format: "train | step %d | epoch %d | loss %.3f | nll %.3f | ppl %.2f%@ | lr %.2e | %.0f tgt tok/s | %@",
+                       step, epoch + 1, meanLoss, meanNLL, exp(meanNLL), alignment, lr, Double(interval.tokens) / recordSeconds, formatDuration(elapsed)))
         }
         interval = Interval()
     }

@@ -53,6 +53,11 @@ public final class Arena: @unchecked Sendable {
         UnsafeMutableRawPointer(floats(count)).bindMemory(to: Int32.self, capacity: count)
     }
 
+    /// Storage for `count` flat indices, valid until the next `reset()`.
+    public func indices(_ count: Int) -> UnsafeMutablePointer<Int> {
+        UnsafeMutableRawPointer(floats(2 * count)).bindMemory(to: Int.self, capacity: count)
+    }
+
     /// A new uninitialised bfloat16 matrix, valid until the next `reset()`.
     public func bfloat16(rows: Int, columns: Int) -> BF16Matrix {
         let p = UnsafeMutableRawPointer(floats((rows * columns + 1) / 2)).bindMemory(to: UInt16.self, capacity: rows * columns)

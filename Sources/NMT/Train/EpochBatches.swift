@@ -10,6 +10,7 @@ public final class EpochBatches {
     let bpeDropout: Double
     /// Sentence indices of each batch of the current epoch.
     private var plan: [[Int]]
+    private let tokenizer: any Tokenizer
     private var sourceEncoder: any TokenEncoder
     private var targetEncoder: any TokenEncoder
     /// BPE-dropout's generator (its state is saved in checkpoints).
@@ -23,6 +24,7 @@ public final class EpochBatches {
         self.maxLength = maxLength
         self.bpeDropout = bpeDropout
         self.rng = rng
+        self.tokenizer = tokenizer
         (sourceEncoder, targetEncoder) = (tokenizer.makeEncoder(for: .source), tokenizer.makeEncoder(for: .target))
         plan = Batcher.epoch(corpus, maxTokens: maxTokens, seed: seed, epoch: epoch)
     }
@@ -50,12 +52,22 @@ public final class EpochBatches {
     }
 
     private func batch(_ indices: [Int]) -> Batch {
+        let pairs: [(source: [Int32], target: [Int32])]
         if bpeDropout > 0, let sources = corpus.sourceText, let targets = corpus.targetText {
-            return Batch(pairs: indices.map { i in
+            pairs = indices.map { i in
                 (source: Array(sourceEncoder.encode(sources[i], dropout: bpeDropout, rng: &rng).prefix(maxLength)),
                  target: Array(targetEncoder.encode(targets[i], dropout: bpeDropout, rng: &rng).prefix(maxLength)))
-            })
+            }
+        } else {
+            pairs = indices.map { (source: Array(corpus.source($0)), target: Array(corpus.target($0))) }
         }
-        return Batch(pairs: indices.map { (source: Array(corpus.source($0)), target: Array(corpus.target($0))) })
+        var batch = Batch(pairs: pairs)
+        // Word links onto this segmentation's tokens.
+        for (b, i) in indices.enumerated() {
+            guard let words = corpus.alignment(i) else { continue }
+            batch.alignment += AlignmentLinks.tokenLinks(pair: b, words: words, sourceWords: tokenizer.wordIndices(pairs[b].source, side: .source),
+                                                         targetWords: tokenizer.wordIndices(pairs[b].target, side: .target))
+        }
+        return batch
     }
 }

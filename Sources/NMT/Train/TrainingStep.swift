@@ -22,6 +22,8 @@ public final class TrainingStep {
     /// Activations of the step's batches; reused by validation between steps.
     public let arena = Arena()
     public let labelSmoothing: Float
+    /// λ of guided alignment (0: off): the loss is Σ CE + λ·L_align (GuidedAlignmentLoss).
+    public let alignmentWeight: Float
     /// Global gradient-norm bound (0: off).
     public let clipNorm: Double
     /// Parameter ranges held still (`--freeze`).
@@ -39,6 +41,8 @@ public final class TrainingStep {
         public var nllSum = 0.0
         public var targetTokens = 0
         public var sourceTokens = 0
+        /// Guided alignment's loss (unweighted), when the batches had links.
+        public var alignment = AlignmentLoss()
         /// Before clipping.
         public var gradientNorm = 0.0
         /// Spent summing gradients and losses across ranks.
@@ -51,8 +55,8 @@ public final class TrainingStep {
 
     /// `frozen`: ranges of the parameter buffer that no update changes (their gradients are
     /// zeroed before clipping, and Adam skips them).
-    public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, clipNorm: Double, frozen: [Range<Int>] = [],
-                world: Communicator = SingleProcess(), precision: MatrixPrecision = .float32, backend: BF16Backend = .native) {
+    public init(model: Transformer, adam: Adam, dropout: DropoutSampler, labelSmoothing: Float, alignmentWeight: Float = 0, clipNorm: Double,
+                frozen: [Range<Int>] = [], world: Communicator = SingleProcess(), precision: MatrixPrecision = .float32, backend: BF16Backend = .native) {
         self.frozen = frozen
         self.world = world
         compute = Compute(precision: precision, backend: backend)
@@ -60,6 +64,7 @@ public final class TrainingStep {
         self.adam = adam
         self.dropout = dropout
         self.labelSmoothing = labelSmoothing
+        self.alignmentWeight = alignmentWeight
         self.clipNorm = clipNorm
         gradients = TransformerGradients(for: model)
     }
@@ -80,18 +85,21 @@ public final class TrainingStep {
             let target = first ? gradients : batchGradients!
             if !first { target.zero() }
             let pass = model.forward(batch, dropout: dropout, compute: compute, arena: arena)
-            let loss = model.backward(pass, labelSmoothing: labelSmoothing, gradientScale: scale, gradients: target, compute: compute, arena: arena).loss
+            let batchLoss = model.backward(pass, labelSmoothing: labelSmoothing, gradientScale: scale, alignmentWeight: alignmentWeight,
+                                           gradients: target, compute: compute, arena: arena)
             if !first { add(target.buffer.buffer, into: gradients.buffer.buffer) }
-            result.lossSum += loss.lossSum
-            result.nllSum += loss.nllSum
+            result.lossSum += batchLoss.loss.lossSum
+            result.nllSum += batchLoss.loss.nllSum
+            result.alignment.lossSum += batchLoss.alignment.lossSum
+            result.alignment.alignedTokens += batchLoss.alignment.alignedTokens
         }
         compute.endUpdate()  // before Adam changes the parameters
         if world.size > 1 {
             let start = Date()
             try world.sum(gradients.buffer.buffer)
-            var sums = [result.lossSum, result.nllSum]
+            var sums = [result.lossSum, result.nllSum, result.alignment.lossSum, result.alignment.alignedTokens]
             try world.sum(&sums)
-            (result.lossSum, result.nllSum) = (sums[0], sums[1])
+            (result.lossSum, result.nllSum, result.alignment.lossSum, result.alignment.alignedTokens) = (sums[0], sums[1], sums[2], sums[3])
             result.allreduceSeconds = Date().timeIntervalSince(start)
         }
         for range in frozen { (gradients.buffer.pointer + range.lowerBound).update(repeating: 0, count: range.count) }

@@ -20,7 +20,9 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
                                 (source: [13, 14], target: [15, 16, 17, 18, 19])])
 
 @Suite struct TransformerGradientTests {
-    func check(_ config: TransformerConfig, seed: UInt64, elementwise: Bool = true, normwise: Double = 0.02) throws -> [String] {
+    /// With `alignmentWeight` λ, the loss is CE + λ·L_align/tokens over `batch`'s links.
+    func check(_ config: TransformerConfig, seed: UInt64, elementwise: Bool = true, normwise: Double = 0.02, batch: Batch = paddedBatch,
+               alignmentWeight: Float = 0) throws -> [String] {
         let model = try Transformer(config: config)
         model.initialize(seed: seed)
         // Larger weights than the initialisation makes every path carry signal.
@@ -32,7 +34,8 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
         func sampler() -> DropoutSampler? {
             config.dropout > 0 ? DropoutSampler(config: config, rng: RandomGenerator(seed: dropoutSeed)) : nil
         }
-        model.backward(model.forward(paddedBatch, dropout: sampler(), compute: .float32, arena: arena), labelSmoothing: 0.1, gradients: gradients, compute: .float32, arena: arena)
+        model.backward(model.forward(batch, dropout: sampler(), compute: .float32, arena: arena), labelSmoothing: 0.1, alignmentWeight: alignmentWeight,
+                       gradients: gradients, compute: .float32, arena: arena)
         var failures: [String] = []
         let h: Float = 2e-3
         for entry in model.parameters.entries {
@@ -43,7 +46,11 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
                 let p = model.parameters.values + entry.offset + i
                 let saved = p.pointee
                 func loss() -> Double {
-                    model.loss(model.forward(paddedBatch, dropout: sampler(), compute: .float32, arena: arena), labelSmoothing: 0.1, arena: arena).loss.loss
+                    let pass = model.forward(batch, dropout: sampler(), compute: .float32, arena: arena)
+                    let alignment = alignmentWeight == 0 ? 0 : GuidedAlignmentLoss.evaluate(
+                        probs: pass.decoderLayers[config.alignmentLayer!].crossAttention.probs, head: config.alignmentHead!, links: batch.alignment,
+                        scale: 1, arena: arena).0.lossSum
+                    return model.loss(pass, labelSmoothing: 0.1, arena: arena).loss.loss + Double(alignmentWeight) * alignment / Double(batch.targetTokens)
                 }
                 p.pointee = saved + h
                 let plus = loss()
@@ -118,6 +125,21 @@ let paddedBatch = Batch(pairs: [(source: [5, 6, 7, 8, 9], target: [10, 11, 12]),
         config.tiedOutput = false
         config.embeddingNorm = true
         let failures = try check(config, seed: 6)
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
+    /// Guided alignment (λ·L_align on head 1 of the first of two decoder layers, through attention
+    /// dropout): the gradient at the head's probabilities reaches every weight below it.
+    @Test func guidedAlignmentGradientsMatchFiniteDifferences() throws {
+        var config = tinyConfig(preNorm: true, activation: .gelu, dropout: 0.2)
+        config.decoderLayers = 2
+        config.alignmentLayer = 0
+        config.alignmentHead = 1
+        var batch = paddedBatch
+        // Pair 0: 5 source and 3 target tokens, pair 1: 2 and 5; a token per word.
+        batch.alignment = AlignmentLinks.tokenLinks(pair: 0, words: [0, 0, 2, 0, 4, 2], sourceWords: Array(0..<5), targetWords: Array(0..<3))
+            + AlignmentLinks.tokenLinks(pair: 1, words: [1, 0, 0, 3, 1, 4], sourceWords: Array(0..<2), targetWords: Array(0..<5))
+        let failures = try check(config, seed: 7, batch: batch, alignmentWeight: 0.5)
         #expect(failures.isEmpty, "\(failures)")
     }
 }

@@ -7,6 +7,7 @@ func optionsWithEveryFieldSet() -> TrainingOptions {
     var o = TrainingOptions()
     (o.trainSource, o.trainTarget, o.validSource, o.validTarget) = ("t.en", "t.es", "v.en", "v.es")
     (o.trainWeight, o.corpora) = (2, [TrainingOptions.Corpus(src: "bt.en", tgt: "bt.es", weight: 0.5, tag: "<BT>")])
+    (o.guidedAlignment, o.guidedAlignmentWeight, o.guidedAlignmentLayer) = ("train.align", 0.2, 1)
     (o.bpeCodes, o.bpeMerges, o.bpeDropout, o.maxLength, o.maxLengthRatio) = ("codes", 500, 0.1, 100, 2.5)
     (o.preset, o.dModel, o.ffnDim, o.heads, o.encoderLayers, o.decoderLayers) = (.base, 64, 128, 4, 2, 1)
     (o.dropout, o.attentionDropout, o.activationDropout, o.maxPositions) = (0.2, 0.05, 0.15, 512)

@@ -22,6 +22,8 @@ import Testing
             rows.append((train, option, ["0"]))
         }
         rows.append((train, "--seed", ["0"]))
+        rows.append((train, "--guided-alignment-weight", []))
+        rows.append((train + ["--guided-alignment", corpus.0], "--guided-alignment-layer", []))
         rows.append((train, "--adam-betas", ["0,0"]))  // checked with the value as both betas below
         let translate = ["translate", "-m", model]
         for option in ["--beam", "--nbest", "--batch-size", "--max-tokens", "--max-search-memory", "--threads"] {
