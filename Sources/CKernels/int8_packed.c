@@ -92,3 +92,83 @@ void nmt_int8_packed_product(int32_t *c, float *y, const float *factors, const f
         }
     }
 }
+
+int nmt_int8_packed_avx2_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+
+#define AVX2_ROWS 4  // two accumulators a row: eight rows would not fit sixteen ymm registers
+
+#define AVX2 __attribute__((target("avx2")))
+
+/// The AVX2 form of block_rows: each group of four inputs is two 32-byte halves of the block
+/// (outputs 0–7 and 8–15); vpmaddubsw adds the two u8·s8 products of each pair into int16 (exact:
+/// |2·127·128| < 2^15 for activations below 128), vpmaddwd by ones adds the two pairs into int32.
+AVX2 static inline __attribute__((always_inline)) void
+block_rows_avx2(const int rows, int32_t *c, float *y, const float *factors, const float *scales, const float *bias, const uint8_t *a,
+                long r0, long k, const int8_t *wb, long groups, const int32_t *sums, long n, long b, int32_t shift) {
+    __m256i low[AVX2_ROWS], high[AVX2_ROWS];
+    for (int r = 0; r < rows; r++) low[r] = high[r] = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    long full = k / 4;
+    for (long j = 0; j < groups; j++) {
+        __m256i wl = _mm256_loadu_si256((const __m256i *)(wb + j * 64)), wh = _mm256_loadu_si256((const __m256i *)(wb + j * 64 + 32));
+        for (int r = 0; r < rows; r++) {
+            int32_t four = 0;
+            if (j < full) memcpy(&four, a + (r0 + r) * k + 4 * j, 4);
+            else memcpy(&four, a + (r0 + r) * k + 4 * j, (size_t)(k - 4 * full));  // the last inputs, fewer than four
+            __m256i x = _mm256_set1_epi32(four);
+            low[r] = _mm256_add_epi32(low[r], _mm256_madd_epi16(_mm256_maddubs_epi16(x, wl), ones));
+            high[r] = _mm256_add_epi32(high[r], _mm256_madd_epi16(_mm256_maddubs_epi16(x, wh), ones));
+        }
+    }
+    long width = n - 16 * b < 16 ? n - 16 * b : 16;
+    // A block's sums, scales and bias, padded to sixteen (scale 1, the rest 0) at the matrix's edge.
+    int32_t blockSums[16] = {0};
+    float blockScales[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, blockBias[16] = {0};
+    memcpy(blockSums, sums + 16 * b, (size_t)width * 4);
+    __m256i shifts = _mm256_set1_epi32(shift);
+    __m256i compensation[2] = {_mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)blockSums), shifts),
+                               _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(blockSums + 8)), shifts)};
+    if (y) {
+        memcpy(blockScales, scales + 16 * b, (size_t)width * 4);
+        if (bias) memcpy(blockBias, bias + 16 * b, (size_t)width * 4);
+    }
+    for (int r = 0; r < rows; r++) {
+        __m256i total[2] = {_mm256_sub_epi32(low[r], compensation[0]), _mm256_sub_epi32(high[r], compensation[1])};
+        if (!y) {
+            int32_t out[16];
+            _mm256_storeu_si256((__m256i *)out, total[0]);
+            _mm256_storeu_si256((__m256i *)(out + 8), total[1]);
+            memcpy(c + (r0 + r) * n + 16 * b, out, (size_t)width * 4);
+            continue;
+        }
+        // y = sum · factor / scale (+ bias): nmt_dequantize_rows's operations, in its order.
+        float out[16];
+        __m256 factor = _mm256_set1_ps(factors[r0 + r]);
+        for (int h = 0; h < 2; h++) {
+            __m256 v = _mm256_div_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(total[h]), factor), _mm256_loadu_ps(blockScales + 8 * h));
+            if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(blockBias + 8 * h));
+            _mm256_storeu_ps(out + 8 * h, v);
+        }
+        memcpy(y + (r0 + r) * n + 16 * b, out, (size_t)width * 4);
+    }
+}
+
+AVX2
+void nmt_int8_packed_product_avx2(int32_t *c, float *y, const float *factors, const float *scales, const float *bias, const uint8_t *a,
+                                  long m, long k, const int8_t *packed, const int32_t *sums, long n, int32_t shift) {
+    long groups = (k + 3) / 4, blocks = (n + 15) / 16;
+    for (long b = 0; b < blocks; b++) {
+        const int8_t *wb = packed + b * groups * 64;
+        for (long r0 = 0; r0 < m; r0 += AVX2_ROWS) {
+            switch (m - r0 < AVX2_ROWS ? m - r0 : AVX2_ROWS) {
+            case 1: block_rows_avx2(1, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 2: block_rows_avx2(2, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            case 3: block_rows_avx2(3, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            default: block_rows_avx2(4, c, y, factors, scales, bias, a, r0, k, wb, groups, sums, n, b, shift); break;
+            }
+        }
+    }
+}

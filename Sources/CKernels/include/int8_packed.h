@@ -1,4 +1,5 @@
-// An int8 matrix product for VNNI CPUs (AVX512-VNNI's vpdpbusd) over weights packed once at load:
+// An int8 matrix product for VNNI CPUs (AVX512-VNNI's vpdpbusd), and one for AVX2 CPUs with 7-bit
+// activations (vpmaddubsw + vpmaddwd), over weights packed once at load:
 // sixteen output rows interleaved four inputs at a time, so one instruction multiplies four
 // activation bytes, broadcast, by the matching bytes of sixteen outputs. It reads the weights once
 // per group of eight activation rows and never packs per call (oneDNN's u8s8s32 gemm repacks the
@@ -24,5 +25,14 @@ int nmt_int8_packed_available(void);
 /// nmt_dequantize_rows's arithmetic, without the round trip through memory (c unused).
 void nmt_int8_packed_product(int32_t *c, float *y, const float *factors, const float *scales, const float *bias, const uint8_t *a,
                              long m, long k, const int8_t *packed, const int32_t *sums, long n, int32_t shift);
+
+/// Whether this CPU runs nmt_int8_packed_product_avx2 (AVX2).
+int nmt_int8_packed_avx2_available(void);
+
+/// nmt_int8_packed_product on AVX2 (vpmaddubsw, vpmaddwd) over the same packed weights, for
+/// activations a below 128 (7-bit activations shifted by 64: the int16 pair sums cannot saturate,
+/// so the int32 sums are exact and equal the VNNI kernel's and oneDNN's).
+void nmt_int8_packed_product_avx2(int32_t *c, float *y, const float *factors, const float *scales, const float *bias, const uint8_t *a,
+                                  long m, long k, const int8_t *packed, const int32_t *sums, long n, int32_t shift);
 
 #endif

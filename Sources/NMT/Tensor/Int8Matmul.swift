@@ -4,8 +4,8 @@
 //   a_n = R / max_i |x[n, i]|,   x̂[n, i] = round(x[n, i]·a_n) ∈ [−R, R]
 //   y[n, o] = (Σ_i x̂[n, i]·q[o, i]) / (a_n·s_o) + b[o]
 //
-// The integer sums are exact int32 products — nmt's VNNI kernel over weights packed at load
-// (Kernels/int8_packed.c) where the CPU has AVX512-VNNI, else oneDNN (`dnnl_gemm_u8s8s32`) —
+// The integer sums are exact int32 products — nmt's kernels over weights packed at load
+// (Kernels/int8_packed.c: AVX512-VNNI's, else AVX2's), oneDNN's (`dnnl_gemm_u8s8s32`) elsewhere —
 // of activations shifted by +S to u8, the shift taken back as a zero point. With VNNI (vpdpbusd) R = 127, S = 128.
 // Without VNNI oneDNN adds pairs of u8·s8 products in saturating int16 (2·255·127 > 32767), so
 // activations keep 7 bits, R = 63, S = 64 (2·127·127 ≤ 32767: exact again) — PyTorch's fbgemm
@@ -23,19 +23,35 @@ public enum Int8Kernel {
     /// Largest quantized activation magnitude R (127 with VNNI, 63 without).
     public static let activationRange: Int = nmt_int8_has_vnni() != 0 ? 127 : 63
 
-    /// Whether the products run nmt's AVX512-VNNI kernel over weights packed once at load
-    /// (Kernels/int8_packed.c): oneDNN's gemm repacks the weights on every call, which is most of
-    /// a product of a few rows (decoding one sentence: 2.1–2.4× faster end to end) and no faster
-    /// on many rows. Elsewhere oneDNN runs them — also when oneDNN is told the CPU has no
-    /// AVX512-VNNI (DNNL_MAX_CPU_ISA), so that switch still means "as on a CPU without it".
-    public static let packedProduct = nmt_int8_packed_available() != 0 && UInt32(nmt_dnnl_isa()) & dnnl_cpu_isa_avx512_core_vnni.rawValue == dnnl_cpu_isa_avx512_core_vnni.rawValue
+    /// What computes the int8 products' sums.
+    public enum Product: Sendable { case vnni, avx2, oneDNN }
+
+    /// nmt's kernels over weights packed once at load (Kernels/int8_packed.c) wherever they run:
+    /// oneDNN's gemm repacks the weights on every call, which is most of a product of a few rows
+    /// (decoding one sentence: 2.1–2.4× faster end to end with VNNI) and no faster on many rows.
+    /// AVX512-VNNI's where the CPU has it; AVX2's on CPUs without any VNNI (7-bit activations
+    /// either way there); oneDNN's on CPUs with AVX-VNNI but not AVX512 (8-bit activations) and
+    /// without AVX2. oneDNN's DNNL_MAX_CPU_ISA counts: told the CPU lacks AVX512-VNNI, nmt
+    /// computes as on a CPU without it.
+    public static let product: Product = {
+        let isa = UInt32(nmt_dnnl_isa()), vnni = dnnl_cpu_isa_avx512_core_vnni.rawValue
+        if nmt_int8_packed_available() != 0 && isa & vnni == vnni { return .vnni }
+        if activationRange == 63 && nmt_int8_packed_avx2_available() != 0 { return .avx2 }
+        return .oneDNN
+    }()
+
+    /// Whether the products read weights packed at load.
+    public static var packedProduct: Bool { product != .oneDNN }
 
     /// What runs the int8 products, for the log: "oneDNN 2.6.3 u8s8s32, avx512_core_vnni".
     public static var description: String {
         let v = dnnl_version()!.pointee
         let bits = activationRange == 127 ? "8-bit activations" : "7-bit activations (no VNNI)"
-        if packedProduct { return "nmt's AVX512-VNNI kernel over weights packed at load, \(bits)" }
-        return "oneDNN \(v.major).\(v.minor).\(v.patch) u8s8s32 on \(isaName(Int(nmt_dnnl_isa()))), \(bits)"
+        switch product {
+        case .vnni: return "nmt's AVX512-VNNI kernel over weights packed at load, \(bits)"
+        case .avx2: return "nmt's AVX2 kernel over weights packed at load, \(bits)"
+        case .oneDNN: return "oneDNN \(v.major).\(v.minor).\(v.patch) u8s8s32 on \(isaName(Int(nmt_dnnl_isa()))), \(bits)"
+        }
     }
 
     static func isaName(_ isa: Int) -> String {
@@ -99,8 +115,9 @@ private func int8LinearRows(_ y: Tensor, _ x: Tensor, _ q: QuantizedMatrix, _ bi
     // instruction set; they equal `int8LinearReference`'s Swift arithmetic bit for bit.
     nmt_quantize_rows(scratch.activations, scratch.rowFactors, x.pointer + rows.lowerBound * k, m, k, Float(activationRange), UInt32(shift))
     if let packed = q.packed {
-        nmt_int8_packed_product(nil, y.pointer + rows.lowerBound * n, scratch.rowFactors, q.scales, bias?.pointer, scratch.activations, m, k,
-                                packed.values, packed.sums, n, Int32(shift))
+        let product = Int8Kernel.product == .avx2 ? nmt_int8_packed_product_avx2 : nmt_int8_packed_product
+        product(nil, y.pointer + rows.lowerBound * n, scratch.rowFactors, q.scales, bias?.pointer, scratch.activations, m, k,
+                packed.values, packed.sums, n, Int32(shift))
         return
     }
     let status = nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), scratch.activations, UInt8(shift), q.values, scratch.sums)

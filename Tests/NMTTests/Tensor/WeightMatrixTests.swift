@@ -82,6 +82,35 @@ import Testing
         }
     }
 
+    /// nmt's AVX2 kernel (7-bit activations, shift 64) over the same packed weights gives oneDNN's
+    /// exact integer sums too, for groups of four rows and the rest and shapes that fill no block;
+    /// scaled back inside, the separate pass's bits.
+    @Test(arguments: [1, 3, 4, 5, 9, 40])
+    func thePackedAVX2ProductEqualsOneDNNs(rows m: Int) {
+        guard nmt_int8_packed_avx2_available() != 0 else { return }  // needs AVX2
+        var rng = RandomGenerator(seed: UInt64(m) + 100)
+        let (k, n) = (97, 37)
+        let a = (0..<(m * k)).map { _ in UInt8(truncatingIfNeeded: Int(rng.nextUnitFloat() * 128)) }  // 0…127
+        let w = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.nextUnitFloat() * 255) - 127) }
+        var packed = [Int8](repeating: 0, count: nmt_int8_packed_size(n, k)), sums = [Int32](repeating: 0, count: n)
+        nmt_int8_pack(&packed, &sums, w, n, k)
+        var fast = [Int32](repeating: 0, count: m * n), reference = [Int32](repeating: 0, count: m * n)
+        nmt_int8_packed_product_avx2(&fast, nil, nil, nil, nil, a, m, k, packed, sums, n, 64)
+        #expect(nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), a, 64, w, &reference) == 0)
+        #expect(fast == reference)
+        let factors = (0..<m).map { _ in rng.nextUnitFloat() / 100 }, scales = (0..<n).map { _ in 1 + rng.nextUnitFloat() * 50 }
+        let bias = (0..<n).map { _ in rng.nextUnitFloat() - 0.5 }
+        for withBias in [true, false] {
+            var fused = [Float](repeating: 0, count: m * n), separate = [Float](repeating: 0, count: m * n)
+            bias.withUnsafeBufferPointer { b in
+                let b = withBias ? b.baseAddress : nil
+                nmt_int8_packed_product_avx2(nil, &fused, factors, scales, b, a, m, k, packed, sums, n, 64)
+                nmt_dequantize_rows(&separate, reference, factors, scales, b, m, n)
+            }
+            #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "bias \(withBias)")
+        }
+    }
+
     /// Activations are rounded half away from zero without libm: exact ties (±2.5, ±3.5, ±126.5),
     /// the float just below a half (0.49999997), zeros and the extremes must all agree with
     /// `Float.rounded()` — the reference — or translations would change.
