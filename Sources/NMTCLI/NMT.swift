@@ -10,7 +10,7 @@ struct NMTCommand: ParsableCommand {
         commandName: "nmt",
         abstract: "Neural machine translation on the CPU: BPE, Transformer training, translation, scoring.",
         version: nmtVersion,
-        subcommands: [BPECommand.self, SPMCommand.self, ImportCommand.self, TrainCommand.self, TranslateCommand.self, MergeShardsCommand.self, ServeCommand.self, AverageCheckpointsCommand.self, QuantizeCommand.self, RescoreCommand.self, ScoreCommand.self]
+        subcommands: [BPECommand.self, SPMCommand.self, ImportCommand.self, TrainCommand.self, TranslateCommand.self, MergeShardsCommand.self, ServeCommand.self, AverageCheckpointsCommand.self, QuantizeCommand.self, ShortlistCommand.self, RescoreCommand.self, ScoreCommand.self]
     )
 
     /// Every failure a user can cause ends the same way: one `nmt: error:` line on stderr and exit

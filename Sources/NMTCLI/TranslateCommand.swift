@@ -53,6 +53,9 @@ struct TranslateCommand: ParsableCommand {
     @Flag(help: "Print the score after a tab.") var scores = false
     @Flag(help: "Greedy search (same as --beam 1).") var greedy = false
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Lexical shortlist: each line's output only from the K likeliest targets of each of its source tokens and the frequent targets ('nmt shortlist learn' makes the table; default: off).")
+    var shortlist: Int?
+    @Option(help: "The shortlist file (default: the model's name with .shortlist).") var shortlistFile: String?
     @Option(help: "int8: quantized matrix products (a float32 file is quantized on load); float32; auto: as the file is stored.")
     var computeType = ComputeTypeChoice.auto
 
@@ -75,6 +78,7 @@ struct TranslateCommand: ParsableCommand {
             try checkOption("--max-search-memory", maxSearchMemory, .closed(1, 1e9), "megabytes")
             options.searchMemory = maxSearchMemory.map { $0 << 20 }
             try options.validate(for: loaded.model.config)
+            try applyShortlist(to: &options, loaded: loaded, ensemble: members.count > 1, prefixes: prefixes != nil)
             printError("nmt: computing in \(loaded.model.computeType.rawValue) (\(kernelDescription(loaded.model.computeType, decoding: true)))")
             let translator = Translator(models: members.map(\.model), weights: ensembleWeights, tokenizer: loaded.tokenizer, options: options)
             let format = { (index: Int, translation: Translation) in
@@ -129,6 +133,25 @@ struct TranslateCommand: ParsableCommand {
         }
         for value in values { try checkOption("--weights", value, .closed(0, 100)) }
         return values.map { $0! }
+    }
+
+    /// The shortlist, when asked for: its file learned for this model's vocabularies.
+    private func applyShortlist(to options: inout TranslationOptions, loaded: LoadedModel, ensemble: Bool, prefixes: Bool) throws {
+        guard let size = shortlist else {
+            if shortlistFile != nil { throw NMTError("--shortlist-file needs --shortlist K, the targets taken per source token") }
+            return
+        }
+        try checkOption("--shortlist", size, .closed(1, 1e6))
+        if ensemble { throw NMTError("--shortlist decodes one model; give one -m") }
+        if prefixes { throw NMTError("--shortlist cannot be combined with target prefixes") }
+        let path = shortlistFile ?? Shortlist.defaultPath(forModel: model[0])
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw NMTError("no shortlist at \(path): make one with nmt shortlist learn -m \(model[0]) --src FILE --tgt FILE\(shortlistFile == nil ? ", or give --shortlist-file" : "")")
+        }
+        let table = try Shortlist.load(path)
+        try table.check(fits: loaded.tokenizer, path: path, model: model[0])
+        options.shortlist = (table, size)
+        printError("nmt: shortlist \(path): each line's output from the \(min(size, table.largestSize)) likeliest targets of each source token and \(table.frequent.count) frequent ones")
     }
 
     /// Sampling, repetition guards, the length ratio and alignments, checked as given.

@@ -16,6 +16,9 @@ public struct TranslationOptions: Sendable {
     public var alignments: AlignmentFormat? = nil {
         didSet { search.recordAttention = alignments != nil }
     }
+    /// A lexical shortlist and how many of each source token's targets to take: each sentence's
+    /// output is restricted to them (ShortlistedModel); nil: the whole vocabulary.
+    public var shortlist: (table: Shortlist, size: Int)? = nil
     public init() {}
 
     /// The options for a loaded model as `nmt translate` and `nmt serve` choose them: what is

@@ -178,8 +178,15 @@ public final class Translator: @unchecked Sendable {
             forEachBatch(batches, workers: workers, cost: { $0.count * sources[$0.last!].count },
                          memory: { self.searchMemory(sentences: $0.count, longest: sources[$0.last!].count) }) { indices, workspace in
                 let batch = indices.map { sources[$0] }, batchContexts = indices.map { contexts?[$0] ?? SentenceContext(line: $0) }
-                let found = ensemble.map { beamSearch(model: $0, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace) }
-                    ?? beamSearch(model: model, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)
+                let found: [[Hypothesis]]
+                if let ensemble {
+                    found = beamSearch(model: ensemble, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)
+                } else if let shortlist = options.shortlist {
+                    found = beamSearch(model: ShortlistedModel(model: model, shortlist: shortlist.table, size: shortlist.size), sources: batch,
+                                       contexts: batchContexts, options: options.search, workspace: workspace)
+                } else {
+                    found = beamSearch(model: model, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)
+                }
                 for (i, index) in indices.enumerated() { out[index] = found[i] }
             }
         }

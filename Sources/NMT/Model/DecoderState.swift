@@ -40,6 +40,10 @@ public final class DecoderState {
     private var crossKeys: [UnsafeMutablePointer<Float>] = []
     private var crossValues: [UnsafeMutablePointer<Float>] = []
     private let sentenceOfRow: UnsafeMutablePointer<Int32>  // [R]
+    /// The source sentence row r continues.
+    func sentence(ofRow r: Int) -> Int { Int(sentenceOfRow[r]) }
+    /// The output vocabulary under a shortlist (nil: the whole vocabulary).
+    var restriction: RestrictedOutput?
     /// Each source sentence's positions (tokens and </s>).
     private let sentencePositions: [Int]
     public func sourcePositions(of b: Int) -> Int { sentencePositions[b] }

@@ -113,7 +113,11 @@ extension Transformer {
         }
         x = finalNorm(x, weights.decoderNorm, arena: arena).1
         let logits = arena.tensor(Shape(rows, config.vocabularySize))
-        linearForward(.float32(logits), .float32(x), weight: weights.outputProjection, bias: weights.outputBias, compute: .rowIndependent)
+        if let restriction = state.restriction {
+            restrictedLogits(logits, x, restriction, sentenceOf: state.sentence(ofRow:), arena: arena)
+        } else {
+            linearForward(.float32(logits), .float32(x), weight: weights.outputProjection, bias: weights.outputBias, compute: .rowIndependent)
+        }
         let logZ = arena.floats(rows)
         logNormalizers(logits, into: logZ)
         state.position += 1

@@ -36,6 +36,10 @@ import Testing
         rows.append((translate, "--repetition-penalty", []))
         rows.append((translate, "--no-repeat-ngram", ["0"]))
         rows.append((translate, "--max-len-ratio", []))
+        rows.append((translate, "--shortlist", []))
+        let learn = ["shortlist", "learn", "-m", model, "--src", corpus.0, "--tgt", corpus.1, "-o", d.path("numeric.shortlist")]
+        for option in ["--best", "--iterations", "--max-lines", "--threads"] { rows.append((learn, option, [])) }
+        rows.append((learn, "--frequent", ["0"]))
         rows.append((["rescore", "-m", model, "--src", corpus.0, "--tgt", corpus.1], "--batch-size", []))
         rows.append((["rescore", "-m", model, "--src", corpus.0, "--tgt", corpus.1], "--threads", []))
         rows.append((["score", "--ref", corpus.1, corpus.1, "--smooth", "floor"], "--smooth-value", ["0"]))
