@@ -43,13 +43,22 @@ public enum Int8Kernel {
     /// Whether the products read weights packed at load.
     public static var packedProduct: Bool { product != .oneDNN }
 
+    /// Rows up to which the AVX2 kernel runs a product; more go to oneDNN's gemm, whose repacking
+    /// is then amortized and whose kernel is faster on many rows (Zen 4 as an AVX2 CPU, 300 lines,
+    /// one thread: 1 row 3×, 5 rows 1.35× faster than oneDNN; 32 rows about even, 160 rows 0.65×).
+    /// The sums are exact either way, so the choice never changes a result.
+    public static let avx2RowLimit = 8
+
+    /// Whether a product of `rows` rows over packed weights runs nmt's kernel.
+    static func packedKernel(rows: Int) -> Bool { product == .vnni || (product == .avx2 && rows <= avx2RowLimit) }
+
     /// What runs the int8 products, for the log: "oneDNN 2.6.3 u8s8s32, avx512_core_vnni".
     public static var description: String {
         let v = dnnl_version()!.pointee
         let bits = activationRange == 127 ? "8-bit activations" : "7-bit activations (no VNNI)"
         switch product {
         case .vnni: return "nmt's AVX512-VNNI kernel over weights packed at load, \(bits)"
-        case .avx2: return "nmt's AVX2 kernel over weights packed at load, \(bits)"
+        case .avx2: return "nmt's AVX2 kernel over weights packed at load for up to \(avx2RowLimit) rows, oneDNN \(v.major).\(v.minor).\(v.patch) beyond, \(bits)"
         case .oneDNN: return "oneDNN \(v.major).\(v.minor).\(v.patch) u8s8s32 on \(isaName(Int(nmt_dnnl_isa()))), \(bits)"
         }
     }
@@ -107,14 +116,15 @@ private func int8LinearRows(_ y: Tensor, _ x: Tensor, _ q: QuantizedMatrix, _ bi
     let (k, n, m) = (q.columns, q.rows, rows.count)
     if m == 0 { return }
     let scratch = Int8Scratch.current
-    // The int32 sums go through memory only on oneDNN's path (the packed kernel scales them back
+    // The int32 sums go through memory only on oneDNN's path (the packed kernels scale them back
     // in registers), so only that path reserves room for them.
-    scratch.reserve(rows: m, columns: k, outputs: q.packed == nil ? n : 0)
+    let packedKernel = q.packed != nil && Int8Kernel.packedKernel(rows: m)
+    scratch.reserve(rows: m, columns: k, outputs: packedKernel ? 0 : n)
     let shift = activationRange + 1
     // Quantizing and scaling back are element-wise C kernels (Kernels/int8_rows.c), vectorized per
     // instruction set; they equal `int8LinearReference`'s Swift arithmetic bit for bit.
     nmt_quantize_rows(scratch.activations, scratch.rowFactors, x.pointer + rows.lowerBound * k, m, k, Float(activationRange), UInt32(shift))
-    if let packed = q.packed {
+    if let packed = q.packed, packedKernel {
         let product = Int8Kernel.product == .avx2 ? nmt_int8_packed_product_avx2 : nmt_int8_packed_product
         product(nil, y.pointer + rows.lowerBound * n, scratch.rowFactors, q.scales, bias?.pointer, scratch.activations, m, k,
                 packed.values, packed.sums, n, Int32(shift))
