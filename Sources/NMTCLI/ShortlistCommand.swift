@@ -27,11 +27,9 @@ struct ShortlistCommand: ParsableCommand {
         @Option(help: "Most frequent target tokens, always allowed.") var frequent = 100
         @Option(help: "EM iterations of IBM Model 1.") var iterations = 5
         @Option(help: "Read at most this many line pairs (memory grows with the distinct token pairs they hold: about 0.2 GB for 30k Bible verses).") var maxLines = 100_000
-        @Option(help: "Threads (default: all cores).") var threads: Int?
 
         func run() throws {
             try reportingErrors {
-                try useThreads(threads)
                 try checkOption("--best", best, .closed(1, 100_000))
                 try checkOption("--frequent", frequent, .closed(0, 1_000_000))
                 try checkOption("--iterations", iterations, .closed(1, 100))

@@ -38,7 +38,7 @@ import Testing
         rows.append((translate, "--max-len-ratio", []))
         rows.append((translate, "--shortlist", []))
         let learn = ["shortlist", "learn", "-m", model, "--src", corpus.0, "--tgt", corpus.1, "-o", d.path("numeric.shortlist")]
-        for option in ["--best", "--iterations", "--max-lines", "--threads"] { rows.append((learn, option, [])) }
+        for option in ["--best", "--iterations", "--max-lines"] { rows.append((learn, option, [])) }
         rows.append((learn, "--frequent", ["0"]))
         rows.append((["rescore", "-m", model, "--src", corpus.0, "--tgt", corpus.1], "--batch-size", []))
         rows.append((["rescore", "-m", model, "--src", corpus.0, "--tgt", corpus.1], "--threads", []))
