@@ -53,62 +53,49 @@ import Testing
         #expect(differing.isEmpty, "\(differing.count) outputs differ, first at \(differing.first ?? -1)")
     }
 
-    /// nmt's VNNI kernel over packed weights gives oneDNN's exact integer sums, for any number of
-    /// rows (groups of eight and the rest) and shapes that fill no block exactly.
-    @Test(arguments: [1, 5, 8, 9, 40])
-    func thePackedVNNIProductEqualsOneDNNs(rows m: Int) {
-        guard Int8Kernel.packedProduct else { return }  // needs AVX512-VNNI
-        var rng = RandomGenerator(seed: UInt64(m))
+    typealias PackedProduct = @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Float>?,
+                                              UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<UInt8>?, Int, Int,
+                                              UnsafePointer<Int8>?, UnsafePointer<Int32>?, Int, Int32) -> Void
+
+    /// `product` over packed weights against oneDNN's gemm on activations below `activationLimit`
+    /// shifted by `shift`: the same int32 sums for m rows of a shape that fills no block, and
+    /// scaled back to floats inside the kernel, the separate pass's bits, with and without bias.
+    func expectPackedProductEqualsOneDNNs(_ product: PackedProduct, rows m: Int, activationLimit: Float, shift: Int32, seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
         let (k, n) = (97, 37)
-        let a = (0..<(m * k)).map { _ in UInt8(truncatingIfNeeded: Int(rng.nextUnitFloat() * 256)) }
+        let a = (0..<(m * k)).map { _ in UInt8(truncatingIfNeeded: Int(rng.nextUnitFloat() * activationLimit)) }
         let w = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.nextUnitFloat() * 255) - 127) }
         var packed = [Int8](repeating: 0, count: nmt_int8_packed_size(n, k)), sums = [Int32](repeating: 0, count: n)
         nmt_int8_pack(&packed, &sums, w, n, k)
         var fast = [Int32](repeating: 0, count: m * n), reference = [Int32](repeating: 0, count: m * n)
-        nmt_int8_packed_product(&fast, nil, nil, nil, nil, a, m, k, packed, sums, n, 128)
-        #expect(nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), a, 128, w, &reference) == 0)
+        product(&fast, nil, nil, nil, nil, a, m, k, packed, sums, n, shift)
+        #expect(nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), a, UInt8(shift), w, &reference) == 0)
         #expect(fast == reference)
-        // Scaled back to floats inside the kernel: the separate pass's bits, with and without bias.
         let factors = (0..<m).map { _ in rng.nextUnitFloat() / 100 }, scales = (0..<n).map { _ in 1 + rng.nextUnitFloat() * 50 }
         let bias = (0..<n).map { _ in rng.nextUnitFloat() - 0.5 }
         for withBias in [true, false] {
             var fused = [Float](repeating: 0, count: m * n), separate = [Float](repeating: 0, count: m * n)
             bias.withUnsafeBufferPointer { b in
                 let b = withBias ? b.baseAddress : nil
-                nmt_int8_packed_product(nil, &fused, factors, scales, b, a, m, k, packed, sums, n, 128)
+                product(nil, &fused, factors, scales, b, a, m, k, packed, sums, n, shift)
                 nmt_dequantize_rows(&separate, reference, factors, scales, b, m, n)
             }
             #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "bias \(withBias)")
         }
     }
 
-    /// nmt's AVX2 kernel (7-bit activations, shift 64) over the same packed weights gives oneDNN's
-    /// exact integer sums too, for groups of four rows and the rest and shapes that fill no block;
-    /// scaled back inside, the separate pass's bits.
+    /// nmt's VNNI kernel (8-bit activations, shift 128), for groups of eight rows and the rest.
+    @Test(arguments: [1, 5, 8, 9, 40])
+    func thePackedVNNIProductEqualsOneDNNs(rows m: Int) {
+        guard Int8Kernel.product == .vnni else { return }  // needs AVX512-VNNI
+        expectPackedProductEqualsOneDNNs(nmt_int8_packed_product, rows: m, activationLimit: 256, shift: 128, seed: UInt64(m))
+    }
+
+    /// nmt's AVX2 kernel (7-bit activations, shift 64), for groups of four rows and the rest.
     @Test(arguments: [1, 3, 4, 5, 9, 40])
     func thePackedAVX2ProductEqualsOneDNNs(rows m: Int) {
         guard nmt_int8_packed_avx2_available() != 0 else { return }  // needs AVX2
-        var rng = RandomGenerator(seed: UInt64(m) + 100)
-        let (k, n) = (97, 37)
-        let a = (0..<(m * k)).map { _ in UInt8(truncatingIfNeeded: Int(rng.nextUnitFloat() * 128)) }  // 0…127
-        let w = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.nextUnitFloat() * 255) - 127) }
-        var packed = [Int8](repeating: 0, count: nmt_int8_packed_size(n, k)), sums = [Int32](repeating: 0, count: n)
-        nmt_int8_pack(&packed, &sums, w, n, k)
-        var fast = [Int32](repeating: 0, count: m * n), reference = [Int32](repeating: 0, count: m * n)
-        nmt_int8_packed_product_avx2(&fast, nil, nil, nil, nil, a, m, k, packed, sums, n, 64)
-        #expect(nmt_gemm_u8s8s32(Int64(m), Int64(n), Int64(k), a, 64, w, &reference) == 0)
-        #expect(fast == reference)
-        let factors = (0..<m).map { _ in rng.nextUnitFloat() / 100 }, scales = (0..<n).map { _ in 1 + rng.nextUnitFloat() * 50 }
-        let bias = (0..<n).map { _ in rng.nextUnitFloat() - 0.5 }
-        for withBias in [true, false] {
-            var fused = [Float](repeating: 0, count: m * n), separate = [Float](repeating: 0, count: m * n)
-            bias.withUnsafeBufferPointer { b in
-                let b = withBias ? b.baseAddress : nil
-                nmt_int8_packed_product_avx2(nil, &fused, factors, scales, b, a, m, k, packed, sums, n, 64)
-                nmt_dequantize_rows(&separate, reference, factors, scales, b, m, n)
-            }
-            #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "bias \(withBias)")
-        }
+        expectPackedProductEqualsOneDNNs(nmt_int8_packed_product_avx2, rows: m, activationLimit: 128, shift: 64, seed: UInt64(m) + 100)
     }
 
     /// Activations are rounded half away from zero without libm: exact ties (±2.5, ±3.5, ±126.5),
