@@ -2,6 +2,7 @@
 // scripts/check/kernels builds this once per instruction set and compares.
 #include "gathered_attention.h"
 #include "int8_rows.h"
+#include "int8_packed.h"
 #include "top_k.h"
 #include "bfloat16_rows.h"
 #include "dropout_mask.h"
@@ -11,6 +12,54 @@
 #include <stdlib.h>
 #include <string.h>
 static unsigned hash(const float *x, int n, unsigned h) { for (int i = 0; i < n; i++) { unsigned u; __builtin_memcpy(&u, &x[i], 4); h = h * 31 + u; } return h; }
+
+/// The packed int8 products on 1…20 rows of a [37, 77] weight matrix (a block of sixteen outputs
+/// and a tail, groups of four inputs and a tail; groups of eight rows and tails), sums and fused
+/// scaling, by every packed kernel this CPU runs (the CPU, not the build, picks them): each must
+/// equal the plain integer sums below (the exact arithmetic of oneDNN's gemm) and
+/// nmt_dequantize_rows of them. Hashes the plain results; `verdict` says, per kernel, "ok",
+/// "DIFFERS" or "not-run".
+static unsigned packed_products(unsigned h, char *verdict) {
+    enum { N = 37, K = 77, M = 20 };
+    static int8_t w[N * K], packed[3 * 20 * 64];
+    static uint8_t a[M * K];
+    static int32_t column_sums[N], plain[M * N], c[M * N];
+    static float factors[M], scales[N], bias[N], expected[M * N], y[M * N];
+    for (int i = 0; i < N * K; i++) w[i] = (int8_t)(rand() % 255 - 127);
+    for (int i = 0; i < N; i++) { scales[i] = 1 + rand() % 500 / 3.0f; bias[i] = (rand() % 200 - 100) / 7.0f; }
+    for (int r = 0; r < M; r++) factors[r] = (rand() % 1000 + 1) / 4096.0f;
+    nmt_int8_pack(packed, column_sums, w, N, K);
+    int available[2] = {nmt_int8_packed_available(), nmt_int8_packed_avx2_available()}, differs[2] = {0, 0};
+    for (int range = 255; range >= 127; range -= 128) {  // 8-bit activations shifted by 128; 7-bit by 64 (AVX2's)
+        int32_t shift = (range + 1) / 2;
+        for (int i = 0; i < M * K; i++) a[i] = (uint8_t)(rand() % (range + 1));
+        for (int m = 1; m <= M; m++) {
+            for (int r = 0; r < m; r++)
+                for (int o = 0; o < N; o++) {
+                    int32_t s = 0;
+                    for (int i = 0; i < K; i++) s += ((int32_t)a[r * K + i] - shift) * w[o * K + i];
+                    plain[r * N + o] = s;
+                }
+            nmt_dequantize_rows(expected, plain, factors, scales, bias, m, N);
+            for (int i = 0; i < m * N; i++) h = h * 31 + (unsigned)plain[i];
+            h = hash(expected, m * N, h);
+            for (int kernel = 0; kernel < 2; kernel++) {
+                if (!available[kernel] || (kernel == 1 && range > 127)) continue;
+                void (*product)(int32_t *, float *, const float *, const float *, const float *, const uint8_t *, long, long,
+                                const int8_t *, const int32_t *, long, int32_t) = kernel == 0 ? nmt_int8_packed_product : nmt_int8_packed_product_avx2;
+                product(c, NULL, NULL, NULL, NULL, a, m, K, packed, column_sums, N, shift);
+                product(NULL, y, factors, scales, bias, a, m, K, packed, column_sums, N, shift);
+                if (memcmp(c, plain, sizeof(int32_t) * m * N) != 0 || memcmp(y, expected, sizeof(float) * m * N) != 0) differs[kernel] = 1;
+            }
+        }
+    }
+    const char *name[2] = {"vnni", "avx2"};
+    verdict[0] = 0;
+    for (int kernel = 0; kernel < 2; kernel++)
+        sprintf(verdict + strlen(verdict), "%s%s=%s", kernel ? "," : "", name[kernel], !available[kernel] ? "not-run" : differs[kernel] ? "DIFFERS" : "ok");
+    return h;
+}
+
 int main(void) {
     unsigned h = 0;
     for (int d = 13; d <= 80; d += 17) {  // 13, 30, 47, 64 (the vector path), 81
@@ -154,6 +203,8 @@ int main(void) {
         for (int i = 0; i < 3 * 150; i++) h = h * 31 + du[i];
         h = hash(sums, 150, h);
     }
-    printf("%s %08x\n", nmt_gathered_attention_isa(), h);
+    char verdict[64];
+    h = packed_products(h, verdict);
+    printf("%s %08x %s\n", nmt_gathered_attention_isa(), h, verdict);
     return 0;
 }
