@@ -31,6 +31,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Hypotheses per sentence in OpenNMT-py API responses.") var nbest = 1
     @Option(help: "Sentences per batch.") var batchSize = 32
     @Option(help: "Source tokens per batch (instead of --batch-size).") var maxTokens: Int?
+    @Option(help: "Lexical shortlist: output only from the K likeliest targets of each source token and the frequent ones ('nmt shortlist learn' makes the table; default: off).")
+    var shortlist: Int?
+    @Option(help: "The shortlist file (default: the model's name with .shortlist).") var shortlistFile: String?
     @Option(help: "File of API keys, one per line; requests must carry one as api_key.") var apiKeys: String?
     @Option(help: "Largest request body in bytes (default 1048576).") var maxBody: Int?
     @Option(help: "Characters a request's texts may have in all (default 20000).") var charLimit: Int?
@@ -85,6 +88,8 @@ struct ServeCommand: ParsableCommand {
             settings.nbest = nbest
             settings.batchSize = batchSize
             settings.maxTokens = maxTokens
+            settings.shortlist = shortlist
+            settings.shortlistFile = shortlistFile
             configuration.models = [settings]
         }
         if let host { configuration.host = host }

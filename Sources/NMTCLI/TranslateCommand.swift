@@ -115,7 +115,9 @@ struct TranslateCommand: ParsableCommand {
             if unaffected.contains(name) { skipNext = !argument.contains("="); continue }
             arguments.append(argument)
         }
-        return ([try identity(input!), try model.map(identity).joined(separator: " "), (try prefixFile.map { try identity($0) }) ?? ""] + arguments).joined(separator: "\u{1F}")
+        let shortlistIdentity = try shortlist == nil ? "" : identity(shortlistFile ?? Shortlist.defaultPath(forModel: model[0]))
+        return ([try identity(input!), try model.map(identity).joined(separator: " "), (try prefixFile.map { try identity($0) }) ?? "", shortlistIdentity] + arguments)
+            .joined(separator: "\u{1F}")
     }
 
     /// An ensemble's members share the first's tokenizer; its weights, one per member, or nil (1/N each).
@@ -144,14 +146,9 @@ struct TranslateCommand: ParsableCommand {
         try checkOption("--shortlist", size, .closed(1, 1e6))
         if ensemble { throw NMTError("--shortlist decodes one model; give one -m") }
         if prefixes { throw NMTError("--shortlist cannot be combined with target prefixes") }
-        let path = shortlistFile ?? Shortlist.defaultPath(forModel: model[0])
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw NMTError("no shortlist at \(path): make one with nmt shortlist learn -m \(model[0]) --src FILE --tgt FILE\(shortlistFile == nil ? ", or give --shortlist-file" : "")")
-        }
-        let table = try Shortlist.load(path)
-        try table.check(fits: loaded.tokenizer, path: path, model: model[0])
+        let (table, path) = try Shortlist.forModel(model[0], tokenizer: loaded.tokenizer, file: shortlistFile)
         options.shortlist = (table, size)
-        printError("nmt: shortlist \(path): each line's output from the \(min(size, table.largestSize)) likeliest targets of each source token and \(table.frequent.count) frequent ones")
+        printError("nmt: shortlist \(path): \(table.description(size: size))")
     }
 
     /// Sampling, repetition guards, the length ratio and alignments, checked as given.

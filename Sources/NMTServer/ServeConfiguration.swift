@@ -29,6 +29,10 @@ public struct ServedModelSettings: Sendable, Equatable {
     public var maxTokens: Int? = nil
     /// Batches this model searches at once (nil: every thread).
     public var threads: Int? = nil
+    /// Lexical shortlist: targets taken per source token (nil: the whole vocabulary), from
+    /// `shortlistFile` (nil: the model's name with .shortlist), as `nmt translate --shortlist`.
+    public var shortlist: Int? = nil
+    public var shortlistFile: String? = nil
 
     public init(model: String, source: String, target: String, id: Int) {
         self.model = model
@@ -104,6 +108,10 @@ public struct ServeConfiguration: Sendable, Equatable {
             try checkOption("\(name)--threads", m.threads, .closed(1, 1024))
             try checkOption("\(name)--batch-size", m.batchSize, .closed(1, 1e6))
             try checkOption("\(name)--max-tokens", m.maxTokens, .closed(1, 1e9))
+            try checkOption("\(name)--shortlist", m.shortlist, .closed(1, 1e6))
+            if m.shortlistFile != nil && m.shortlist == nil {
+                throw NMTError("\(name)--shortlist-file needs --shortlist K, the targets taken per source token")
+            }
         }
     }
 
@@ -147,7 +155,8 @@ public struct ServeConfiguration: Sendable, Equatable {
         for (i, item) in items.enumerated() {
             guard let entry = item.mapping else { throw NMTError("\(path):\(fields.line(of: item)): models[\(i)] must be a mapping (model:, source:, target:, …)") }
             let m = YAMLFields(entry, path: path, known: ["model", "source", "target", "id", "compute-type", "beam", "length-penalty",
-                                                         "max-len-a", "max-len-b", "nbest", "batch-size", "max-tokens", "threads"])
+                                                         "max-len-a", "max-len-b", "nbest", "batch-size", "max-tokens", "threads",
+                                                         "shortlist", "shortlist-file"])
             try m.checkKeys()
             guard let model = try m.string("model"), let source = try m.string("source"), let target = try m.string("target") else {
                 throw NMTError("\(path):\(fields.line(of: item)): models[\(i)] needs model, source and target")
@@ -167,16 +176,18 @@ public struct ServeConfiguration: Sendable, Equatable {
             settings.batchSize = try m.int("batch-size") ?? 32
             settings.maxTokens = try m.int("max-tokens")
             settings.threads = try m.int("threads")
+            settings.shortlist = try m.int("shortlist")
+            settings.shortlistFile = try m.string("shortlist-file").map { resolve($0, relativeTo: path) }
             config.models.append(settings)
         }
         return config
     }
 
-    /// A model path in a config file is relative to the file's folder.
-    private static func resolve(_ model: String, relativeTo configPath: String) -> String {
-        if model.hasPrefix("/") || configPath.hasPrefix("/dev/") { return model }
+    /// A path in a config file is relative to the file's folder.
+    private static func resolve(_ file: String, relativeTo configPath: String) -> String {
+        if file.hasPrefix("/") || configPath.hasPrefix("/dev/") { return file }
         let folder = (configPath as NSString).deletingLastPathComponent
-        return folder.isEmpty ? model : (folder as NSString).appendingPathComponent(model)
+        return folder.isEmpty ? file : (folder as NSString).appendingPathComponent(file)
     }
 }
 

@@ -25,6 +25,9 @@ final class ServedModel: Sendable {
         options.batchSize = settings.batchSize
         options.maxTokens = settings.maxTokens
         try options.validate(for: loaded.model.config)
+        if let size = settings.shortlist {
+            options.shortlist = (try Shortlist.forModel(settings.model, tokenizer: loaded.tokenizer, file: settings.shortlistFile).table, size)
+        }
         guard settings.nbest <= options.search.beam else {
             throw NMTError("\(settings.model): nbest \(settings.nbest) must be at most the beam (\(options.search.beam))")
         }

@@ -31,7 +31,8 @@ public final class TranslationServer: Sendable {
         keys = try configuration.apiKeys.map(APIKeys.init(path:))
         clients = configuration.limits.requestsPerMinute.map(ClientRateLimiter.init(perMinute:))
         models = try ServedModels(configuration, metrics: metrics) { model in
-            say("nmt: \(model.pair) (id \(model.settings.id)): \(model.settings.model), \(model.translator.model.computeType.rawValue), beam \(model.beam)")
+            let shortlist = model.settings.shortlist.map { ", shortlist \($0)" } ?? ""
+            say("nmt: \(model.pair) (id \(model.settings.id)): \(model.settings.model), \(model.translator.model.computeType.rawValue), beam \(model.beam)\(shortlist)")
         }
     }
 

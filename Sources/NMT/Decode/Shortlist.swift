@@ -98,6 +98,23 @@ public struct Shortlist: Sendable, Equatable {
         return Shortlist(frequent: frequent, best: best, vocabularyChecksum: String(header[3]), targetVocabularySize: targetSize)
     }
 
+    /// The shortlist of the model at `model` (its tokenizer `tokenizer`): read from `file`, or from
+    /// the model's default path; checked to fit. The error of a missing file says how to make one.
+    public static func forModel(_ model: String, tokenizer: any Tokenizer, file: String? = nil) throws -> (table: Shortlist, path: String) {
+        let path = file ?? defaultPath(forModel: model)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw NMTError("no shortlist at \(path): make one with nmt shortlist learn -m \(model) --src FILE --tgt FILE\(file == nil ? ", or give --shortlist-file" : "")")
+        }
+        let table = try load(path)
+        try table.check(fits: tokenizer, path: path, model: model)
+        return (table, path)
+    }
+
+    /// What decoding with `size` targets per source token takes, for the log.
+    public func description(size: Int) -> String {
+        "each line's output from the \(min(size, largestSize)) likeliest targets of each source token and \(frequent.count) frequent ones"
+    }
+
     /// Checks that the shortlist was learned for `tokenizer`.
     public func check(fits tokenizer: any Tokenizer, path: String, model: String) throws {
         guard vocabularyChecksum == Shortlist.checksum(of: tokenizer), best.count == tokenizer.sourceVocabulary.count,

@@ -311,6 +311,29 @@ private let sentences = ["in the beginning god created the heaven and the earth"
         #expect(models.map { $0["model_id"] as? Int } == [100, 7])
     }
 
+    @Test func aShortlistedModelServesWhatTranslateGivesWithTheShortlist() async throws {
+        let dir = try TemporaryDirectory()
+        let model = try savedRandomModel(dir)
+        let (en, es) = try smallCorpus(dir, lines: 40)
+        #expect(try runNMT(["shortlist", "learn", "-m", model, "--src", en, "--tgt", es, "--best", "3", "--frequent", "2",
+                            "-o", dir.path("table.shortlist")]).status == 0)
+        let restricted = try offline(model, sentences, ["--beam", "2", "--shortlist", "2", "--shortlist-file", dir.path("table.shortlist")])
+        #expect(restricted != (try offline(model, sentences, ["--beam", "2"])), "the shortlist changes this model's output")
+        let config = try dir.write("serve.yaml", """
+        models:
+          - model: model.safetensors
+            source: en
+            target: es
+            beam: 2
+            shortlist: 2
+            shortlist-file: table.shortlist
+        """)
+        let server = try ServerProcess(["--config", config])
+        let reply = try await server.post("/translate", json: ["q": sentences, "source": "en", "target": "es"])
+        #expect(reply.object["translatedText"] as? [String] == restricted, "\(reply.text)")
+        #expect(server.stderr.contains("en-es (id 100): \(model), float32, beam 2, shortlist 2"), "\(server.stderr)")
+    }
+
     @Test func badServeSettingsAreOneLineErrors() throws {
         let dir = try TemporaryDirectory()
         let model = try savedRandomModel(dir)
@@ -322,6 +345,8 @@ private let sentences = ["in the beginning god created the heaven and the earth"
             (["-m", dir.path("none.safetensors"), "--source", "en", "--target", "es"], "none.safetensors"),
             (["--config", config], "serve.yaml:5: beam must be a whole number"),
             (["-m", model, "--source", "en", "--target", "es", "--port", "70000"], "--port 70000"),
+            (["-m", model, "--source", "en", "--target", "es", "--shortlist", "5"], "no shortlist at \(dir.path("model.shortlist"))"),
+            (["-m", model, "--source", "en", "--target", "es", "--shortlist-file", "t.shortlist"], "--shortlist-file needs --shortlist K"),
         ]
         for (arguments, fragment) in cases {
             let r = try runNMT(["serve"] + arguments)
