@@ -52,8 +52,8 @@ struct ShortlistCommand: ParsableCommand {
                                             iterations: iterations, vocabularyChecksum: Shortlist.checksum(of: tokenizer))
                 let path = output ?? Shortlist.defaultPath(forModel: model)
                 try writeFileAtomically(path, contents: table.text())
-                printError(String(format: "nmt: wrote %@: %d best targets of each source token, %d frequent ones, from %d line pairs (%.1f s)",
-                                  path, best, table.frequent.count, pairs.count, Date().timeIntervalSince(start)))
+                printError(String(format: "nmt: wrote %@: %d best targets of each of %d source tokens, %d frequent ones, of %d target tokens, from %d line pairs (%.1f s)",
+                                  path, best, table.best.count, table.frequent.count, table.targetVocabularySize, pairs.count, Date().timeIntervalSince(start)))
             }
         }
     }
