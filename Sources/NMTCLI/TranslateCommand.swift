@@ -139,11 +139,8 @@ struct TranslateCommand: ParsableCommand {
 
     /// The shortlist, when asked for: its file learned for this model's vocabularies.
     private func applyShortlist(to options: inout TranslationOptions, loaded: LoadedModel, ensemble: Bool, prefixes: Bool) throws {
-        guard let size = shortlist else {
-            if shortlistFile != nil { throw NMTError("--shortlist-file needs --shortlist K, the targets taken per source token") }
-            return
-        }
-        try checkOption("--shortlist", size, .closed(1, 1e6))
+        try Shortlist.checkOptions(size: shortlist, file: shortlistFile)
+        guard let size = shortlist else { return }
         if ensemble { throw NMTError("--shortlist decodes one model; give one -m") }
         if prefixes { throw NMTError("--shortlist cannot be combined with target prefixes") }
         let (table, path) = try Shortlist.forModel(model[0], tokenizer: loaded.tokenizer, file: shortlistFile)

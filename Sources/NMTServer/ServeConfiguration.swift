@@ -108,10 +108,7 @@ public struct ServeConfiguration: Sendable, Equatable {
             try checkOption("\(name)--threads", m.threads, .closed(1, 1024))
             try checkOption("\(name)--batch-size", m.batchSize, .closed(1, 1e6))
             try checkOption("\(name)--max-tokens", m.maxTokens, .closed(1, 1e9))
-            try checkOption("\(name)--shortlist", m.shortlist, .closed(1, 1e6))
-            if m.shortlistFile != nil && m.shortlist == nil {
-                throw NMTError("\(name)--shortlist-file needs --shortlist K, the targets taken per source token")
-            }
+            try Shortlist.checkOptions(size: m.shortlist, file: m.shortlistFile, name: name)
         }
     }
 

@@ -21,7 +21,7 @@ static unsigned hash(const float *x, int n, unsigned h) { for (int i = 0; i < n;
 /// "DIFFERS" or "not-run".
 static unsigned packed_products(unsigned h, char *verdict) {
     enum { N = 37, K = 77, M = 20 };
-    static int8_t w[N * K], packed[3 * 20 * 64];
+    static int8_t w[N * K], packed[(N + 15) / 16 * ((K + 3) / 4) * 64];  // nmt_int8_packed_size(N, K)
     static uint8_t a[M * K];
     static int32_t column_sums[N], plain[M * N], c[M * N];
     static float factors[M], scales[N], bias[N], expected[M * N], y[M * N];

@@ -98,6 +98,12 @@ public struct Shortlist: Sendable, Equatable {
         return Shortlist(frequent: frequent, best: best, vocabularyChecksum: String(header[3]), targetVocabularySize: targetSize)
     }
 
+    /// Checks `--shortlist K` and `--shortlist-file` as given; `name` prefixes the options' names.
+    public static func checkOptions(size: Int?, file: String?, name: String = "") throws {
+        try checkOption("\(name)--shortlist", size, .closed(1, 1e6))
+        if file != nil && size == nil { throw NMTError("\(name)--shortlist-file needs --shortlist K, the targets taken per source token") }
+    }
+
     /// The shortlist of the model at `model` (its tokenizer `tokenizer`): read from `file`, or from
     /// the model's default path; checked to fit. The error of a missing file says how to make one.
     public static func forModel(_ model: String, tokenizer: any Tokenizer, file: String? = nil) throws -> (table: Shortlist, path: String) {
