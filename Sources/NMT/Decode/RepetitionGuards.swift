@@ -45,11 +45,13 @@ public struct RepetitionGuards: Sendable, Equatable {
         return changed
     }
 
-    /// Applies the guards to row `row` of a step's logits and renormalises it when they changed it.
+    /// Applies the guards to row `row` of a step's logits and renormalises it when they changed it
+    /// (keeping the mass of tokens a shortlist excluded).
     func apply(to step: StepLogits, row: Int, previous: [Int32]) {
         let v = step.logits.columns
         if apply(step.logits.pointer + row * v, v, previous: previous) {
-            step.logZ[row] = logNormalizer(step.logits.pointer + row * v, v).floatValue
+            let logZ = logNormalizer(step.logits.pointer + row * v, v).floatValue
+            step.logZ[row] = step.excluded.map { logAddExp(logZ, $0[row]) } ?? logZ
         }
     }
 }

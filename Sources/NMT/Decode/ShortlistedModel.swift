@@ -7,16 +7,20 @@ public struct ShortlistedModel: SearchModel {
     public let shortlist: Shortlist
     /// Each source token's likeliest targets taken (K).
     public let size: Int
+    /// The model's output moments (`OutputMoments(of: model)`), to keep the excluded tokens' mass
+    /// in each step's normaliser; nil: normalise over the allowed tokens (as Marian, CTranslate2).
+    public let moments: OutputMoments?
 
-    public init(model: Transformer, shortlist: Shortlist, size: Int) {
-        (self.model, self.shortlist, self.size) = (model, shortlist, size)
+    public init(model: Transformer, shortlist: Shortlist, size: Int, moments: OutputMoments?) {
+        (self.model, self.shortlist, self.size, self.moments) = (model, shortlist, size, moments)
     }
 
     public var config: TransformerConfig { model.config }
 
     public func start(sources: [[Int32]], sentenceOf: [Int]?, maxLength: Int, capacity: Int?, workspace: DecodingWorkspace) -> DecoderState {
         let state = model.start(sources: sources, sentenceOf: sentenceOf, maxLength: maxLength, capacity: capacity, workspace: workspace)
-        state.restriction = model.restrictedOutput(allowed: sources.map { shortlist.tokens(for: $0, size: size) }, memory: workspace.batch)
+        state.restriction = model.restrictedOutput(allowed: sources.map { shortlist.tokens(for: $0, size: size) }, moments: moments,
+                                                    memory: workspace.batch)
         return state
     }
 

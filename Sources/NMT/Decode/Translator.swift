@@ -52,6 +52,8 @@ public final class Translator: @unchecked Sendable {
     public let options: TranslationOptions
     /// With several models: all of them, searched as one (`model` is the first).
     public let ensemble: Ensemble?
+    /// Under a shortlist, the model's output moments (each step's excluded mass).
+    let outputMoments: OutputMoments?
     private let idleWorkspaces = Mutex<[DecodingWorkspace]>([])
 
     /// A translator of `model` as it is now: a Float32 model's matrices are packed for decoding here
@@ -61,6 +63,7 @@ public final class Translator: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.options = options
         ensemble = nil
+        outputMoments = options.shortlist == nil ? nil : OutputMoments(of: self.model)
     }
 
     /// A translator of an ensemble of `models` (one vocabulary, `tokenizer`'s), weighted by
@@ -71,6 +74,7 @@ public final class Translator: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.options = options
         ensemble = packed.count > 1 ? Ensemble(members: packed, weights: weights) : nil
+        outputMoments = options.shortlist == nil || ensemble != nil ? nil : OutputMoments(of: model)
     }
 
     /// Tokens a source or target sentence may have: positions minus </s> (or <s>) and one more.
@@ -182,7 +186,7 @@ public final class Translator: @unchecked Sendable {
                 if let ensemble {
                     found = beamSearch(model: ensemble, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)
                 } else if let shortlist = options.shortlist {
-                    found = beamSearch(model: ShortlistedModel(model: model, shortlist: shortlist.table, size: shortlist.size), sources: batch,
+                    found = beamSearch(model: ShortlistedModel(model: model, shortlist: shortlist.table, size: shortlist.size, moments: outputMoments), sources: batch,
                                        contexts: batchContexts, options: options.search, workspace: workspace)
                 } else {
                     found = beamSearch(model: model, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)

@@ -16,12 +16,15 @@ public struct RestrictedOutput {
     let bias: Tensor?
     /// [B, |U|]: 1 where sentence b may produce U_j.
     let allowed: UnsafeMutablePointer<UInt8>
+    /// The whole vocabulary's moments, to estimate the excluded tokens' mass (nil: normalise over
+    /// the allowed tokens alone).
+    let moments: OutputMoments?
 }
 
 extension Transformer {
     /// The restricted output of a batch whose sentence b may produce the sorted tokens `allowed[b]`,
-    /// in `memory` (the batch's arena).
-    func restrictedOutput(allowed: [[Int32]], memory: Arena) -> RestrictedOutput {
+    /// in `memory` (the batch's arena); `moments`: the vocabulary's (OutputMoments.swift).
+    func restrictedOutput(allowed: [[Int32]], moments: OutputMoments?, memory: Arena) -> RestrictedOutput {
         let union = Set(allowed.joined()).sorted()
         let u = union.count, c = config.dModel
         let tokens = memory.ids(u)
@@ -63,12 +66,14 @@ extension Transformer {
             for j in 0..<u { (rows.pointer + j * c).update(from: w.pointer + Int(tokens[j]) * c, count: c) }
             weight = .packed(PackedMatrix.pack(rows, into: memory.floats(PackedMatrix.size(rows: u, columns: c))))
         }
-        return RestrictedOutput(tokens: tokens, count: u, weight: weight, bias: bias, allowed: mask)
+        return RestrictedOutput(tokens: tokens, count: u, weight: weight, bias: bias, allowed: mask, moments: moments)
     }
 
-    /// logits [R, V] of `x` [R, C] under `restriction`: −∞ but at the tokens row r's sentence
-    /// (`sentenceOf(r)`) may produce.
-    func restrictedLogits(_ logits: Tensor, _ x: Tensor, _ restriction: RestrictedOutput, sentenceOf: (Int) -> Int, arena: Arena) {
+    /// logits [R, V] of `x` [R, C] under `restriction` — −∞ but at the tokens row r's sentence
+    /// (`sentenceOf(r)`) may produce — and their log-normalisers `logZ` [R]: with the vocabulary's
+    /// moments, including the excluded tokens' estimated mass `excluded` [R].
+    func restrictedLogits(_ logits: Tensor, logZ: UnsafeMutablePointer<Float>, excluded: UnsafeMutablePointer<Float>, _ x: Tensor,
+                          _ restriction: RestrictedOutput, sentenceOf: (Int) -> Int, arena: Arena) {
         let u = restriction.count, v = logits.columns
         let partial = arena.tensor(Shape(x.rows, u))
         linearForward(.float32(partial), .float32(x), weight: restriction.weight, bias: restriction.bias, compute: .rowIndependent)
@@ -76,6 +81,12 @@ extension Transformer {
         for r in 0..<x.rows {
             let allowed = restriction.allowed + sentenceOf(r) * u, row = logits.pointer + r * v, values = partial.pointer + r * u
             for j in 0..<u where allowed[j] != 0 { row[Int(restriction.tokens[j])] = values[j] }
+        }
+        logNormalizers(logits, into: logZ)
+        excluded.initialize(repeating: -.infinity, count: x.rows)
+        restriction.moments?.addExcludedMass(to: logZ, excluded: excluded, x: x, arena: arena) { r, body in
+            let allowed = restriction.allowed + sentenceOf(r) * u, values = partial.pointer + r * u
+            for j in 0..<u where allowed[j] != 0 { body(restriction.tokens[j], values[j]) }
         }
     }
 }

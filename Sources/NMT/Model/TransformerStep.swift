@@ -30,11 +30,13 @@ public struct EncodedSources {
 }
 
 /// One decoding step's result, valid until the next step: log p(j) = logits[r, j] − logZ[r];
-/// when asked for, the alignment attention [R, S] of each row over its source positions.
+/// when asked for, the alignment attention [R, S] of each row over its source positions. Under a
+/// shortlist, `excluded[r]`: the log-mass logZ[r] gives the tokens row r's logits leave at −∞.
 public struct StepLogits {
     public let logits: Tensor
     public let logZ: UnsafeMutablePointer<Float>
     public var attention: UnsafeMutablePointer<Float>? = nil
+    public var excluded: UnsafeMutablePointer<Float>? = nil
 }
 
 extension Transformer {
@@ -112,16 +114,17 @@ extension Transformer {
             }
         }
         x = finalNorm(x, weights.decoderNorm, arena: arena).1
-        let logits = arena.tensor(Shape(rows, config.vocabularySize))
+        let logits = arena.tensor(Shape(rows, config.vocabularySize)), logZ = arena.floats(rows)
+        var excluded: UnsafeMutablePointer<Float>? = nil
         if let restriction = state.restriction {
-            restrictedLogits(logits, x, restriction, sentenceOf: state.sentence(ofRow:), arena: arena)
+            excluded = arena.floats(rows)
+            restrictedLogits(logits, logZ: logZ, excluded: excluded!, x, restriction, sentenceOf: state.sentence(ofRow:), arena: arena)
         } else {
             linearForward(.float32(logits), .float32(x), weight: weights.outputProjection, bias: weights.outputBias, compute: .rowIndependent)
+            logNormalizers(logits, into: logZ)
         }
-        let logZ = arena.floats(rows)
-        logNormalizers(logits, into: logZ)
         state.position += 1
-        return StepLogits(logits: logits, logZ: logZ, attention: alignment)
+        return StepLogits(logits: logits, logZ: logZ, attention: alignment, excluded: excluded)
     }
 
     /// out[r, s] = probs[r, head, 0, s], or the mean over heads h of probs[r, h, 0, s], for

@@ -30,7 +30,7 @@ import Testing
         let expected = Array(UnsafeBufferPointer(start: fullLogits.pointer, count: 60))
         // A loaded decoding model keeps its matrices only packed (or int8): their float32 copy is not read.
         model.weights.outputWeight.fill(0)
-        let shortlisted = ShortlistedModel(model: model, shortlist: Self.table, size: 2)
+        let shortlisted = ShortlistedModel(model: model, shortlist: Self.table, size: 2, moments: nil)
         let state = shortlisted.start(sources: sources, maxLength: 4, workspace: DecodingWorkspace())
         let logits = shortlisted.step([Vocabulary.beginOfSentence, Vocabulary.beginOfSentence], state: state, attention: false).logits
         for (b, source) in sources.enumerated() {
@@ -44,6 +44,51 @@ import Testing
                 }
             }
         }
+    }
+
+    /// When the tokens a sentence excludes all have the same output row and bias, their logits are
+    /// equal, the moments' normal estimate of their mass is exact, and the shortlisted step's
+    /// log-normaliser is the whole vocabulary's; normalising over the allowed tokens alone is not.
+    /// A token with an imported model's absent-token bias (no mass) changes nothing.
+    @Test func theExcludedMassMakesTheNormaliserTheWholeVocabularysWhenExcludedLogitsAreEqual() throws {
+        var config = try randomModel(vocabulary: 30).config
+        config.outputBias = true
+        let trained = try Transformer(config: config)
+        trained.initialize(seed: 3)
+        let source: [Int32] = [6], allowed = Set(Self.table.tokens(for: source, size: 1))
+        let w = trained.weights.outputWeight, b = trained.weights.outputBias!, c = config.dModel, shared = 0, absent = 29
+        var rng = RandomGenerator(seed: 5)
+        for j in 0..<30 { b[j] = rng.nextUnitFloat() * 2 - 1 }
+        for j in 1..<30 where !allowed.contains(Int32(j)) {
+            (w.pointer + j * c).update(from: w.pointer + shared * c, count: c)
+            b[j] = j == absent ? MarianImport.absentTokenBias : b[shared]
+        }
+        let model = trained.forDecoding()
+        func logZ(_ search: some SearchModel) -> Float {
+            let state = search.start(sources: [source], maxLength: 4, workspace: DecodingWorkspace())
+            return search.step([Vocabulary.beginOfSentence], state: state, attention: false).logZ[0]
+        }
+        let whole = logZ(model)
+        let estimated = logZ(ShortlistedModel(model: model, shortlist: Self.table, size: 1, moments: OutputMoments(of: model)))
+        let allowedOnly = logZ(ShortlistedModel(model: model, shortlist: Self.table, size: 1, moments: nil))
+        #expect(abs(estimated - whole) <= 1e-4 * max(1, abs(whole)), "\(estimated) vs \(whole)")
+        #expect(whole - allowedOnly > 0.01, "\(allowedOnly) vs \(whole)")
+    }
+
+    /// A repetition guard renormalises a shortlisted row over its allowed tokens' new logits and
+    /// the excluded tokens' mass, which it does not touch.
+    @Test func aRepetitionGuardKeepsTheExcludedMassOfAShortlistedStep() throws {
+        let model = try randomModel(vocabulary: 30).forDecoding()
+        let shortlisted = ShortlistedModel(model: model, shortlist: Self.table, size: 1, moments: OutputMoments(of: model))
+        let state = shortlisted.start(sources: [[6]], maxLength: 4, workspace: DecodingWorkspace())
+        let step = shortlisted.step([Vocabulary.beginOfSentence], state: state, attention: false)
+        let excluded = try #require(step.excluded)[0], logit = step.logits.pointer[4]
+        #expect(excluded.isFinite)
+        RepetitionGuards(penalty: 3).apply(to: step, row: 0, previous: [4, 5, 6])
+        #expect(step.logits.pointer[4] != logit)
+        let allowedPart = logNormalizer(step.logits.pointer, 30).floatValue
+        #expect(abs(step.logZ[0] - logAddExp(allowedPart, excluded)) <= 1e-6 * max(1, abs(step.logZ[0])))
+        #expect(step.logZ[0] - allowedPart > 1e-3)
     }
 
     @Test func aShortlistFileReadsBackAsWrittenAndItsErrorsNameTheLine() throws {
