@@ -186,8 +186,8 @@ public final class Translator: @unchecked Sendable {
                 if let ensemble {
                     found = beamSearch(model: ensemble, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)
                 } else if let shortlist = options.shortlist {
-                    found = beamSearch(model: ShortlistedModel(model: model, shortlist: shortlist.table, size: shortlist.size, moments: outputMoments), sources: batch,
-                                       contexts: batchContexts, options: options.search, workspace: workspace)
+                    let shortlisted = ShortlistedModel(model: model, shortlist: shortlist.table, size: shortlist.size, moments: outputMoments)
+                    found = beamSearch(model: shortlisted, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)
                 } else {
                     found = beamSearch(model: model, sources: batch, contexts: batchContexts, options: options.search, workspace: workspace)
                 }
