@@ -141,7 +141,6 @@ public final class OutputMoments: @unchecked Sendable {
             let shift = -sum / n
             let variance = max(0, (quadratic - squares) / n - shift * shift)
             excluded[r] = Float(log(n) + mean + shift + variance / 2)
-
             logZ[r] = logAddExp(logZ[r], excluded[r])
         }
     }

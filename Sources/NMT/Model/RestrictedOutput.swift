@@ -71,8 +71,8 @@ extension Transformer {
 
     /// logits [R, V] of `x` [R, C] under `restriction` — −∞ but at the tokens row r's sentence
     /// (`sentenceOf(r)`) may produce — and their log-normalisers `logZ` [R]: with the vocabulary's
-    /// moments, including the excluded tokens' estimated mass `excluded` [R].
-    func restrictedLogits(_ logits: Tensor, logZ: UnsafeMutablePointer<Float>, excluded: UnsafeMutablePointer<Float>, _ x: Tensor,
+    /// moments (then `excluded` [R] is given), including the excluded tokens' estimated mass `excluded`.
+    func restrictedLogits(_ logits: Tensor, logZ: UnsafeMutablePointer<Float>, excluded: UnsafeMutablePointer<Float>?, _ x: Tensor,
                           _ restriction: RestrictedOutput, sentenceOf: (Int) -> Int, arena: Arena) {
         let u = restriction.count, v = logits.columns
         let partial = arena.tensor(Shape(x.rows, u))
@@ -83,8 +83,8 @@ extension Transformer {
             for j in 0..<u where allowed[j] != 0 { row[Int(restriction.tokens[j])] = values[j] }
         }
         logNormalizers(logits, into: logZ)
-        excluded.initialize(repeating: -.infinity, count: x.rows)
-        restriction.moments?.addExcludedMass(to: logZ, excluded: excluded, x: x, arena: arena) { r, body in
+        guard let moments = restriction.moments, let excluded else { return }
+        moments.addExcludedMass(to: logZ, excluded: excluded, x: x, arena: arena) { r, body in
             let allowed = restriction.allowed + sentenceOf(r) * u, values = partial.pointer + r * u
             for j in 0..<u where allowed[j] != 0 { body(restriction.tokens[j], values[j]) }
         }

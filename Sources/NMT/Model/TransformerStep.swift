@@ -31,7 +31,8 @@ public struct EncodedSources {
 
 /// One decoding step's result, valid until the next step: log p(j) = logits[r, j] − logZ[r];
 /// when asked for, the alignment attention [R, S] of each row over its source positions. Under a
-/// shortlist, `excluded[r]`: the log-mass logZ[r] gives the tokens row r's logits leave at −∞.
+/// shortlist that estimates it, `excluded[r]`: the log-mass logZ[r] gives the tokens row r's
+/// logits leave at −∞ (−∞ when there are none).
 public struct StepLogits {
     public let logits: Tensor
     public let logZ: UnsafeMutablePointer<Float>
@@ -117,8 +118,8 @@ extension Transformer {
         let logits = arena.tensor(Shape(rows, config.vocabularySize)), logZ = arena.floats(rows)
         var excluded: UnsafeMutablePointer<Float>? = nil
         if let restriction = state.restriction {
-            excluded = arena.floats(rows)
-            restrictedLogits(logits, logZ: logZ, excluded: excluded!, x, restriction, sentenceOf: state.sentence(ofRow:), arena: arena)
+            excluded = restriction.moments == nil ? nil : arena.floats(rows)
+            restrictedLogits(logits, logZ: logZ, excluded: excluded, x, restriction, sentenceOf: state.sentence(ofRow:), arena: arena)
         } else {
             linearForward(.float32(logits), .float32(x), weight: weights.outputProjection, bias: weights.outputBias, compute: .rowIndependent)
             logNormalizers(logits, into: logZ)
