@@ -39,9 +39,13 @@ public struct SearchOptions: Sendable {
     public init() {}
 
     /// Maximum target length (tokens, </s> included) for a source of `sourceLength` tokens (</s>
-    /// included), with room for a target prefix of `prefixLength` tokens and its </s>.
+    /// included), with room for a target prefix of `prefixLength` tokens and its </s>:
+    /// ⌊a·|x| + b⌋ (fairseq's), or in Marian's search ⌈a·|x|⌉ + b with a·|x| in float32 (Marian ends
+    /// a sentence once its tokens number ≥ max-length-factor × the source's length, beam_search.cpp).
     func maxLength(sourceLength: Int, prefixLength: Int = 0, modelLimit: Int) -> Int {
-        var length = maxLengthA * Double(sourceLength) + maxLengthB
+        var length = style == .marian
+            ? Double((Float(maxLengthA) * Float(sourceLength)).rounded(.up)) + maxLengthB
+            : maxLengthA * Double(sourceLength) + maxLengthB
         if let ratio = maxLengthRatio { length = min(length, (ratio * Double(sourceLength - 1)).rounded(.up)) }
         let bounded = max(1, length.isFinite ? Int(min(length, Double(modelLimit - 1))) : modelLimit - 1)
         return min(max(bounded, prefixLength + 1), modelLimit - 1)

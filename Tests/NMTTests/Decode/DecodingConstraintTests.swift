@@ -59,6 +59,15 @@ import Testing
         #expect(logits == [1, 2, -4, 2, 0.5])
     }
 
+    @Test func mariansSearchEndsAtTheFloat32CeilingOfFactorTimesSourceLength() {
+        var marian = SearchOptions(); marian.style = .marian; marian.maxLengthA = 1.2; marian.maxLengthB = 0
+        var fairseq = marian; fairseq.style = .nmt
+        #expect(marian.maxLength(sourceLength: 25, modelLimit: 512) == 31)  // Float(1.2) · 25 = 30.000001
+        #expect(fairseq.maxLength(sourceLength: 25, modelLimit: 512) == 30)
+        marian.maxLengthA = 3
+        #expect(marian.maxLength(sourceLength: 25, modelLimit: 512) == 75)
+    }
+
     @Test func aLoopingOutputStopsWithinTheLengthRatio() throws {
         let model = try randomModel(vocabulary: 12)
         let sources: [[Int32]] = (0..<8).map { i in (0..<6).map { Int32(4 + ($0 + i) % 8) } }
