@@ -197,13 +197,17 @@ public final class Translator: @unchecked Sendable {
         return results
     }
 
-    /// The batch limit for `sentences` sentences: the options' — but too few sentences to give
-    /// every worker a full batch are spread over the workers (a server's gathered requests, a
-    /// short window of a pipe), which batch independence lets change no output.
+    /// The batch limit for `sentences` sentences on `workers` workers: the options' batch size,
+    /// evened so that the batches number a multiple of the workers — 100 sentences in batches of
+    /// 32 on 2 workers are 4 batches of 25, not 32, 32, 32 and 4 (one worker searching two full
+    /// batches while the other searches 4 sentences); too few for a full batch each are spread
+    /// over the workers. Batch independence lets this change no output.
     func batchLimit(sentences: Int, workers: Int?) -> BatchLimit {
         let workers = max(1, workers ?? Threads.count)
-        guard options.maxTokens == nil, sentences < options.batchSize * workers else { return options.batchLimit }
-        return .sentences(max(1, (sentences + workers - 1) / workers))
+        guard options.maxTokens == nil, workers > 1, sentences > 0 else { return options.batchLimit }
+        let needed = (sentences + options.batchSize - 1) / options.batchSize
+        let evened = (needed + workers - 1) / workers * workers
+        return .sentences((sentences + evened - 1) / evened)
     }
 
     /// The search state of `sentences` sources of `longest` tokens, as it typically peaks: per

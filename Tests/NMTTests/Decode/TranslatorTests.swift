@@ -36,6 +36,16 @@ import Testing
         #expect(bounded.translate(lines).map(\.text) == translator.translate(lines).map(\.text))
     }
 
+    @Test func batchesNumberAMultipleOfTheWorkers() throws {
+        var options = TranslationOptions()
+        options.batchSize = 32
+        let translator = Translator(model: try randomModel(vocabulary: 20), tokenizer: try BPETokenizer(characters: ["a"], merges: []), options: options)
+        #expect(translator.batchLimit(sentences: 100, workers: 2) == .sentences(25))
+        #expect(translator.batchLimit(sentences: 256, workers: 2) == .sentences(32))
+        #expect(translator.batchLimit(sentences: 40, workers: 2) == .sentences(20))
+        #expect(translator.batchLimit(sentences: 100, workers: 1) == .sentences(32))
+    }
+
     @Test func emptyLinesGiveEmptyTranslationsInPlace() throws {
         let dir = try TemporaryDirectory()
         let (translator, lines) = try translator(dir)
